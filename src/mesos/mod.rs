@@ -1,0 +1,1 @@
+//! Mesos master discovery and state fetch (owned by the mesos work).

@@ -1,0 +1,1 @@
+//! Fake NS1 API.

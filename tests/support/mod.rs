@@ -1,0 +1,5 @@
+//! Test-only fakes that speak real HTTP over real sockets on 127.0.0.1.
+#![allow(dead_code)]
+
+pub mod fake_mesos;
+pub mod fake_ns1;
