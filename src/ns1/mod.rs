@@ -1,1 +1,186 @@
-//! NS1 REST API client (owned by the ns1 work).
+//! NS1 REST API client.
+//!
+//! [`Client`] talks to `https://api.nsone.net/v1/` (or any endpoint given in
+//! [`Ns1Options`]) with the operations the sync engine needs, behind the
+//! [`Ns1Api`] trait so the engine can be tested with a fake:
+//!
+//! * listing a zone follows every `Link: <…>; rel="next"` page;
+//! * requests are paced per HTTP method from the `X-Ratelimit-*` headers so
+//!   that a normal run never receives a 429 (see [`pacing`]);
+//! * 429, 5xx, dropped connections and timeouts are retried with a bounded,
+//!   deterministic backoff; writes are made idempotent by falling back
+//!   PUT → POST ("record already exists"), POST → PUT (404) and treating a
+//!   DELETE 404 as done.
+//!
+//! The API key is sent only in the `X-NSONE-Key` header and is never logged
+//! or shown in `Debug`/`Display` output.
+
+mod client;
+mod error;
+pub mod link;
+pub mod pacing;
+pub mod rdata;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use client::{Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
+pub use error::{Ns1Error, describe_body};
+pub use rdata::{answer_to_rdata, normalize_name, normalize_short_answer, record_body};
+
+/// Default NS1 API endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://api.nsone.net/v1/";
+
+/// Client settings.
+#[derive(Clone)]
+pub struct Ns1Options {
+    /// API base URL, e.g. `https://api.nsone.net/v1/` or
+    /// `http://127.0.0.1:PORT/v1/` (trailing slash optional).
+    pub endpoint: String,
+    /// Sent as `X-NSONE-Key`. Never logged; redacted in `Debug`.
+    pub api_key: String,
+    /// TCP (and TLS) connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout for sending the request and for receiving the response
+    /// headers and body.
+    pub read_timeout: Duration,
+    /// Extra CA certificate(s) in PEM, added to the system CA store for
+    /// https endpoints.
+    pub ca_file: Option<PathBuf>,
+    /// Retries per request for 429, 5xx, dropped connections and timeouts.
+    pub max_retries: u32,
+    /// No request is started, and no pacing/backoff wait is begun, that
+    /// would end past this instant ([`Ns1Error::Deadline`] instead). A
+    /// request in flight is also cut off at the deadline.
+    pub deadline: Option<Instant>,
+}
+
+impl Ns1Options {
+    /// Options with the given endpoint and key and default timeouts
+    /// (connect 10 s, read 30 s), 4 retries, no CA file, no deadline.
+    pub fn new(endpoint: impl Into<String>, api_key: impl Into<String>) -> Ns1Options {
+        Ns1Options {
+            endpoint: endpoint.into(),
+            api_key: api_key.into(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            ca_file: None,
+            max_retries: 4,
+            deadline: None,
+        }
+    }
+}
+
+impl Default for Ns1Options {
+    /// The public NS1 endpoint with an empty key (which [`Client::new`]
+    /// rejects: set one).
+    fn default() -> Ns1Options {
+        Ns1Options::new(DEFAULT_ENDPOINT, "")
+    }
+}
+
+impl std::fmt::Debug for Ns1Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ns1Options")
+            .field("endpoint", &self.endpoint)
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    "<empty>"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("ca_file", &self.ca_file)
+            .field("max_retries", &self.max_retries)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+/// One record summary from a zone listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRecord {
+    /// FQDN as listed (NS1 lists names without trailing dot).
+    pub domain: String,
+    /// Record type, e.g. `A`, `SRV`, `NS`.
+    pub rtype: String,
+    pub ttl: Option<u32>,
+    /// The `short_answers` strings exactly as given (SRV:
+    /// `"10 50 31000 node1.example.com."`). See
+    /// [`normalize_short_answer`] to compare them with desired answers.
+    pub answers: Vec<String>,
+    /// 1 for a plain record; > 1 means filters/metadata ("advanced").
+    pub tier: Option<u32>,
+}
+
+/// Request counters.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// HTTP requests sent, including retries and fallbacks.
+    pub requests: u64,
+    /// Of those, GET requests.
+    pub reads: u64,
+    /// Of those, PUT/POST/DELETE requests.
+    pub writes: u64,
+    /// 429 responses received.
+    pub throttled: u64,
+    /// Requests re-sent after a 429, 5xx or transport failure.
+    pub retries: u64,
+    /// 5xx responses received.
+    pub server_errors: u64,
+}
+
+/// The NS1 operations the sync engine uses.
+pub trait Ns1Api {
+    /// `GET /v1/zones/{zone}`, following every `Link: <url>; rel="next"`
+    /// page and concatenating `records`. Link URLs are rebased onto the
+    /// endpoint's scheme and host; a repeated page URL is an
+    /// [`Ns1Error::Protocol`] error.
+    fn list_zone(&mut self, zone: &str) -> Result<Vec<ZoneRecord>, Ns1Error>;
+    /// PUT create with `answers` in normalized form (A/AAAA `"ip"`, SRV
+    /// `"priority weight port target"`). Falls back to POST when the
+    /// server says the record already exists.
+    fn create(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[String],
+    ) -> Result<(), Ns1Error>;
+    /// POST update with the whole answer list and ttl. Falls back to PUT
+    /// on 404 record not found.
+    fn update(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[String],
+    ) -> Result<(), Ns1Error>;
+    /// DELETE. A 404 (record not found) means already done → `Ok`; a 404
+    /// `zone not found` is [`Ns1Error::ZoneNotFound`].
+    fn delete(&mut self, zone: &str, domain: &str, rtype: &str) -> Result<(), Ns1Error>;
+    /// Counters so far.
+    fn stats(&self) -> Stats;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_debug_redacts_key() {
+        let o = Ns1Options::new("https://api.nsone.net/v1/", "s3cr3t-KEY-value");
+        let d = format!("{o:?}");
+        assert!(!d.contains("s3cr3t"), "{d}");
+        assert!(d.contains("<redacted>"));
+        assert!(d.contains("api.nsone.net"));
+        let c = Client::new(Ns1Options::new("http://127.0.0.1:9/v1", "s3cr3t-KEY-value")).unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("s3cr3t"), "{d}");
+    }
+}

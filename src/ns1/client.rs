@@ -1,0 +1,776 @@
+//! The blocking HTTP client for the NS1 API (ureq 3 + rustls).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, trace, warn};
+use serde::Deserialize;
+use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use super::error::{Ns1Error, describe_body};
+use super::link::{Endpoint, parse_next_link};
+use super::pacing::{Pacer, RateLimitHeaders, backoff_delay};
+use super::rdata::{normalize_name, record_body};
+use super::{Ns1Api, Ns1Options, Stats, ZoneRecord};
+
+/// Default first retry wait; doubles per retry.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Default cap on a single retry wait.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(8);
+/// Largest response body read (a 2,500-record page is well under 1 MiB).
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Give up on pagination beyond this many pages (a loop the URL check
+/// cannot see, e.g. an ever-changing cursor).
+const MAX_PAGES: usize = 100_000;
+
+/// One HTTP exchange's outcome that the caller gets to interpret.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    links: Vec<String>,
+    content_type: Option<String>,
+    ratelimit: Option<RateLimitHeaders>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn message(&self) -> String {
+        describe_body(self.status, self.content_type.as_deref(), &self.body)
+    }
+
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn says(&self, needle: &str) -> bool {
+        self.message().to_ascii_lowercase().contains(needle)
+    }
+}
+
+/// NS1 API client. Sequential; paces itself per HTTP method from the
+/// rate-limit headers and retries transient failures (see [`Ns1Api`]).
+pub struct Client {
+    agent: Agent,
+    endpoint: Endpoint,
+    api_key: String,
+    max_retries: u32,
+    deadline: Option<Instant>,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    pacer: Pacer,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint.url(""))
+            .field("api_key", &"<redacted>")
+            .field("max_retries", &self.max_retries)
+            .field("deadline", &self.deadline)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> Ns1Error {
+    Ns1Error::Invalid {
+        detail: detail.into(),
+    }
+}
+
+/// Loads the system CA store plus the PEM certificates of `ca_file`.
+fn root_certs(ca_file: Option<&Path>) -> Result<Vec<Certificate<'static>>, Ns1Error> {
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        warn!("NS1 client: problem loading a system CA certificate: {e}");
+    }
+    let mut certs: Vec<Certificate<'static>> = native
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    debug!("NS1 client: {} system CA certificates loaded", certs.len());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| invalid(format!("cannot read CA file {}: {e}", path.display())))?;
+        let mut found = 0;
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(c)) => {
+                    certs.push(c);
+                    found += 1;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "CA file {} is not valid PEM: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        if found == 0 {
+            return Err(invalid(format!(
+                "CA file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        debug!(
+            "NS1 client: {found} CA certificates loaded from {}",
+            path.display()
+        );
+    }
+    if certs.is_empty() {
+        return Err(invalid(
+            "no CA certificates: the system store is empty and no CA file was given",
+        ));
+    }
+    Ok(certs)
+}
+
+/// Percent-encodes a name for use as one path segment. DNS names only need
+/// `[a-z0-9._-*]`, everything else is escaped so that a stray `/` or `?`
+/// cannot change the request.
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether a transport failure is worth retrying.
+fn retryable(e: &ureq::Error) -> bool {
+    match e {
+        // rustls failures surface as InvalidData I/O errors: do not retry
+        // a certificate problem.
+        ureq::Error::Io(io) => io.kind() != std::io::ErrorKind::InvalidData,
+        ureq::Error::Timeout(_)
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::Protocol(_)
+        | ureq::Error::BodyStalled => true,
+        _ => false,
+    }
+}
+
+#[derive(Deserialize)]
+struct ZonePage {
+    #[serde(default)]
+    records: Vec<RecordSummary>,
+}
+
+#[derive(Deserialize)]
+struct RecordSummary {
+    domain: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    #[serde(default)]
+    ttl: Option<u32>,
+    #[serde(default)]
+    short_answers: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    tier: Option<u32>,
+}
+
+impl From<RecordSummary> for ZoneRecord {
+    fn from(r: RecordSummary) -> ZoneRecord {
+        let answers = r
+            .short_answers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect();
+        ZoneRecord {
+            domain: r.domain,
+            rtype: r.rtype,
+            ttl: r.ttl,
+            answers,
+            tier: r.tier,
+        }
+    }
+}
+
+impl Client {
+    /// Builds a client. Loads CA certificates (system store plus
+    /// `ca_file`) only for an `https` endpoint.
+    pub fn new(opts: Ns1Options) -> Result<Client, Ns1Error> {
+        let endpoint = Endpoint::parse(&opts.endpoint).map_err(invalid)?;
+        if opts.api_key.is_empty() {
+            return Err(invalid("the API key is empty"));
+        }
+        if opts.api_key.bytes().any(|b| b.is_ascii_control()) {
+            return Err(invalid(
+                "the API key contains control characters (stray newline?)",
+            ));
+        }
+        let mut config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(format!("mesos2ns1/{}", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_send_request(Some(opts.read_timeout))
+            .timeout_send_body(Some(opts.read_timeout))
+            .timeout_recv_response(Some(opts.read_timeout))
+            .timeout_recv_body(Some(opts.read_timeout));
+        if endpoint.scheme == "https" {
+            let certs = root_certs(opts.ca_file.as_deref())?;
+            config = config.tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::Specific(Arc::new(certs)))
+                    .build(),
+            );
+        } else if opts.ca_file.is_some() {
+            warn!(
+                "NS1 client: ca_file is ignored for the plain-http endpoint {}",
+                endpoint.url("")
+            );
+        }
+        Ok(Client {
+            agent: config.build().new_agent(),
+            endpoint,
+            api_key: opts.api_key,
+            max_retries: opts.max_retries,
+            deadline: opts.deadline,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
+            pacer: Pacer::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Overrides the retry backoff (first wait `base`, doubling, capped at
+    /// `cap`). Defaults: 0.5 s and 8 s. Mostly for tests.
+    pub fn with_backoff(mut self, base: Duration, cap: Duration) -> Client {
+        self.backoff_base = base;
+        self.backoff_cap = cap.max(base);
+        self
+    }
+
+    /// Changes the deadline after construction.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Estimated tokens left in `method`'s bucket now (None: no headers
+    /// seen yet for that method).
+    pub fn estimated_tokens(&self, method: &str) -> Option<f64> {
+        self.pacer.tokens(method, Instant::now())
+    }
+
+    fn record_url(&self, zone: &str, domain: &str, rtype: &str) -> String {
+        self.endpoint.url(&format!(
+            "zones/{}/{}/{}",
+            path_segment(zone),
+            path_segment(domain),
+            path_segment(rtype)
+        ))
+    }
+
+    /// Sleeps `d` unless that would end past the deadline.
+    fn sleep_checked(&self, method: &str, path: &str, d: Duration) -> Result<(), Ns1Error> {
+        if let Some(deadline) = self.deadline {
+            if Instant::now() + d > deadline {
+                debug!("NS1 {method} {path}: a {d:?} wait would pass the deadline");
+                return Err(Ns1Error::Deadline {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                });
+            }
+        }
+        if !d.is_zero() {
+            thread::sleep(d);
+        }
+        Ok(())
+    }
+
+    fn send_once(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, ureq::Error> {
+        let key = self.api_key.as_str();
+        let mut resp = match method {
+            "GET" | "DELETE" => {
+                let rb = if method == "GET" {
+                    self.agent.get(url)
+                } else {
+                    self.agent.delete(url)
+                };
+                let rb = match timeout {
+                    Some(t) => rb.config().timeout_global(Some(t)).build(),
+                    None => rb,
+                };
+                rb.header("X-NSONE-Key", key)
+                    .header("Accept", "application/json")
+                    .call()?
+            }
+            _ => {
+                let rb = if method == "PUT" {
+                    self.agent.put(url)
+                } else {
+                    self.agent.post(url)
+                };
+                let rb = match timeout {
+                    Some(t) => rb.config().timeout_global(Some(t)).build(),
+                    None => rb,
+                };
+                rb.header("X-NSONE-Key", key)
+                    .header("Accept", "application/json")
+                    .content_type("application/json")
+                    .send(body.unwrap_or_default())?
+            }
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers();
+        let links = headers
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let ratelimit =
+            RateLimitHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()?;
+        Ok(Reply {
+            status,
+            links,
+            content_type,
+            ratelimit,
+            body,
+        })
+    }
+
+    /// Sends one logical request with pacing, retries and deadline checks.
+    /// Returns the reply for any status that is not retried (2xx, 3xx, 4xx
+    /// other than 429); errors once retries are exhausted.
+    fn request(&mut self, method: &str, url: &str, body: Option<&[u8]>) -> Result<Reply, Ns1Error> {
+        let path = self.endpoint.path_of(url).to_string();
+        let mut retries_done: u32 = 0;
+        loop {
+            let wait = self.pacer.delay_before(method, Instant::now());
+            if !wait.is_zero() {
+                debug!("NS1 {method} {path}: pacing, waiting {wait:?} for a rate-limit token");
+                self.sleep_checked(method, &path, wait)?;
+            }
+            let timeout = match self.deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        debug!("NS1 {method} {path}: deadline reached, not sending");
+                        return Err(Ns1Error::Deadline {
+                            method: method.to_string(),
+                            path,
+                        });
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            self.stats.requests += 1;
+            if method == "GET" {
+                self.stats.reads += 1;
+            } else {
+                self.stats.writes += 1;
+            }
+            if let Some(b) = body {
+                trace!(
+                    "NS1 {method} {path} request body: {}",
+                    String::from_utf8_lossy(b)
+                );
+            }
+            let result = self.send_once(method, url, body, timeout);
+            let now = Instant::now();
+            let (delay, why) = match result {
+                Ok(reply) => {
+                    self.pacer.observe(method, reply.ratelimit, now);
+                    debug!(
+                        "NS1 {method} {path} -> {} (remaining {})",
+                        reply.status,
+                        reply.ratelimit.map_or_else(
+                            || "unknown".to_string(),
+                            |r| format!("{}/{}", r.remaining, r.limit)
+                        )
+                    );
+                    trace!(
+                        "NS1 {method} {path} response body: {}",
+                        String::from_utf8_lossy(&reply.body)
+                    );
+                    if reply.status == 429 {
+                        self.stats.throttled += 1;
+                        self.pacer.note_throttled(method, now);
+                        if retries_done >= self.max_retries {
+                            warn!("NS1 {method} {path}: 429 rate limited, no retries left");
+                            return Err(Ns1Error::RateLimited {
+                                method: method.to_string(),
+                                path,
+                                attempts: retries_done + 1,
+                            });
+                        }
+                        // With headers the pacer now waits for a token;
+                        // without, back off.
+                        let delay = if reply.ratelimit.is_some() {
+                            Duration::ZERO
+                        } else {
+                            backoff_delay(self.backoff_base, self.backoff_cap, retries_done)
+                        };
+                        let shown = delay.max(self.pacer.delay_before(method, now));
+                        warn!(
+                            "NS1 {method} {path}: 429 rate limited; retry {}/{} in {shown:?}",
+                            retries_done + 1,
+                            self.max_retries
+                        );
+                        (delay, "429")
+                    } else if reply.status >= 500 {
+                        self.stats.server_errors += 1;
+                        let message = reply.message();
+                        if retries_done >= self.max_retries {
+                            warn!(
+                                "NS1 {method} {path}: HTTP {} ({message}), no retries left",
+                                reply.status
+                            );
+                            return Err(Ns1Error::Http {
+                                method: method.to_string(),
+                                path,
+                                status: reply.status,
+                                message,
+                            });
+                        }
+                        let delay =
+                            backoff_delay(self.backoff_base, self.backoff_cap, retries_done);
+                        warn!(
+                            "NS1 {method} {path}: HTTP {} ({message}); retry {}/{} in {delay:?}",
+                            reply.status,
+                            retries_done + 1,
+                            self.max_retries
+                        );
+                        (delay, "server error")
+                    } else {
+                        return Ok(reply);
+                    }
+                }
+                Err(e) => {
+                    self.pacer.note_unanswered(method, now);
+                    let can_retry = retryable(&e);
+                    if !can_retry || retries_done >= self.max_retries {
+                        let detail = if can_retry {
+                            format!("{e} (after {} attempts)", retries_done + 1)
+                        } else {
+                            e.to_string()
+                        };
+                        warn!("NS1 {method} {path}: {detail}");
+                        return Err(Ns1Error::Transport {
+                            method: method.to_string(),
+                            path,
+                            detail,
+                        });
+                    }
+                    let delay = backoff_delay(self.backoff_base, self.backoff_cap, retries_done);
+                    warn!(
+                        "NS1 {method} {path}: {e}; retry {}/{} in {delay:?}",
+                        retries_done + 1,
+                        self.max_retries
+                    );
+                    (delay, "transport error")
+                }
+            };
+            retries_done += 1;
+            self.stats.retries += 1;
+            trace!("NS1 {method} {path}: retrying after {why}");
+            self.sleep_checked(method, &path, delay)?;
+        }
+    }
+
+    /// Maps a non-2xx reply (after the caller's own special cases) to an
+    /// error.
+    fn fail(&self, method: &str, url: &str, zone: &str, reply: &Reply) -> Ns1Error {
+        let path = self.endpoint.path_of(url).to_string();
+        let message = reply.message();
+        match reply.status {
+            401 | 403 => Ns1Error::Auth {
+                method: method.to_string(),
+                path,
+                status: reply.status,
+                message,
+            },
+            404 if message.to_ascii_lowercase().contains("zone not found") => {
+                Ns1Error::ZoneNotFound {
+                    zone: zone.to_string(),
+                }
+            }
+            status => Ns1Error::Http {
+                method: method.to_string(),
+                path,
+                status,
+                message,
+            },
+        }
+    }
+
+    /// PUT (create) or POST (update) of a full record body.
+    fn write(
+        &mut self,
+        method: &str,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        body: &[u8],
+    ) -> Result<Reply, Ns1Error> {
+        let url = self.record_url(zone, domain, rtype);
+        self.request(method, &url, Some(body))
+    }
+
+    fn prepare(
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[String],
+    ) -> Result<(String, String, String, Vec<u8>), Ns1Error> {
+        let zone = normalize_name(zone);
+        let domain = normalize_name(domain);
+        let rtype = rtype.trim().to_ascii_uppercase();
+        let body = record_body(&zone, &domain, &rtype, ttl, answers)
+            .map_err(|e| invalid(format!("{domain} {rtype}: {e}")))?;
+        let body = serde_json::to_vec(&body).map_err(|e| invalid(e.to_string()))?;
+        Ok((zone, domain, rtype, body))
+    }
+}
+
+fn already_exists(reply: &Reply) -> bool {
+    matches!(reply.status, 400 | 409) && reply.says("already exists")
+}
+
+fn record_missing(reply: &Reply) -> bool {
+    reply.status == 404 && !reply.says("zone not found")
+}
+
+impl Ns1Api for Client {
+    fn list_zone(&mut self, zone: &str) -> Result<Vec<ZoneRecord>, Ns1Error> {
+        let zone = normalize_name(zone);
+        let mut url = self.endpoint.url(&format!("zones/{}", path_segment(&zone)));
+        let mut seen = std::collections::HashSet::new();
+        let mut records = Vec::new();
+        loop {
+            if !seen.insert(url.clone()) || seen.len() > MAX_PAGES {
+                return Err(Ns1Error::Protocol {
+                    method: "GET".to_string(),
+                    path: self.endpoint.path_of(&url).to_string(),
+                    detail: format!(
+                        "pagination loop: Link rel=next repeats a page after {} pages",
+                        seen.len()
+                    ),
+                });
+            }
+            let reply = self.request("GET", &url, None)?;
+            if !reply.is_success() {
+                return Err(self.fail("GET", &url, &zone, &reply));
+            }
+            let page: ZonePage =
+                serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
+                    method: "GET".to_string(),
+                    path: self.endpoint.path_of(&url).to_string(),
+                    detail: format!(
+                        "zone body is not the expected JSON ({e}); body: {}",
+                        reply.message()
+                    ),
+                })?;
+            debug!(
+                "NS1 GET {}: {} records on this page",
+                self.endpoint.path_of(&url),
+                page.records.len()
+            );
+            records.extend(page.records.into_iter().map(ZoneRecord::from));
+            match parse_next_link(&reply.links) {
+                Some(next) => url = self.endpoint.rebase(&next),
+                None => break,
+            }
+        }
+        debug!("NS1 zone {zone}: {} records listed", records.len());
+        Ok(records)
+    }
+
+    fn create(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[String],
+    ) -> Result<(), Ns1Error> {
+        let (zone, domain, rtype, body) = Self::prepare(zone, domain, rtype, ttl, answers)?;
+        let reply = self.write("PUT", &zone, &domain, &rtype, &body)?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        if already_exists(&reply) {
+            debug!("NS1 PUT {domain} {rtype}: record already exists, updating with POST instead");
+            let reply = self.write("POST", &zone, &domain, &rtype, &body)?;
+            if reply.is_success() {
+                return Ok(());
+            }
+            let url = self.record_url(&zone, &domain, &rtype);
+            return Err(self.fail("POST", &url, &zone, &reply));
+        }
+        let url = self.record_url(&zone, &domain, &rtype);
+        Err(self.fail("PUT", &url, &zone, &reply))
+    }
+
+    fn update(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[String],
+    ) -> Result<(), Ns1Error> {
+        let (zone, domain, rtype, body) = Self::prepare(zone, domain, rtype, ttl, answers)?;
+        let reply = self.write("POST", &zone, &domain, &rtype, &body)?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        if record_missing(&reply) {
+            debug!("NS1 POST {domain} {rtype}: record not found, creating with PUT instead");
+            let reply = self.write("PUT", &zone, &domain, &rtype, &body)?;
+            if reply.is_success() {
+                return Ok(());
+            }
+            let url = self.record_url(&zone, &domain, &rtype);
+            return Err(self.fail("PUT", &url, &zone, &reply));
+        }
+        let url = self.record_url(&zone, &domain, &rtype);
+        Err(self.fail("POST", &url, &zone, &reply))
+    }
+
+    fn delete(&mut self, zone: &str, domain: &str, rtype: &str) -> Result<(), Ns1Error> {
+        let zone = normalize_name(zone);
+        let domain = normalize_name(domain);
+        let rtype = rtype.trim().to_ascii_uppercase();
+        let url = self.record_url(&zone, &domain, &rtype);
+        let reply = self.request("DELETE", &url, None)?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        if record_missing(&reply) {
+            debug!("NS1 DELETE {domain} {rtype}: already absent");
+            return Ok(());
+        }
+        Err(self.fail("DELETE", &url, &zone, &reply))
+    }
+
+    fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(
+            path_segment("_http._tcp.web.example.com"),
+            "_http._tcp.web.example.com"
+        );
+        assert_eq!(path_segment("*.example.com"), "*.example.com");
+        assert_eq!(path_segment("a/b?c d"), "a%2Fb%3Fc%20d");
+    }
+
+    #[test]
+    fn summaries_convert() {
+        let page: ZonePage = serde_json::from_str(
+            r#"{"zone":"example.com","ttl":3600,"records":[
+              {"domain":"example.com","type":"NS","ttl":3600,"tier":1,"short_answers":["dns1.p01.nsone.net"],"id":"a","link":null},
+              {"domain":"_x._tcp.example.com","type":"SRV","ttl":60,"tier":1,"short_answers":["0 1 31000 t.example.com."],"id":"b","extra":{}},
+              {"domain":"l.example.com","type":"A","link":"other.example.com","id":"c"}
+            ]}"#,
+        )
+        .unwrap();
+        let recs: Vec<ZoneRecord> = page.records.into_iter().map(ZoneRecord::from).collect();
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[1].rtype, "SRV");
+        assert_eq!(recs[1].ttl, Some(60));
+        assert_eq!(
+            recs[1].answers,
+            vec!["0 1 31000 t.example.com.".to_string()]
+        );
+        assert_eq!(recs[0].tier, Some(1));
+        assert!(recs[2].answers.is_empty());
+        assert_eq!(recs[2].ttl, None);
+        let empty: ZonePage = serde_json::from_str(r#"{"zone":"z"}"#).unwrap();
+        assert!(empty.records.is_empty());
+    }
+
+    #[test]
+    fn client_rejects_bad_options() {
+        let mut o = Ns1Options::new("ftp://x/", "k");
+        assert!(matches!(
+            Client::new(o.clone()),
+            Err(Ns1Error::Invalid { .. })
+        ));
+        o.endpoint = "http://127.0.0.1:1/v1/".into();
+        o.api_key = String::new();
+        assert!(matches!(
+            Client::new(o.clone()),
+            Err(Ns1Error::Invalid { .. })
+        ));
+        o.api_key = "key\n".into();
+        let e = Client::new(o.clone()).unwrap_err();
+        assert!(!e.to_string().contains("key\n"));
+        o.api_key = "k".into();
+        o.endpoint = "https://127.0.0.1:1/v1/".into();
+        o.ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(matches!(Client::new(o), Err(Ns1Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn reply_classification() {
+        let r = |status: u16, body: &str| Reply {
+            status,
+            links: vec![],
+            content_type: Some("application/json".into()),
+            ratelimit: None,
+            body: body.as_bytes().to_vec(),
+        };
+        assert!(already_exists(&r(
+            400,
+            r#"{"message":"record already exists"}"#
+        )));
+        assert!(already_exists(&r(
+            409,
+            r#"{"message":"Record Already Exists"}"#
+        )));
+        assert!(!already_exists(&r(
+            404,
+            r#"{"message":"record already exists"}"#
+        )));
+        assert!(!already_exists(&r(
+            400,
+            r#"{"message":"Input validation failed"}"#
+        )));
+        assert!(record_missing(&r(404, r#"{"message":"record not found"}"#)));
+        assert!(record_missing(&r(404, "<html>not found</html>")));
+        assert!(!record_missing(&r(404, r#"{"message":"zone not found"}"#)));
+    }
+}
