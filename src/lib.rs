@@ -1,6 +1,15 @@
 //! mesos2ns1: publish the record set Mesos-DNS would serve for a Mesos
 //! cluster to an NS1 zone.
+//!
+//! One run is a straight pipeline: `config` → `mesos` (find the leader,
+//! fetch the state) → `records` (the Mesos-DNS record set) → `plan` (the
+//! change against the zone, restricted to what the tool owns, with safety
+//! checks) → `apply` (through the paced `ns1` client) → `report`.
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod mesos;
 pub mod ns1;
 pub mod records;
+pub mod sync;

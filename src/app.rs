@@ -1,0 +1,141 @@
+//! The commands, wired from configuration to exit code. Exit codes are
+//! decided here and only here.
+
+use crate::cli::{Cli, Command, Format, RecordsArgs};
+use crate::config::Config;
+use crate::records::{self, GenOptions, RecordSet, SystemResolver};
+use std::io::Write;
+
+/// Exit codes; part of the interface (cron, monitoring, image tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The zone matches (plan: nothing to change).
+    Ok = 0,
+    /// Failed before any change.
+    Failed = 1,
+    /// Usage or configuration error.
+    Usage = 2,
+    /// Refused by a safety check.
+    Refused = 3,
+    /// Changes remain (sync: failed or postponed; plan: pending).
+    Remaining = 4,
+}
+
+/// An error that ends a run: its exit code and a one-line message.
+#[derive(Debug)]
+pub struct Fail {
+    pub exit: Exit,
+    pub msg: String,
+}
+
+impl Fail {
+    pub fn new(exit: Exit, msg: impl Into<String>) -> Fail {
+        Fail {
+            exit,
+            msg: msg.into(),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> i32 {
+    let env_key = std::env::var("NS1_APIKEY").ok();
+    let result = Config::load(&cli.opts, env_key)
+        .map_err(|e| Fail::new(Exit::Usage, e.0))
+        .and_then(|cfg| {
+            for w in &cfg.warnings {
+                log::warn!("{w}");
+            }
+            match cli.command {
+                Some(Command::Records(args)) => cmd_records(&cfg, &args),
+                other => crate::sync::run_command(&cfg, other.unwrap_or(Command::Sync)),
+            }
+        });
+    match result {
+        Ok(exit) => exit as i32,
+        Err(fail) => {
+            eprintln!("mesos2ns1: {}", fail.msg);
+            fail.exit as i32
+        }
+    }
+}
+
+/// Reads the state: from `--state-file`, or from the leading master.
+pub fn read_state(cfg: &Config) -> Result<(Vec<u8>, String), Fail> {
+    if let Some(path) = &cfg.state_file {
+        let body = std::fs::read(path)
+            .map_err(|e| Fail::new(Exit::Failed, format!("state file {}: {e}", path.display())))?;
+        return Ok((body, path.display().to_string()));
+    }
+    if cfg.masters.is_empty() {
+        return Err(Fail::new(
+            Exit::Usage,
+            "no state source: give --state-file or --masters (or \"masters\" in the config file)",
+        ));
+    }
+    let opts = crate::mesos::MesosOptions {
+        masters: cfg.masters.clone(),
+        https: cfg.mesos_https,
+        ca_file: cfg.ca_file.clone(),
+        credentials: cfg
+            .read_mesos_credentials()
+            .map_err(|e| Fail::new(Exit::Usage, e.0))?,
+        connect_timeout: cfg.state_timeout.min(std::time::Duration::from_secs(5)),
+        timeout: cfg.state_timeout,
+    };
+    let fetched =
+        crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
+    Ok((fetched.body, fetched.url))
+}
+
+/// Generation options from the configuration; masters lose their scheme.
+pub fn gen_options(cfg: &Config) -> GenOptions {
+    let mut opts = GenOptions::new(cfg.records_domain());
+    opts.masters = cfg
+        .masters
+        .iter()
+        .map(|m| {
+            m.strip_prefix("http://")
+                .or_else(|| m.strip_prefix("https://"))
+                .unwrap_or(m)
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    opts.ip_sources = cfg.ip_sources.clone();
+    opts.rules = cfg.rules;
+    opts.srv_weight = cfg.srv_weight;
+    opts
+}
+
+/// Parses a state and generates its record set.
+pub fn build_records(
+    body: &[u8],
+    source: &str,
+    cfg: &Config,
+) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
+    let state = records::state::parse(body)
+        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    let set = records::generate(&state, &gen_options(cfg), &SystemResolver)
+        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    Ok((
+        set,
+        records::generate::counts(&state),
+        state.leader.to_string(),
+    ))
+}
+
+fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
+    let (body, source) = read_state(cfg)?;
+    let (mut set, _, _) = build_records(&body, &source, cfg)?;
+    drop(body);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = match args.format {
+        Format::Json => records::output::write_json(&mut set, &mut out),
+        Format::Zone => records::output::write_zone(&mut set, cfg.ttl, &mut out),
+    };
+    written
+        .and_then(|_| out.flush())
+        .map_err(|e| Fail::new(Exit::Failed, format!("writing records: {e}")))?;
+    Ok(Exit::Ok)
+}

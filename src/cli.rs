@@ -1,0 +1,209 @@
+//! Command-line definitions. Every setting has a flag, so one command line
+//! runs without a config file; most also read a `MESOS2NS1_*` environment
+//! variable. Values left unset here fall back to the config file, then to
+//! the built-in defaults (see `config.rs`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mesos2ns1",
+    version,
+    about = "Publish the DNS records Mesos-DNS would serve for a Mesos cluster to an NS1 zone",
+    long_about = "Publish the DNS records Mesos-DNS would serve for a Mesos cluster to an NS1 zone.\n\n\
+        Each run finds the leading Mesos master, builds the Mesos-DNS record set, reads the NS1 zone \
+        and applies the smallest set of changes. Meant to run from cron once a minute.\n\n\
+        Exit codes: 0 zone matches (plan: nothing to change); 1 failed before any change; \
+        2 usage or configuration error; 3 refused by a safety check; \
+        4 changes remain (sync: failed or postponed changes; plan: changes pending)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub opts: Opts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make the NS1 zone match the cluster (the default command).
+    Sync,
+    /// Print the changes a sync would make, with old and new answers; never writes.
+    Plan,
+    /// Print the record set Mesos-DNS would serve for the state.
+    Records(RecordsArgs),
+    /// Check the configuration, the masters, the leader, the NS1 key and the zone.
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    /// Output format: a zone-file fragment for people, or the normalized JSON form.
+    #[arg(long, value_enum, default_value_t = Format::Zone)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Zone,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct Opts {
+    /// Config file (JSON). Default /etc/mesos2ns1/config.json; a missing default file is fine.
+    #[arg(long, global = true, env = "MESOS2NS1_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    // ---- Mesos ----
+    /// Mesos masters, comma-separated: host:port or http(s)://host:port [config: masters]
+    #[arg(
+        short = 'm',
+        long,
+        alias = "mesos-hosts",
+        global = true,
+        env = "MESOS2NS1_MASTERS",
+        value_delimiter = ',',
+        value_name = "HOST:PORT,..."
+    )]
+    pub masters: Option<Vec<String>>,
+    /// Read the state from this file instead of the masters.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Use https for masters given without a scheme [config: mesosHTTPSOn]
+    #[arg(long, global = true, env = "MESOS2NS1_MESOS_HTTPS")]
+    pub mesos_https: bool,
+    /// Extra CA certificate (PEM) trusted besides the system store, for Mesos and NS1 [config: CACertFile]
+    #[arg(long, global = true, env = "MESOS2NS1_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Mesos HTTP basic-auth principal [config: mesosCredentials.principal]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MESOS_PRINCIPAL",
+        value_name = "NAME"
+    )]
+    pub mesos_principal: Option<String>,
+    /// File holding the Mesos basic-auth secret [config: mesosCredentials.secretFile]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MESOS_SECRET_FILE",
+        value_name = "FILE"
+    )]
+    pub mesos_secret_file: Option<PathBuf>,
+    /// Timeout for reading the state, seconds (default 30) [config: stateTimeoutSeconds]
+    #[arg(
+        long,
+        alias = "mesos-timeout",
+        global = true,
+        env = "MESOS2NS1_STATE_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub state_timeout: Option<u64>,
+
+    // ---- records ----
+    /// The Mesos-DNS domain the records are named under (default: the zone) [config: domain]
+    #[arg(long, global = true, env = "MESOS2NS1_DOMAIN")]
+    pub domain: Option<String>,
+    /// Task IP sources in order: netinfo, mesos, docker, host (default netinfo,mesos,host) [config: IPSources]
+    #[arg(
+        short = 's',
+        long,
+        alias = "task-ip-sources",
+        global = true,
+        env = "MESOS2NS1_IP_SOURCES",
+        value_delimiter = ',',
+        value_name = "SRC,..."
+    )]
+    pub ip_sources: Option<Vec<String>>,
+    /// Use RFC 952 label rules (24 characters, no leading digits) [config: EnforceRFC952]
+    #[arg(long, global = true, env = "MESOS2NS1_ENFORCE_RFC952")]
+    pub enforce_rfc952: bool,
+    /// TTL of every record, seconds (default 60) [config: ttl]
+    #[arg(long, global = true, env = "MESOS2NS1_TTL")]
+    pub ttl: Option<u32>,
+
+    // ---- NS1 ----
+    /// The NS1 zone (default: the domain) [config: zone]
+    #[arg(
+        short = 'z',
+        long,
+        alias = "zone-name",
+        global = true,
+        env = "MESOS2NS1_ZONE"
+    )]
+    pub zone: Option<String>,
+    /// NS1 API endpoint (default https://api.nsone.net/v1/) [config: ns1Endpoint]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_NS1_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub ns1_endpoint: Option<String>,
+    /// File holding the NS1 API key (else NS1_APIKEY) [config: ns1KeyFile]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_NS1_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub ns1_key_file: Option<PathBuf>,
+    /// NS1 API key on the command line (deprecated: visible in the process list; use NS1_APIKEY or --ns1-key-file)
+    #[arg(short = 'k', long = "ns1-api-key", global = true, value_name = "KEY")]
+    pub ns1_api_key: Option<String>,
+    /// NS1 request timeout, seconds (default 10) [config: ns1TimeoutSeconds]
+    #[arg(
+        long,
+        alias = "ns1-api-timeout",
+        global = true,
+        env = "MESOS2NS1_NS1_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub ns1_timeout: Option<u64>,
+
+    // ---- ownership and safety ----
+    /// Names under the domain to leave alone: exact names, or patterns with * (repeatable) [config: exclude]
+    #[arg(long, global = true, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Refuse a plan whose deletes or updates exceed this share of the owned records, percent (default 30) [config: maxChangePercent]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MAX_CHANGE_PERCENT",
+        value_name = "PCT"
+    )]
+    pub max_change_percent: Option<f64>,
+    /// Override the safety checks for this run.
+    #[arg(long, global = true)]
+    pub force: bool,
+
+    // ---- run discipline ----
+    /// Where the tool keeps what it remembers between runs (default /var/lib/mesos2ns1) [config: stateDir]
+    #[arg(long, global = true, env = "MESOS2NS1_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Stop starting changes after this many seconds; the rest waits for the next run (default 50) [config: deadlineSeconds]
+    #[arg(long, global = true, env = "MESOS2NS1_DEADLINE", value_name = "SECS")]
+    pub deadline: Option<f64>,
+    /// Do nothing unless this host holds the leading master's address [config: onlyIfLeader]
+    #[arg(long, global = true, env = "MESOS2NS1_ONLY_IF_LEADER")]
+    pub only_if_leader: bool,
+
+    // ---- output ----
+    /// Print the end-of-run summary as one JSON object instead of a text line.
+    #[arg(long, global = true)]
+    pub summary_json: bool,
+    /// Write a Prometheus node-exporter textfile here after each run [config: metricsFile]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_METRICS_FILE",
+        value_name = "PATH"
+    )]
+    pub metrics_file: Option<PathBuf>,
+    /// More log output on stderr (-v, -vv, -vvv).
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
