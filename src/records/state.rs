@@ -160,6 +160,19 @@ impl std::error::Error for StateError {}
 /// Parses a state document. A document that is not JSON, is truncated, or
 /// has a field of the wrong type is an error that names the field's path.
 pub fn parse(bytes: &[u8]) -> Result<State<'_>, StateError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err(StateError("the state is empty".into())),
+        Some(_) => {
+            let start: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            return Err(StateError(format!(
+                "the state is not valid JSON: expected an object, got {start:?}"
+            )));
+        }
+    }
     match serde_json::from_slice::<State<'_>>(bytes) {
         Ok(s) => Ok(s),
         Err(_) => {
