@@ -280,14 +280,14 @@ impl Client {
 
     /// Sleeps `d` unless that would end past the deadline.
     fn sleep_checked(&self, method: &str, path: &str, d: Duration) -> Result<(), Ns1Error> {
-        if let Some(deadline) = self.deadline {
-            if Instant::now() + d > deadline {
-                debug!("NS1 {method} {path}: a {d:?} wait would pass the deadline");
-                return Err(Ns1Error::Deadline {
-                    method: method.to_string(),
-                    path: path.to_string(),
-                });
-            }
+        if let Some(deadline) = self.deadline
+            && Instant::now() + d > deadline
+        {
+            debug!("NS1 {method} {path}: a {d:?} wait would pass the deadline");
+            return Err(Ns1Error::Deadline {
+                method: method.to_string(),
+                path: path.to_string(),
+            });
         }
         if !d.is_zero() {
             thread::sleep(d);

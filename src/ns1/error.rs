@@ -138,14 +138,14 @@ pub fn describe_body(status: u16, content_type: Option<&str>, body: &[u8]) -> St
     if trimmed.is_empty() {
         return format!("empty body ({status})");
     }
-    if trimmed.starts_with('{') {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed) {
-            return match v.get("message") {
-                Some(serde_json::Value::String(m)) => one_line(m),
-                Some(other) => one_line(&other.to_string()),
-                None => format!("JSON body without message ({status})"),
-            };
-        }
+    if trimmed.starts_with('{')
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed)
+    {
+        return match v.get("message") {
+            Some(serde_json::Value::String(m)) => one_line(m),
+            Some(other) => one_line(&other.to_string()),
+            None => format!("JSON body without message ({status})"),
+        };
     }
     let is_html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html"))
         || trimmed.starts_with('<');

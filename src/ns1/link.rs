@@ -71,9 +71,8 @@ impl Endpoint {
                 path_and_query.to_string()
             };
             format!("{}{}", self.origin(), path_and_query)
-        } else if link.starts_with("//") {
+        } else if let Some(rest) = link.strip_prefix("//") {
             // Network-path reference: drop the authority as well.
-            let rest = &link[2..];
             let path_and_query = rest.find(['/', '?']).map_or("/", |i| &rest[i..]);
             format!("{}{}", self.origin(), path_and_query)
         } else if link.starts_with('/') {

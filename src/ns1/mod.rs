@@ -28,6 +28,24 @@ pub use client::{Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
 pub use error::{Ns1Error, describe_body};
 pub use rdata::{answer_to_rdata, normalize_name, normalize_short_answer, record_body};
 
+/// Log targets (module prefixes) of dependencies that dump raw HTTP traffic,
+/// including the `X-NSONE-Key` request header, at `trace` level:
+/// `ureq_proto` hex-dumps every request it writes. Whoever installs the
+/// logger must cap these targets at `debug` (e.g. env_logger
+/// `filter_module("ureq_proto", LevelFilter::Debug)`), or the key is
+/// written to the log when trace logging is on. (ureq's own `debug` lines
+/// redact unknown headers and are safe.)
+pub const KEY_LEAKING_TRACE_TARGETS: &[&str] = &["ureq_proto"];
+
+/// Whether a log line of `target` at `level` may contain the API key (see
+/// [`KEY_LEAKING_TRACE_TARGETS`]). Loggers should drop such lines.
+pub fn log_line_may_leak_key(target: &str, level: log::Level) -> bool {
+    level == log::Level::Trace
+        && KEY_LEAKING_TRACE_TARGETS
+            .iter()
+            .any(|t| target == *t || target.starts_with(&format!("{t}::")))
+}
+
 /// Default NS1 API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://api.nsone.net/v1/";
 
@@ -171,6 +189,21 @@ pub trait Ns1Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaking_targets() {
+        assert!(log_line_may_leak_key("ureq_proto::util", log::Level::Trace));
+        assert!(log_line_may_leak_key("ureq_proto", log::Level::Trace));
+        assert!(!log_line_may_leak_key(
+            "ureq_proto::util",
+            log::Level::Debug
+        ));
+        assert!(!log_line_may_leak_key("ureq_protocol", log::Level::Trace));
+        assert!(!log_line_may_leak_key(
+            "mesos2ns1::ns1::client",
+            log::Level::Trace
+        ));
+    }
 
     #[test]
     fn options_debug_redacts_key() {

@@ -1,1 +1,1126 @@
-//! Fake NS1 API.
+//! Fake NS1 API: a stateful HTTP/1.1 server on 127.0.0.1 (OS-assigned
+//! port), built on std only (plus serde_json for bodies), for the client's
+//! integration tests and for end-to-end tests of the `mesos2ns1` binary.
+//!
+//! It holds one zone (with its apex NS record), validates requests the way
+//! the real API does (see shared/spec/ns1-api.md), pages zone listings with
+//! `Link: <http://…?after=ID&limit=N>; rel="next"`, enforces a token bucket
+//! per HTTP method with `X-Ratelimit-*` headers on every response, checks
+//! `X-NSONE-Key`, and can inject faults (HTML 503, 500, dropped connection,
+//! lost reply after applying a write, 429).
+//!
+//! Connections are kept alive (HTTP/1.1 default) unless the client sends
+//! `Connection: close` or speaks HTTP/1.0; request bodies may use
+//! `Content-Length` or chunked encoding.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A fault to inject into upcoming requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 503 with a Cloudflare-like HTML page (rate-limit headers present).
+    ServerError503Html,
+    /// 500 with `{"message": "Internal server error"}`.
+    ServerError500Json,
+    /// Close the socket without reply; the request is NOT applied.
+    DropConnection,
+    /// Apply the request, then close the socket without reply.
+    LoseReply,
+    /// 429 `{"message":"Rate limit exceeded"}` regardless of the bucket.
+    Status429,
+}
+
+/// One request as received by the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// Path without query, as sent (percent-encoding kept).
+    pub path: String,
+    /// Query string without `?` (empty if none).
+    pub query: String,
+    /// Status returned; 0 when no reply was sent (DropConnection,
+    /// LoseReply).
+    pub status: u16,
+    /// Request body as text (lossy UTF-8).
+    pub body: String,
+    /// The injected fault that hit this request, if any.
+    pub fault: Option<Fault>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredRecord {
+    id: String,
+    ttl: u32,
+    answers: Vec<Vec<Value>>,
+    answer_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    limit: u32,
+    period: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(limit: u32, period: f64) -> Bucket {
+        Bucket {
+            limit,
+            period,
+            tokens: f64::from(limit),
+            last: Instant::now(),
+        }
+    }
+
+    /// Refills, then takes one token if available. Returns whether the
+    /// request is allowed.
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        let rate = f64::from(self.limit) / self.period;
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(self.limit));
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        vec![
+            ("X-Ratelimit-Limit".into(), self.limit.to_string()),
+            (
+                "X-Ratelimit-Remaining".into(),
+                (self.tokens.max(0.0).floor() as u64).to_string(),
+            ),
+            ("X-Ratelimit-Period".into(), format!("{}", self.period)),
+            ("X-Ratelimit-By".into(), "customer".into()),
+        ]
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FaultRule {
+    method: Option<String>,
+    path_contains: Option<String>,
+    fault: Fault,
+    remaining: usize,
+}
+
+struct State {
+    zone: String,
+    zone_id: String,
+    records: BTreeMap<(String, String), StoredRecord>,
+    /// Every record id ever issued → its key (zone-listing cursors).
+    ids: HashMap<String, (String, String)>,
+    next_id: u64,
+    log: Vec<Request>,
+    page_size: usize,
+    buckets: HashMap<String, Bucket>,
+    faults: Vec<FaultRule>,
+    api_key: Option<String>,
+    delay: Duration,
+    serial: u64,
+}
+
+impl State {
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("5dc9a1c2{:016x}", self.next_id)
+    }
+
+    fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        for rule in &mut self.faults {
+            if rule.remaining == 0 {
+                continue;
+            }
+            let method_ok = rule
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method));
+            let path_ok = rule
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p));
+            if method_ok && path_ok {
+                rule.remaining -= 1;
+                return Some(rule.fault);
+            }
+        }
+        None
+    }
+
+    fn store(&mut self, domain: &str, rtype: &str, ttl: u32, answers: Vec<Vec<Value>>) {
+        let key = (domain.to_string(), rtype.to_string());
+        let id = match self.records.get(&key) {
+            Some(r) => r.id.clone(),
+            None => self.new_id(),
+        };
+        let answer_ids = answers.iter().map(|_| self.new_id()).collect();
+        self.ids.insert(id.clone(), key.clone());
+        self.records.insert(
+            key,
+            StoredRecord {
+                id,
+                ttl,
+                answers,
+                answer_ids,
+            },
+        );
+        self.serial += 1;
+    }
+}
+
+/// The fake server. Stops (closing its listener and idle connections) when
+/// dropped.
+pub struct FakeNs1 {
+    state: Arc<Mutex<State>>,
+    addr: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Renders one rdata element as it appears in `short_answers`.
+fn rdata_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn short_answer(rdata: &[Value]) -> String {
+    rdata.iter().map(rdata_text).collect::<Vec<_>>().join(" ")
+}
+
+/// Parses a short_answers-form string into rdata elements (SRV numbers
+/// become JSON numbers).
+fn parse_short(rtype: &str, answer: &str) -> Vec<Value> {
+    let fields: Vec<&str> = answer.split_whitespace().collect();
+    match rtype {
+        "SRV" => fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match f.parse::<u64>() {
+                Ok(n) if i < 3 => json!(n),
+                _ => json!(f),
+            })
+            .collect(),
+        "TXT" | "SPF" => vec![json!(answer)],
+        _ => fields.iter().map(|f| json!(f)).collect(),
+    }
+}
+
+impl FakeNs1 {
+    /// Starts a fake holding `zone` (lower-cased) with its apex NS record
+    /// (`dns1.p01.nsone.net` … `dns4.p01.nsone.net`, ttl 3600). Defaults:
+    /// page size 2500; buckets GET 900/300 s, PUT 100/200 s, POST 300/300 s,
+    /// DELETE 100/200 s; any non-empty `X-NSONE-Key` accepted (see
+    /// [`FakeNs1::set_api_key`]); no delay; no faults.
+    pub fn start(zone: &str) -> FakeNs1 {
+        let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let mut buckets = HashMap::new();
+        buckets.insert("GET".to_string(), Bucket::new(900, 300.0));
+        buckets.insert("PUT".to_string(), Bucket::new(100, 200.0));
+        buckets.insert("POST".to_string(), Bucket::new(300, 300.0));
+        buckets.insert("DELETE".to_string(), Bucket::new(100, 200.0));
+        let mut st = State {
+            zone: zone.clone(),
+            zone_id: String::new(),
+            records: BTreeMap::new(),
+            ids: HashMap::new(),
+            next_id: 0,
+            log: Vec::new(),
+            page_size: 2500,
+            buckets,
+            faults: Vec::new(),
+            api_key: None,
+            delay: Duration::ZERO,
+            serial: 1_573_495_279,
+        };
+        st.zone_id = st.new_id();
+        let ns = (1..=4)
+            .map(|i| vec![json!(format!("dns{i}.p01.nsone.net"))])
+            .collect();
+        st.store(&zone, "NS", 3600, ns);
+        let state = Arc::new(Mutex::new(st));
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let accept_thread = {
+            let state = Arc::clone(&state);
+            let shutdown = Arc::clone(&shutdown);
+            thread::Builder::new()
+                .name("fake-ns1-accept".into())
+                .spawn(move || {
+                    for conn in listener.incoming() {
+                        if shutdown.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let Ok(stream) = conn else { continue };
+                        let state = Arc::clone(&state);
+                        let shutdown = Arc::clone(&shutdown);
+                        let _ = thread::Builder::new()
+                            .name("fake-ns1-conn".into())
+                            .spawn(move || serve_connection(stream, &state, &shutdown, addr));
+                    }
+                })
+                .expect("spawn accept thread")
+        };
+        FakeNs1 {
+            state,
+            addr,
+            shutdown,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/v1/`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/v1/", self.addr)
+    }
+
+    /// The socket address the fake listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The zone name.
+    pub fn zone(&self) -> String {
+        lock(&self.state).zone.clone()
+    }
+
+    /// Seeds (or replaces) a record. `answers` are in short_answers form
+    /// (SRV `"0 1 31000 t.example.com"`, numbers stored as JSON numbers).
+    pub fn insert(&self, domain: &str, rtype: &str, ttl: u32, answers: &[&str]) {
+        let rtype = rtype.to_ascii_uppercase();
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let answers = answers.iter().map(|a| parse_short(&rtype, a)).collect();
+        lock(&self.state).store(&domain, &rtype, ttl, answers);
+    }
+
+    /// Removes a record directly (no request logged). Returns whether it
+    /// existed.
+    pub fn remove(&self, domain: &str, rtype: &str) -> bool {
+        let key = (
+            domain.trim_end_matches('.').to_ascii_lowercase(),
+            rtype.to_ascii_uppercase(),
+        );
+        lock(&self.state).records.remove(&key).is_some()
+    }
+
+    /// Sorted snapshot: (domain, type, ttl, sorted short answers).
+    pub fn records(&self) -> Vec<(String, String, u32, Vec<String>)> {
+        let st = lock(&self.state);
+        st.records
+            .iter()
+            .map(|((domain, rtype), r)| {
+                let mut answers: Vec<String> = r.answers.iter().map(|a| short_answer(a)).collect();
+                answers.sort();
+                (domain.clone(), rtype.clone(), r.ttl, answers)
+            })
+            .collect()
+    }
+
+    /// The rdata arrays of one record as stored (JSON values as sent), or
+    /// None if absent.
+    pub fn raw_answers(&self, domain: &str, rtype: &str) -> Option<Vec<Vec<Value>>> {
+        let key = (domain.to_ascii_lowercase(), rtype.to_ascii_uppercase());
+        lock(&self.state)
+            .records
+            .get(&key)
+            .map(|r| r.answers.clone())
+    }
+
+    /// Every request received so far, in order.
+    pub fn log(&self) -> Vec<Request> {
+        lock(&self.state).log.clone()
+    }
+
+    /// Number of PUT/POST/DELETE requests received (any status, including
+    /// dropped ones).
+    pub fn writes(&self) -> usize {
+        lock(&self.state)
+            .log
+            .iter()
+            .filter(|r| matches!(r.method.as_str(), "PUT" | "POST" | "DELETE"))
+            .count()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_log(&self) {
+        lock(&self.state).log.clear();
+    }
+
+    /// Records per page of `GET /v1/zones/{zone}` when the request has no
+    /// `limit` (minimum 1).
+    pub fn set_page_size(&self, n: usize) {
+        lock(&self.state).page_size = n.max(1);
+    }
+
+    /// Replaces `method`'s token bucket with a full one of `limit` tokens
+    /// refilled over `period_secs`.
+    pub fn set_bucket(&self, method: &str, limit: u32, period_secs: f64) {
+        assert!(limit > 0 && period_secs > 0.0, "bucket must be positive");
+        lock(&self.state)
+            .buckets
+            .insert(method.to_ascii_uppercase(), Bucket::new(limit, period_secs));
+    }
+
+    /// Injects `fault` into the next `count` requests (any method/path).
+    pub fn fail_next(&self, fault: Fault, count: usize) {
+        lock(&self.state).faults.push(FaultRule {
+            method: None,
+            path_contains: None,
+            fault,
+            remaining: count,
+        });
+    }
+
+    /// Injects `fault` into the next `count` requests with this method whose
+    /// path contains `path_contains`.
+    pub fn fail_matching(&self, method: &str, path_contains: &str, fault: Fault, count: usize) {
+        lock(&self.state).faults.push(FaultRule {
+            method: Some(method.to_ascii_uppercase()),
+            path_contains: Some(path_contains.to_string()),
+            fault,
+            remaining: count,
+        });
+    }
+
+    /// Requires exactly this `X-NSONE-Key`; anything else gets 401
+    /// `{"message":"Unauthorized"}`. (Before this is called, any non-empty
+    /// key is accepted, a missing one is not.)
+    pub fn set_api_key(&self, key: &str) {
+        lock(&self.state).api_key = Some(key.to_string());
+    }
+
+    /// Extra latency added before handling each request.
+    pub fn set_delay(&self, d: Duration) {
+        lock(&self.state).delay = d;
+    }
+}
+
+impl Drop for FakeNs1 {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP/1.1 plumbing
+
+struct HttpRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    keep_alive: bool,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+enum Parse {
+    Complete(HttpRequest, usize),
+    /// Need more bytes; `expects_continue` when the client waits for
+    /// `100 Continue` before sending the body.
+    Incomplete {
+        expects_continue: bool,
+    },
+    Bad(&'static str),
+}
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse_request(buf: &[u8]) -> Parse {
+    let Some(head_end) = find(buf, b"\r\n\r\n") else {
+        return if buf.len() > MAX_HEAD {
+            Parse::Bad("header too large")
+        } else {
+            Parse::Incomplete {
+                expects_continue: false,
+            }
+        };
+    };
+    let Ok(head) = std::str::from_utf8(&buf[..head_end]) else {
+        return Parse::Bad("non-UTF-8 header");
+    };
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Parse::Bad("bad request line");
+    };
+    if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
+        return Parse::Bad("bad request line");
+    }
+    let mut headers = Vec::new();
+    for line in lines {
+        let Some((k, v)) = line.split_once(':') else {
+            return Parse::Bad("bad header line");
+        };
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let connection = get("connection").unwrap_or("").to_ascii_lowercase();
+    let keep_alive = if version == "HTTP/1.0" {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
+    let expects_continue = get("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    let body_start = head_end + 4;
+    let chunked =
+        get("transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
+    let (body, consumed) = if chunked {
+        match parse_chunked(&buf[body_start..]) {
+            Ok(Some((body, used))) => (body, body_start + used),
+            Ok(None) => return Parse::Incomplete { expects_continue },
+            Err(e) => return Parse::Bad(e),
+        }
+    } else {
+        let len = match get("content-length") {
+            None => 0,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n <= MAX_BODY => n,
+                _ => return Parse::Bad("bad content-length"),
+            },
+        };
+        if buf.len() < body_start + len {
+            return Parse::Incomplete { expects_continue };
+        }
+        (buf[body_start..body_start + len].to_vec(), body_start + len)
+    };
+    Parse::Complete(
+        HttpRequest {
+            method: method.to_string(),
+            target: target.to_string(),
+            headers,
+            body,
+            keep_alive,
+        },
+        consumed,
+    )
+}
+
+/// Decodes a chunked body. Ok(None): incomplete.
+fn parse_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> {
+    let mut pos = 0;
+    let mut body = Vec::new();
+    loop {
+        let Some(line_end) = find(&buf[pos..], b"\r\n") else {
+            return Ok(None);
+        };
+        let line = std::str::from_utf8(&buf[pos..pos + line_end]).map_err(|_| "bad chunk")?;
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
+        pos += line_end + 2;
+        if size == 0 {
+            // Trailers until an empty line.
+            loop {
+                let Some(end) = find(&buf[pos..], b"\r\n") else {
+                    return Ok(None);
+                };
+                pos += end + 2;
+                if end == 0 {
+                    return Ok(Some((body, pos)));
+                }
+            }
+        }
+        if body.len() + size > MAX_BODY {
+            return Err("body too large");
+        }
+        if buf.len() < pos + size + 2 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&buf[pos..pos + size]);
+        pos += size + 2;
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(status: u16, v: &Value) -> Reply {
+        let mut body = serde_json::to_vec(v).expect("serialize");
+        body.push(b'\n');
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    fn message(status: u16, msg: &str) -> Reply {
+        Reply::json(status, &json!({ "message": msg }))
+    }
+
+    fn html503() -> Reply {
+        let body = "<!DOCTYPE html>\n<html lang=\"en-US\">\n<head>\n<title>api.nsone.net | 503: Service temporarily unavailable</title>\n</head>\n<body>\n<div id=\"cf-wrapper\"><h1>Service temporarily unavailable</h1>\n<span>Error code 503</span>\n<p>Visit cloudflare.com for more information.</p></div>\n</body>\n</html>\n";
+        Reply {
+            status: 503,
+            content_type: "text/html; charset=UTF-8",
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn write_to(&self, stream: &mut TcpStream, keep_alive: bool) -> std::io::Result<()> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
+            self.status,
+            reason(self.status),
+            self.content_type,
+            self.body.len(),
+            if keep_alive { "keep-alive" } else { "close" }
+        );
+        for (k, v) in &self.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(&self.body);
+        stream.write_all(&out)?;
+        stream.flush()
+    }
+}
+
+enum Outcome {
+    Reply(Reply),
+    /// Close without replying.
+    Drop,
+}
+
+fn serve_connection(
+    mut stream: TcpStream,
+    state: &Mutex<State>,
+    shutdown: &AtomicBool,
+    addr: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf: Vec<u8> = Vec::new();
+    let mut sent_continue = false;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match parse_request(&buf) {
+            Parse::Complete(req, used) => {
+                buf.drain(..used);
+                sent_continue = false;
+                let keep_alive = req.keep_alive;
+                match handle(state, addr, &req) {
+                    Outcome::Drop => {
+                        let _ = stream.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    Outcome::Reply(reply) => {
+                        if reply.write_to(&mut stream, keep_alive).is_err() || !keep_alive {
+                            let _ = stream.shutdown(Shutdown::Both);
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+            Parse::Bad(why) => {
+                let reply = Reply::message(400, &format!("bad HTTP request: {why}"));
+                let _ = reply.write_to(&mut stream, false);
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
+            Parse::Incomplete { expects_continue } => {
+                if expects_continue && !sent_continue {
+                    sent_continue = true;
+                    if stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if shutdown.load(Ordering::SeqCst) {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hi = (b[i + 1] as char).to_digit(16);
+            let lo = (b[i + 2] as char).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Handles one request: logging, delay, faults, rate limiting, auth and
+/// routing.
+fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome {
+    let delay = lock(state).delay;
+    if !delay.is_zero() {
+        thread::sleep(delay);
+    }
+    let mut st = lock(state);
+    let (path, query) = match req.target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (req.target.clone(), String::new()),
+    };
+    let method = req.method.to_ascii_uppercase();
+    let fault = st.take_fault(&method, &path);
+    let log_index = st.log.len();
+    st.log.push(Request {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        status: 0,
+        body: String::from_utf8_lossy(&req.body).into_owned(),
+        fault,
+    });
+    if fault == Some(Fault::DropConnection) {
+        return Outcome::Drop;
+    }
+    let now = Instant::now();
+    let (allowed, rl_headers) = match st.buckets.get_mut(&method) {
+        Some(b) => {
+            let ok = b.take(now);
+            (ok, b.headers())
+        }
+        None => (true, Vec::new()),
+    };
+    let mut reply = if !allowed || fault == Some(Fault::Status429) {
+        Reply::message(429, "Rate limit exceeded")
+    } else if fault == Some(Fault::ServerError503Html) {
+        Reply::html503()
+    } else if fault == Some(Fault::ServerError500Json) {
+        Reply::message(500, "Internal server error")
+    } else if !authorized(&st, req) {
+        Reply::message(401, "Unauthorized")
+    } else {
+        route(&mut st, addr, &method, &path, &query, &req.body)
+    };
+    reply.headers.extend(rl_headers);
+    if fault == Some(Fault::LoseReply) {
+        return Outcome::Drop;
+    }
+    st.log[log_index].status = reply.status;
+    Outcome::Reply(reply)
+}
+
+fn authorized(st: &State, req: &HttpRequest) -> bool {
+    match (req.header("x-nsone-key"), &st.api_key) {
+        (None, _) => false,
+        (Some(k), None) => !k.is_empty(),
+        (Some(k), Some(expected)) => k == expected,
+    }
+}
+
+fn route(
+    st: &mut State,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Reply {
+    let Some(rest) = path.strip_prefix("/v1/") else {
+        return Reply::message(404, "Not Found");
+    };
+    let segs: Vec<String> = rest
+        .trim_end_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (method, segs.as_slice()) {
+        ("GET", ["zones"]) => {
+            let mut z = zone_json(st);
+            if let Some(obj) = z.as_object_mut() {
+                obj.remove("records");
+            }
+            Reply::json(200, &json!([z]))
+        }
+        ("GET", ["zones", zone]) => get_zone(st, addr, zone, query),
+        (_, ["zones", zone]) => {
+            let zone = zone.to_ascii_lowercase();
+            if method == "PUT" && zone == st.zone {
+                Reply::message(400, "zone already exists")
+            } else {
+                Reply::message(405, "zone management is not supported by the fake")
+            }
+        }
+        (_, ["zones", zone, domain, rtype]) => record_op(st, method, zone, domain, rtype, body),
+        _ => Reply::message(404, "Not Found"),
+    }
+}
+
+fn zone_json(st: &State) -> Value {
+    json!({
+        "zone": st.zone,
+        "id": st.zone_id,
+        "ttl": 3600,
+        "nx_ttl": 3600,
+        "retry": 7200,
+        "refresh": 43200,
+        "expiry": 1_209_600,
+        "serial": st.serial,
+        "dnssec": false,
+        "hostmaster": "hostmaster@nsone.net",
+        "primary_master": "dns1.p01.nsone.net",
+        "dns_servers": ["dns1.p01.nsone.net", "dns2.p01.nsone.net", "dns3.p01.nsone.net", "dns4.p01.nsone.net"],
+        "network_pools": ["p01"],
+        "pool": "p01",
+        "networks": [0],
+        "primary": {"enabled": false, "secondaries": []},
+        "meta": {},
+        "link": null,
+        "records": [],
+    })
+}
+
+fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
+    let zone = zone.to_ascii_lowercase();
+    if zone != st.zone {
+        return Reply::message(404, "zone not found");
+    }
+    let mut z = zone_json(st);
+    if query_param(query, "records") == Some("false") {
+        if let Some(obj) = z.as_object_mut() {
+            obj.remove("records");
+        }
+        return Reply::json(200, &z);
+    }
+    let limit = match query_param(query, "limit") {
+        None => st.page_size,
+        Some(v) => match v.parse::<usize>() {
+            Ok(0) => st.page_size,
+            Ok(n) => n,
+            Err(_) => return Reply::message(400, "Input validation failed (limit)"),
+        },
+    };
+    let start = match query_param(query, "after") {
+        None => Bound::Unbounded,
+        Some(id) => match st.ids.get(id) {
+            Some(key) => Bound::Excluded(key.clone()),
+            None => return Reply::message(400, "invalid pagination cursor"),
+        },
+    };
+    let mut iter = st.records.range((start, Bound::Unbounded));
+    let mut page = Vec::new();
+    let mut last_id = None;
+    for ((domain, rtype), r) in iter.by_ref().take(limit) {
+        page.push(json!({
+            "domain": domain,
+            "short_answers": r.answers.iter().map(|a| short_answer(a)).collect::<Vec<_>>(),
+            "link": null,
+            "ttl": r.ttl,
+            "tier": 1,
+            "type": rtype,
+            "id": r.id,
+        }));
+        last_id = Some(r.id.clone());
+    }
+    let more = iter.next().is_some();
+    z["records"] = Value::Array(page);
+    let mut reply = Reply::json(200, &z);
+    if more && let Some(id) = last_id {
+        reply.headers.push((
+            "Link".into(),
+            format!(
+                "<http://{addr}/v1/zones/{}?after={id}&limit={limit}>; rel=\"next\"",
+                st.zone
+            ),
+        ));
+    }
+    reply
+}
+
+fn record_json(st: &State, domain: &str, rtype: &str, r: &StoredRecord) -> Value {
+    let answers: Vec<Value> = r
+        .answers
+        .iter()
+        .zip(&r.answer_ids)
+        .map(|(a, id)| json!({"answer": a, "id": id}))
+        .collect();
+    json!({
+        "domain": domain,
+        "zone": st.zone,
+        "type": rtype,
+        "ttl": r.ttl,
+        "id": r.id,
+        "tier": 1,
+        "use_client_subnet": true,
+        "link": null,
+        "answers": answers,
+        "filters": [],
+        "regions": {},
+        "meta": {},
+        "networks": [0],
+    })
+}
+
+fn invalid(detail: &str) -> Reply {
+    Reply::message(400, &format!("Input validation failed ({detail})"))
+}
+
+/// Validates one answer's rdata for `rtype`.
+fn check_rdata(rtype: &str, rdata: &[Value]) -> Result<(), String> {
+    let as_u16 = |v: &Value| -> Option<u64> {
+        match v {
+            Value::Number(n) => n.as_u64().filter(|n| *n <= 65535),
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse::<u64>().ok().filter(|n| *n <= 65535)
+            }
+            _ => None,
+        }
+    };
+    match rtype {
+        "A" => match rdata {
+            [Value::String(s)] if s.parse::<Ipv4Addr>().is_ok() => Ok(()),
+            _ => Err(format!(
+                "{} is not a valid IPv4 address",
+                Value::from(rdata.to_vec())
+            )),
+        },
+        "AAAA" => match rdata {
+            [Value::String(s)] if s.parse::<Ipv6Addr>().is_ok() => Ok(()),
+            _ => Err(format!(
+                "{} is not a valid IPv6 address",
+                Value::from(rdata.to_vec())
+            )),
+        },
+        "SRV" => match rdata {
+            [p, w, port, Value::String(target)]
+                if as_u16(p).is_some()
+                    && as_u16(w).is_some()
+                    && as_u16(port).is_some()
+                    && !target.trim().is_empty() =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "SRV answer {} must be [priority, weight, port, target]",
+                Value::from(rdata.to_vec())
+            )),
+        },
+        _ => {
+            if rdata.is_empty() || !rdata.iter().all(|v| v.is_string() || v.is_number()) {
+                Err(format!(
+                    "{rtype} answer {} is invalid",
+                    Value::from(rdata.to_vec())
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Parses and validates `answers`; Err is the 400 reply.
+fn parse_answers(rtype: &str, v: &Value) -> Result<Vec<Vec<Value>>, Reply> {
+    let Value::Array(items) = v else {
+        return Err(invalid(
+            "Value for field 'record.answers' is not of type array",
+        ));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(Value::Array(rdata)) = item.get("answer") else {
+            return Err(invalid(&format!(
+                "answer {item} must be an object with an 'answer' array"
+            )));
+        };
+        check_rdata(rtype, rdata).map_err(|e| invalid(&e))?;
+        out.push(rdata.clone());
+    }
+    Ok(out)
+}
+
+fn record_op(
+    st: &mut State,
+    method: &str,
+    zone: &str,
+    domain: &str,
+    rtype: &str,
+    body: &[u8],
+) -> Reply {
+    let zone = zone.to_ascii_lowercase();
+    let domain = domain.to_ascii_lowercase();
+    let rtype = rtype.to_ascii_uppercase();
+    if !(domain == zone || domain.ends_with(&format!(".{zone}"))) {
+        return Reply::message(400, &format!("\"{domain}\" not a valid domain in {zone}"));
+    }
+    if zone != st.zone {
+        return Reply::message(404, "zone not found");
+    }
+    let key = (domain.clone(), rtype.clone());
+    match method {
+        "GET" => match st.records.get(&key) {
+            Some(r) => Reply::json(200, &record_json(st, &domain, &rtype, r)),
+            None => Reply::message(404, "record not found"),
+        },
+        "DELETE" => {
+            if st.records.remove(&key).is_some() {
+                st.serial += 1;
+                Reply::json(200, &json!({}))
+            } else {
+                Reply::message(404, "record not found")
+            }
+        }
+        "PUT" | "POST" => {
+            let v: Value = match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => return invalid(&format!("invalid JSON: {e}")),
+            };
+            let Some(obj) = v.as_object() else {
+                return invalid("body must be a JSON object");
+            };
+            let creating = method == "PUT";
+            for (field, want) in [("zone", &zone), ("domain", &domain), ("type", &rtype)] {
+                match obj.get(field) {
+                    Some(Value::String(s)) if s.eq_ignore_ascii_case(want) => {}
+                    None if !creating => {}
+                    Some(other) => {
+                        return invalid(&format!(
+                            "field '{field}' is {other}, does not match the URL ({want})"
+                        ));
+                    }
+                    None => return invalid(&format!("field '{field}' is required")),
+                }
+            }
+            if obj.get("filters") == Some(&Value::Null) {
+                return invalid("Value None for field 'record.filters' is not of type array");
+            }
+            let ttl = match obj.get("ttl") {
+                None => None,
+                Some(t) => match t.as_u64().and_then(|t| u32::try_from(t).ok()) {
+                    Some(t) => Some(t),
+                    None => {
+                        return invalid(&format!(
+                            "Value {t} for field 'record.ttl' is not of type integer"
+                        ));
+                    }
+                },
+            };
+            let answers = match obj.get("answers") {
+                None if creating => return invalid("field 'answers' is required"),
+                None => None,
+                Some(a) => match parse_answers(&rtype, a) {
+                    Ok(a) => Some(a),
+                    Err(reply) => return reply,
+                },
+            };
+            let existing = st.records.get(&key).cloned();
+            match (creating, existing) {
+                (true, Some(_)) => Reply::message(400, "record already exists"),
+                (false, None) => Reply::message(404, "record not found"),
+                (true, None) => {
+                    st.store(
+                        &domain,
+                        &rtype,
+                        ttl.unwrap_or(3600),
+                        answers.unwrap_or_default(),
+                    );
+                    let r = st.records[&key].clone();
+                    Reply::json(200, &record_json(st, &domain, &rtype, &r))
+                }
+                (false, Some(old)) => {
+                    st.store(
+                        &domain,
+                        &rtype,
+                        ttl.unwrap_or(old.ttl),
+                        answers.unwrap_or(old.answers),
+                    );
+                    let r = st.records[&key].clone();
+                    Reply::json(200, &record_json(st, &domain, &rtype, &r))
+                }
+            }
+        }
+        _ => Reply::message(405, "method not allowed"),
+    }
+}
