@@ -1,1 +1,164 @@
-//! Mesos master discovery and state fetch (owned by the mesos work).
+//! Find the leading Mesos master and fetch its state, the way Mesos-DNS
+//! does (spec §2.1):
+//!
+//! * masters are tried in the configured order; the first usable state wins;
+//! * `GET {scheme}://host:port/master/state`, falling back to
+//!   `/master/state.json` (Mesos ≤ 0.28) when that answers 404;
+//! * redirects (Mesos ≥ 1.0 non-leaders answer `307 Location:
+//!   //leader:port/master/state`, a scheme-relative URL) are followed here,
+//!   up to [`fetch::MAX_REDIRECTS`] hops;
+//! * the body must be a JSON object whose `leader` is a pid `id@host:port`;
+//! * leader check: when the leader's host differs from the host that
+//!   answered, the state is fetched once more from the leader's host, with
+//!   the scheme and port that answered, and that answer is used. If that
+//!   re-fetch fails the attempt fails (a non-leader's state lacks agents
+//!   and tasks, so it is never used instead) and, as in Mesos-DNS, the next
+//!   configured master is tried.
+//!
+//! Credentials: basic auth is sent to every configured master, to redirect
+//! targets and to the leader named by a state (all are masters of the same
+//! cluster, and Mesos-DNS does the same), except that it is dropped when a
+//! redirect leads from https to plain http. The secret is never logged.
+
+mod error;
+mod fetch;
+mod master;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use log::{debug, info};
+
+pub use error::{FetchError, MasterFailure, MesosError};
+pub use master::{Master, parse_master};
+
+use fetch::{Client, StateAnswer};
+use master::same_host;
+
+/// How to reach the Mesos masters.
+#[derive(Clone)]
+pub struct MesosOptions {
+    /// Entries `host:port`, `http://host:port` or `https://host:port`
+    /// (IPv6 as `[::1]:5050`); see [`parse_master`].
+    pub masters: Vec<String>,
+    /// Scheme of bare `host:port` entries: https when true, else http.
+    pub https: bool,
+    /// Extra CA certificates (PEM) trusted on top of the system store.
+    pub ca_file: Option<PathBuf>,
+    /// HTTP basic auth: principal, secret.
+    pub credentials: Option<(String, String)>,
+    /// Budget for connecting (TCP and TLS) to one host. Zero: no limit.
+    pub connect_timeout: Duration,
+    /// Budget for one master's whole answer, redirects and body included
+    /// (Mesos-DNS `stateTimeoutSeconds`); the leader re-fetch gets its own.
+    /// Zero: no limit.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for MesosOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MesosOptions")
+            .field("masters", &self.masters)
+            .field("https", &self.https)
+            .field("ca_file", &self.ca_file)
+            .field(
+                "credentials",
+                &self
+                    .credentials
+                    .as_ref()
+                    .map(|(principal, _)| (principal, "<redacted>")),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The leading master's state.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FetchedState {
+    /// The raw body: well-formed JSON, an object with a valid `leader`.
+    pub body: Vec<u8>,
+    /// The URL that finally answered.
+    pub url: String,
+    /// The state's `leader` pid, e.g. `master@10.0.0.1:5050`.
+    pub leader: String,
+}
+
+impl fmt::Debug for FetchedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FetchedState")
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("url", &self.url)
+            .field("leader", &self.leader)
+            .finish()
+    }
+}
+
+/// Fetches the leading master's state (see the module documentation).
+///
+/// Every entry of `opts.masters` is parsed before anything is fetched; a
+/// bad entry is [`MesosError::InvalidMaster`]. When no master gives a
+/// usable state the error is [`MesosError::AllFailed`], naming each master
+/// and why.
+pub fn fetch_state(opts: &MesosOptions) -> Result<FetchedState, MesosError> {
+    if opts.masters.is_empty() {
+        return Err(MesosError::NoMasters);
+    }
+    let masters = opts
+        .masters
+        .iter()
+        .map(|entry| parse_master(entry, opts.https))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = Client::new(opts, &masters)?;
+    let mut failures = Vec::new();
+    for (entry, master) in opts.masters.iter().zip(&masters) {
+        debug!("trying Mesos master {entry}");
+        match fetch_from(&client, master) {
+            Ok(answer) => {
+                info!(
+                    "Mesos master {entry}: state from {} (leader {})",
+                    answer.url, answer.leader
+                );
+                return Ok(FetchedState {
+                    body: answer.body,
+                    url: answer.url,
+                    leader: answer.leader,
+                });
+            }
+            Err(error) => {
+                debug!("Mesos master {entry} failed: {error}");
+                failures.push(MasterFailure {
+                    master: entry.clone(),
+                    error,
+                });
+            }
+        }
+    }
+    Err(MesosError::AllFailed(failures))
+}
+
+/// One attempt: the state from `master`, then the leader check.
+fn fetch_from(client: &Client, master: &Master) -> Result<StateAnswer, FetchError> {
+    let first = client.get_state(master)?;
+    if same_host(&first.leader_pid.host, &first.origin.host) {
+        return Ok(first);
+    }
+    let leader = Master {
+        scheme: first.origin.scheme.clone(),
+        host: first.leader_pid.host.clone(),
+        port: first.origin.port,
+    };
+    debug!(
+        "{} is not the leader (its state names {}); fetching from {leader}",
+        first.url, first.leader
+    );
+    client
+        .get_state(&leader)
+        .map_err(|cause| FetchError::LeaderFailed {
+            url: first.url,
+            leader: first.leader,
+            cause: Box::new(cause),
+        })
+}

@@ -1,0 +1,479 @@
+//! The HTTP side: one client per run, GET with our own redirect handling,
+//! the `/master/state.json` fallback, and the checks a body must pass.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+use serde::Deserialize;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use super::master::{Master, Pid, parse_pid, resolve_location};
+use super::{FetchError, MesosError, MesosOptions};
+
+/// Redirect hops followed per request. Mesos needs one (non-leader to
+/// leader); a few more tolerate a proxy in front.
+pub(crate) const MAX_REDIRECTS: usize = 5;
+
+/// Largest state body read. Big clusters have states of tens of MiB; this
+/// only stops a runaway answer from eating all memory.
+pub(crate) const MAX_STATE_BYTES: u64 = 1 << 30;
+
+/// The endpoint since Mesos 1.0 (Mesos-DNS ≥ v0.7.0-rc1).
+pub(crate) const STATE_PATH: &str = "/master/state";
+/// The endpoint of Mesos ≤ 0.28, tried when [`STATE_PATH`] answers 404.
+pub(crate) const LEGACY_STATE_PATH: &str = "/master/state.json";
+
+/// A body that passed [`check_state`].
+#[derive(Debug)]
+pub(crate) struct StateAnswer {
+    pub body: Vec<u8>,
+    /// The URL that finally answered (after redirects).
+    pub url: String,
+    /// Scheme, host and port of `url`.
+    pub origin: Master,
+    /// The `leader` field, verbatim.
+    pub leader: String,
+    pub leader_pid: Pid,
+}
+
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    /// `Authorization` header value; never logged.
+    authorization: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Client {
+    pub(crate) fn new(opts: &MesosOptions, masters: &[Master]) -> Result<Client, MesosError> {
+        let mut config = ureq::Agent::config_builder()
+            // Statuses and redirects are handled here, not by ureq: ureq
+            // would not keep credentials across hosts, and we want the
+            // final URL and each hop in the log.
+            .http_status_as_error(false)
+            .max_redirects(0)
+            // Masters are inside the cluster; like Mesos-DNS, never go
+            // through an HTTP(S)_PROXY from the environment.
+            .proxy(None)
+            .user_agent(concat!("mesos2ns1/", env!("CARGO_PKG_VERSION")))
+            .accept("application/json")
+            .timeout_connect(nonzero(opts.connect_timeout));
+        if let Some(tls) = tls_config(opts, masters)? {
+            config = config.tls_config(tls);
+        }
+        let authorization = opts.credentials.as_ref().map(|(principal, secret)| {
+            let token = data_encoding::BASE64.encode(format!("{principal}:{secret}").as_bytes());
+            format!("Basic {token}")
+        });
+        Ok(Client {
+            agent: config.build().new_agent(),
+            authorization,
+            timeout: opts.timeout,
+            connect_timeout: opts.connect_timeout,
+        })
+    }
+
+    /// Fetches and checks the state from `master`: `/master/state`,
+    /// redirects followed, then `/master/state.json` if the former answered
+    /// 404. The whole exchange shares one `timeout` budget.
+    pub(crate) fn get_state(&self, master: &Master) -> Result<StateAnswer, FetchError> {
+        let deadline = nonzero(self.timeout).map(|t| Instant::now() + t);
+        let (url, origin, body) = match self.get(master, STATE_PATH, deadline) {
+            Err(FetchError::Status { url, status: 404 }) => {
+                debug!("{url} answered 404; trying the pre-1.0 endpoint {LEGACY_STATE_PATH}");
+                self.get(master, LEGACY_STATE_PATH, deadline)?
+            }
+            other => other?,
+        };
+        let (leader, leader_pid) = check_state(&url, &body)?;
+        Ok(StateAnswer {
+            body,
+            url,
+            origin,
+            leader,
+            leader_pid,
+        })
+    }
+
+    /// One GET, following up to [`MAX_REDIRECTS`] redirects. Returns the
+    /// final URL, its origin and the whole body of a 2xx answer.
+    fn get(
+        &self,
+        master: &Master,
+        path: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(String, Master, Vec<u8>), FetchError> {
+        let mut target = master.clone();
+        let mut path = path.to_string();
+        let mut send_auth = true;
+        for _ in 0..=MAX_REDIRECTS {
+            let url = target.url(&path);
+            debug!(
+                "GET {url}{}",
+                if send_auth && self.authorization.is_some() {
+                    " (with basic auth)"
+                } else {
+                    ""
+                }
+            );
+            let mut request = self.agent.get(&url);
+            if send_auth && let Some(authorization) = &self.authorization {
+                request = request.header("Authorization", authorization);
+            }
+            let request = match deadline {
+                None => request.config().build(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(self.timed_out(&url));
+                    }
+                    request.config().timeout_global(Some(left)).build()
+                }
+            };
+            let mut response = request
+                .call()
+                .map_err(|e| self.transport_error(&url, e, "request"))?;
+            let status = response.status().as_u16();
+            if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                let location = response
+                    .headers()
+                    .get(ureq::http::header::LOCATION)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .ok_or_else(|| FetchError::Redirect {
+                        url: url.clone(),
+                        reason: format!("HTTP {status} redirect without a Location header"),
+                    })?;
+                let (next, next_path) =
+                    resolve_location(&target, &path, &location).map_err(|reason| {
+                        FetchError::Redirect {
+                            url: url.clone(),
+                            reason: format!("cannot follow redirect to {location:?}: {reason}"),
+                        }
+                    })?;
+                if send_auth && target.scheme == "https" && next.scheme == "http" {
+                    debug!("not sending credentials over the https-to-http redirect");
+                    send_auth = false;
+                }
+                debug!(
+                    "{url} redirected (HTTP {status}) to {}",
+                    next.url(&next_path)
+                );
+                target = next;
+                path = next_path;
+                continue;
+            }
+            if !(200..300).contains(&status) {
+                return Err(FetchError::Status { url, status });
+            }
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_STATE_BYTES)
+                .read_to_vec()
+                .map_err(|e| self.transport_error(&url, e, "body"))?;
+            debug!("{url} answered HTTP {status} with {} bytes", body.len());
+            return Ok((url, target, body));
+        }
+        Err(FetchError::Redirect {
+            url: master.url(&path),
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    fn timed_out(&self, url: &str) -> FetchError {
+        FetchError::Transport {
+            url: url.to_string(),
+            reason: format!("timed out after {}", secs(self.timeout)),
+        }
+    }
+
+    /// Turns a ureq error into a short reason. `stage` says whether the
+    /// headers ("request") or the body ("body") were being read.
+    fn transport_error(&self, url: &str, e: ureq::Error, stage: &str) -> FetchError {
+        let while_body = if stage == "body" {
+            "reading the body: "
+        } else {
+            ""
+        };
+        let reason = match e {
+            ureq::Error::Timeout(ureq::Timeout::Connect) => {
+                format!("connect timed out after {}", secs(self.connect_timeout))
+            }
+            ureq::Error::Timeout(_) => {
+                return FetchError::Transport {
+                    url: url.to_string(),
+                    reason: format!("{while_body}timed out after {}", secs(self.timeout)),
+                };
+            }
+            ureq::Error::Io(io) => format!("{while_body}{}", io_reason(&io)),
+            ureq::Error::HostNotFound => "host not found".to_string(),
+            ureq::Error::ConnectionFailed => "connection failed".to_string(),
+            ureq::Error::BodyExceedsLimit(limit) => {
+                format!("the state is larger than {limit} bytes")
+            }
+            other => format!("{while_body}{other}"),
+        };
+        FetchError::Transport {
+            url: url.to_string(),
+            reason,
+        }
+    }
+}
+
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".to_string(),
+        io::ErrorKind::TimedOut => "timed out".to_string(),
+        io::ErrorKind::UnexpectedEof => {
+            "the connection closed before the whole body arrived (truncated)".to_string()
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// A zero duration means "no limit" (as in Go's `http.Client`).
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+/// The TLS setup, when any master may be reached over https: the system
+/// CA store (rustls-native-certs) plus the PEM certificates of `ca_file`.
+/// `None` leaves ureq's defaults (plain http only).
+fn tls_config(opts: &MesosOptions, masters: &[Master]) -> Result<Option<TlsConfig>, MesosError> {
+    let uses_https = opts.https || masters.iter().any(|m| m.scheme == "https");
+    if !uses_https && opts.ca_file.is_none() {
+        return Ok(None);
+    }
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        warn!("loading the system CA certificates: {e}");
+    }
+    let mut roots: Vec<Certificate<'static>> = native
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    debug!("{} system CA certificates", roots.len());
+    if let Some(path) = &opts.ca_file {
+        let ca_error = |reason: String| MesosError::CaFile {
+            path: path.clone(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let mut added = 0usize;
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => {
+                    roots.push(cert);
+                    added += 1;
+                }
+                Ok(_) => {}
+                Err(e) => return Err(ca_error(e.to_string())),
+            }
+        }
+        if added == 0 {
+            return Err(ca_error("no PEM certificate in the file".to_string()));
+        }
+        debug!("{added} CA certificates from {}", path.display());
+    }
+    if roots.is_empty() {
+        warn!("no system CA certificates found; using the bundled Mozilla roots");
+        return Ok(Some(TlsConfig::builder().build()));
+    }
+    Ok(Some(
+        TlsConfig::builder()
+            .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .build(),
+    ))
+}
+
+/// The only field read here. Everything else is skipped, but still
+/// checked to be well-formed JSON.
+#[derive(Deserialize)]
+struct LeaderOnly {
+    #[serde(default)]
+    leader: Option<String>,
+}
+
+/// Checks that `body` is a JSON object with a well-formed `leader` pid,
+/// and returns that pid (verbatim and parsed).
+pub(crate) fn check_state(url: &str, body: &[u8]) -> Result<(String, Pid), FetchError> {
+    let parsed: LeaderOnly = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => FetchError::NotAState {
+            url: url.to_string(),
+            message: e.to_string(),
+        },
+        _ => FetchError::InvalidJson {
+            url: url.to_string(),
+            message: e.to_string(),
+            truncated: e.is_eof(),
+        },
+    })?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(FetchError::NotAState {
+            url: url.to_string(),
+            message: "not a JSON object".to_string(),
+        });
+    }
+    let leader = match parsed.leader {
+        Some(leader) if !leader.is_empty() => leader,
+        _ => {
+            return Err(FetchError::NoLeader {
+                url: url.to_string(),
+            });
+        }
+    };
+    match parse_pid(&leader) {
+        Ok(pid) => Ok((leader, pid)),
+        Err(reason) => Err(FetchError::BadLeader {
+            url: url.to_string(),
+            leader,
+            reason,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "http://127.0.0.1:5050/master/state";
+
+    #[test]
+    fn a_state_with_a_leader_passes() {
+        let (leader, pid) = check_state(
+            URL,
+            br#" {"frameworks":[{"name":"marathon"}],"leader":"master@10.0.0.1:5050","slaves":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(leader, "master@10.0.0.1:5050");
+        assert_eq!((pid.host.as_str(), pid.port), ("10.0.0.1", 5050));
+    }
+
+    #[test]
+    fn truncated_json_is_flagged_as_truncated() {
+        let err = check_state(URL, br#"{"leader":"master@10.0.0.1:5050","slaves":[{"#).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FetchError::InvalidJson {
+                    truncated: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().ends_with("(truncated?)"), "{err}");
+        let empty = check_state(URL, b"").unwrap_err();
+        assert!(matches!(
+            empty,
+            FetchError::InvalidJson {
+                truncated: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn html_and_trailing_garbage_are_not_json() {
+        for body in [
+            &b"<html><body>Service Unavailable</body></html>"[..],
+            br#"{"leader":"master@10.0.0.1:5050"} trailing"#,
+        ] {
+            let err = check_state(URL, body).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    FetchError::InvalidJson {
+                        truncated: false,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("is not valid JSON"), "{err}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_not_states() {
+        for body in [
+            &br#"["master@10.0.0.1:5050"]"#[..],
+            br#"{"leader":5}"#,
+            b"42",
+        ] {
+            let err = check_state(URL, body).unwrap_err();
+            assert!(matches!(err, FetchError::NotAState { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_null_or_empty_leader_is_refused() {
+        for body in [
+            &br#"{"slaves":[]}"#[..],
+            br#"{"leader":null}"#,
+            br#"{"leader":""}"#,
+        ] {
+            let err = check_state(URL, body).unwrap_err();
+            assert_eq!(
+                err,
+                FetchError::NoLeader {
+                    url: URL.to_string()
+                }
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("the state from {URL} has no leader")
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_leader_is_refused() {
+        let err = check_state(URL, br#"{"leader":"10.0.0.1:5050"}"#).unwrap_err();
+        assert!(matches!(err, FetchError::BadLeader { .. }), "{err:?}");
+    }
+
+    fn opts(https: bool, ca_file: Option<std::path::PathBuf>) -> MesosOptions {
+        MesosOptions {
+            masters: vec!["127.0.0.1:5050".to_string()],
+            https,
+            ca_file,
+            credentials: None,
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_a_config_error() {
+        let dir = std::env::temp_dir().join(format!("mesos2ns1-ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.pem");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        for path in [missing, empty] {
+            let err = tls_config(&opts(true, Some(path.clone())), &[])
+                .err()
+                .unwrap_or_else(|| panic!("{} accepted", path.display()));
+            assert!(
+                matches!(&err, MesosError::CaFile { path: p, .. } if *p == path),
+                "{err:?}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn plain_http_needs_no_tls_setup() {
+        assert!(tls_config(&opts(false, None), &[]).unwrap().is_none());
+    }
+}
