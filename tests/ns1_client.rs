@@ -639,6 +639,52 @@ fn read_timeout_is_retried_then_reported() {
     assert_eq!(c.stats().requests, 2);
 }
 
+/// A public root certificate (ISRG Root X2), to exercise `ca_file` loading.
+const PUBLIC_ROOT_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIICGzCCAaGgAwIBAgIQQdKd0XLq7qeAwSxs6S+HUjAKBggqhkjOPQQDAzBPMQsw
+CQYDVQQGEwJVUzEpMCcGA1UEChMgSW50ZXJuZXQgU2VjdXJpdHkgUmVzZWFyY2gg
+R3JvdXAxFTATBgNVBAMTDElTUkcgUm9vdCBYMjAeFw0yMDA5MDQwMDAwMDBaFw00
+MDA5MTcxNjAwMDBaME8xCzAJBgNVBAYTAlVTMSkwJwYDVQQKEyBJbnRlcm5ldCBT
+ZWN1cml0eSBSZXNlYXJjaCBHcm91cDEVMBMGA1UEAxMMSVNSRyBSb290IFgyMHYw
+EAYHKoZIzj0CAQYFK4EEACIDYgAEzZvVn4CDCuwJSvMWSj5cz3es3mcFDR0HttwW
++1qLFNvicWDEukWVEYmO6gbf9yoWHKS5xcUy4APgHoIYOIvXRdgKam7mAHf7AlF9
+ItgKbppbd9/w+kHsOdx1ymgHDB/qo0IwQDAOBgNVHQ8BAf8EBAMCAQYwDwYDVR0T
+AQH/BAUwAwEB/zAdBgNVHQ4EFgQUfEKWrt5LSDv6kviejM9ti6lyN5UwCgYIKoZI
+zj0EAwMDaAAwZQIwe3lORlCEwkSHRhtFcP9Ymd70/aTSVaYgLXTWNLxBo1BfASdW
+tL4ndQavEi51mI38AjEAi/V3bNTIZargCyzuFJ0nN6T5U6VR5CmD1/iQMVtCnwr1
+/q4AaOeMSQ+2b1tbFfLn
+-----END CERTIFICATE-----
+";
+
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ns1_client_test_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn https_with_ca_file_against_plain_http_fails_without_retry() {
+    let fake = FakeNs1::start(ZONE);
+    let https = fake.endpoint().replace("http://", "https://");
+    let mut opts = options(&https);
+    opts.ca_file = Some(temp_file("root.pem", PUBLIC_ROOT_PEM));
+    let mut c = client_with(opts);
+    let err = c.list_zone(ZONE).unwrap_err();
+    assert!(matches!(err, Ns1Error::Transport { .. }), "{err:?}");
+    assert_eq!(c.stats().retries, 0, "a TLS failure is not retried: {err}");
+    // The fake saw a TLS ClientHello, not an HTTP request.
+    assert!(fake.log().is_empty());
+
+    // A CA file without any certificate is a configuration error.
+    let mut opts = options(&https);
+    opts.ca_file = Some(temp_file("empty.pem", "not a certificate\n"));
+    let err = Client::new(opts).unwrap_err();
+    assert!(matches!(err, Ns1Error::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("empty.pem"), "{err}");
+}
+
 // ---------------------------------------------------------------------------
 // Pacing and deadline
 

@@ -464,6 +464,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn parse_request(buf: &[u8]) -> Parse {
+    // Reject non-HTTP traffic (e.g. a TLS ClientHello) at once instead of
+    // waiting for a header terminator that never comes.
+    let method_len = buf.iter().take_while(|b| b.is_ascii_uppercase()).count();
+    if method_len < buf.len() && (method_len == 0 || buf[method_len] != b' ') {
+        return Parse::Bad("not an HTTP request");
+    }
     let Some(head_end) = find(buf, b"\r\n\r\n") else {
         return if buf.len() > MAX_HEAD {
             Parse::Bad("header too large")
