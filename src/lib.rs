@@ -7,9 +7,12 @@
 //! checks) → `apply` (through the paced `ns1` client) → `report`.
 
 pub mod app;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod mesos;
 pub mod ns1;
+pub mod plan;
 pub mod records;
+pub mod report;
 pub mod sync;

@@ -1,0 +1,252 @@
+//! The end of a run: the summary line (or JSON object), the metrics file,
+//! and the small memory kept in the state dir between runs.
+
+use crate::plan::Baseline;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One run, for people (one line) and machines (`--summary-json`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub command: String,
+    pub exit: i32,
+    pub reason: String,
+    pub leader: String,
+    pub agents: usize,
+    pub running_tasks: usize,
+    pub desired: usize,
+    pub owned: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    /// Records not published (unpublishable names, emptied, excluded).
+    pub skipped: usize,
+    /// SRV answers not published.
+    pub skipped_answers: usize,
+    pub failed: usize,
+    pub postponed: usize,
+    /// `plan` only: changes that a sync would make.
+    pub pending: usize,
+    pub api_calls: u64,
+    pub throttled: u64,
+    pub duration_seconds: f64,
+}
+
+impl Summary {
+    pub fn new(command: &str) -> Summary {
+        Summary {
+            command: command.into(),
+            ..Summary::default()
+        }
+    }
+
+    pub fn line(&self) -> String {
+        let leader = if self.leader.is_empty() {
+            "-"
+        } else {
+            &self.leader
+        };
+        format!(
+            "mesos2ns1 {}: exit={} ({}) leader={} desired={} created={} updated={} deleted={} unchanged={} skipped={} failed={} postponed={} api_calls={} throttled={} duration={:.2}s",
+            self.command,
+            self.exit,
+            self.reason,
+            leader,
+            self.desired,
+            self.created,
+            self.updated,
+            self.deleted,
+            self.unchanged,
+            self.skipped,
+            self.failed,
+            self.postponed,
+            self.api_calls,
+            self.throttled,
+            self.duration_seconds
+        )
+    }
+
+    pub fn print(&self, json: bool) {
+        if json {
+            println!("{}", serde_json::to_string(self).unwrap_or_default());
+        } else {
+            println!("{}", self.line());
+        }
+    }
+}
+
+/// What a run remembers for the next one (`STATE_DIR/memory.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Memory {
+    /// Figures of the last state that passed the safety checks and was applied.
+    pub last_good: Option<Baseline>,
+    pub last_success_time: Option<f64>,
+    pub refusals_total: u64,
+}
+
+impl Memory {
+    const FILE: &'static str = "memory.json";
+
+    /// Loads the memory; a missing file is a first run. An unreadable one
+    /// is reported and treated as a first run, which only makes the safety
+    /// checks stricter (the mass-change check still applies).
+    pub fn load(dir: &Path) -> Memory {
+        let path = dir.join(Self::FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                log::warn!("ignoring unreadable {}: {e}", path.display());
+                Memory::default()
+            }),
+            Err(_) => Memory::default(),
+        }
+    }
+
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomic(&dir.join(Self::FILE), &bytes)
+    }
+}
+
+/// Writes a file by renaming a complete temporary file over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp.{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// A Prometheus node-exporter textfile, written atomically.
+pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
+        out.push_str(&format!(
+            "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
+        ));
+        for (labels, v) in samples {
+            out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
+        }
+    };
+    let cmd = format!("{{command=\"{}\"}}", s.command);
+    metric(
+        "last_run_timestamp_seconds",
+        "gauge",
+        "End of the last run (Unix time).",
+        &[(&cmd, unix_now().floor())],
+    );
+    metric(
+        "last_success_timestamp_seconds",
+        "gauge",
+        "End of the last sync that left the zone matching the cluster (Unix time; 0 if never).",
+        &[("", m.last_success_time.unwrap_or(0.0).floor())],
+    );
+    metric(
+        "last_run_exit_code",
+        "gauge",
+        "Exit code of the last run (0 ok, 1 failed, 2 config, 3 refused, 4 changes remain).",
+        &[(&cmd, s.exit as f64)],
+    );
+    metric(
+        "last_run_duration_seconds",
+        "gauge",
+        "Duration of the last run.",
+        &[(&cmd, s.duration_seconds)],
+    );
+    metric(
+        "last_run_changes",
+        "gauge",
+        "Changes made by the last run, by action.",
+        &[
+            ("{action=\"create\"}", s.created as f64),
+            ("{action=\"update\"}", s.updated as f64),
+            ("{action=\"delete\"}", s.deleted as f64),
+        ],
+    );
+    metric(
+        "last_run_change_errors",
+        "gauge",
+        "Changes that failed in the last run.",
+        &[("", s.failed as f64)],
+    );
+    metric(
+        "last_run_postponed",
+        "gauge",
+        "Changes left for the next run (deadline).",
+        &[("", s.postponed as f64)],
+    );
+    metric(
+        "last_run_pending",
+        "gauge",
+        "Changes a plan run found pending.",
+        &[("", s.pending as f64)],
+    );
+    metric(
+        "records_desired",
+        "gauge",
+        "Publishable records generated from the state.",
+        &[("", s.desired as f64)],
+    );
+    metric(
+        "records_unchanged",
+        "gauge",
+        "Desired records already right in the zone.",
+        &[("", s.unchanged as f64)],
+    );
+    metric(
+        "records_skipped",
+        "gauge",
+        "Records not published (unpublishable names, excluded).",
+        &[("", s.skipped as f64)],
+    );
+    metric(
+        "api_requests",
+        "gauge",
+        "NS1 API requests made by the last run.",
+        &[("", s.api_calls as f64)],
+    );
+    metric(
+        "api_throttled",
+        "gauge",
+        "HTTP 429 answers received by the last run.",
+        &[("", s.throttled as f64)],
+    );
+    metric(
+        "last_run_refused",
+        "gauge",
+        "1 if the last run was refused by a safety check.",
+        &[("", f64::from(u8::from(s.exit == 3)))],
+    );
+    metric(
+        "refusals_total",
+        "counter",
+        "Runs refused by a safety check since the state dir was created.",
+        &[("", m.refusals_total as f64)],
+    );
+    metric(
+        "cluster_agents",
+        "gauge",
+        "Agents in the last state read.",
+        &[("", s.agents as f64)],
+    );
+    metric(
+        "cluster_running_tasks",
+        "gauge",
+        "Running tasks in the last state read.",
+        &[("", s.running_tasks as f64)],
+    );
+    write_atomic(path, out.as_bytes())
+}
