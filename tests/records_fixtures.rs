@@ -22,7 +22,10 @@ fn fixture(name: &str) -> Vec<u8> {
 /// to 127.0.0.1 only, and where no other host name resolves.
 fn fixture_resolver() -> StaticResolver {
     let mut r = StaticResolver::default();
-    r.0.insert("localhost".into(), vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+    r.0.insert(
+        "localhost".into(),
+        vec!["127.0.0.1".parse::<IpAddr>().unwrap()],
+    );
     r
 }
 
@@ -55,22 +58,42 @@ fn binary_records_json_matches_fixture() {
     // This fixture names no host that needs resolving.
     let dir = env!("CARGO_MANIFEST_DIR");
     let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
-        .args(["records", "--format", "json", "--domain", "mesos", "--config", "/dev/null/none"])
+        .args([
+            "records",
+            "--format",
+            "json",
+            "--domain",
+            "mesos",
+            "--config",
+            "/dev/null/none",
+        ])
         .arg("--state-file")
         .arg(format!("{dir}/tests/fixtures/real-mantl-0.23-state.json"))
         .output()
         .unwrap();
     // A --config that does not exist is an error (exit 2).
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
         .args(["records", "--format", "json", "--domain", "mesos"])
         .arg("--state-file")
         .arg(format!("{dir}/tests/fixtures/real-mantl-0.23-state.json"))
-        .env("MESOS2NS1_CONFIG", format!("{dir}/tests/fixtures/empty-config.json"))
+        .env(
+            "MESOS2NS1_CONFIG",
+            format!("{dir}/tests/fixtures/empty-config.json"),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.stdout, fixture("real-mantl-0.23-state.expected.json"));
 }
 
@@ -81,10 +104,17 @@ fn binary_zone_format_uses_the_ttl() {
         .args(["records", "--domain", "mesos", "--ttl", "30"])
         .arg("--state-file")
         .arg(format!("{dir}/tests/fixtures/mesos-dns-fake-state.json"))
-        .env("MESOS2NS1_CONFIG", format!("{dir}/tests/fixtures/empty-config.json"))
+        .env(
+            "MESOS2NS1_CONFIG",
+            format!("{dir}/tests/fixtures/empty-config.json"),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("$TTL 30\n"));
     assert!(text.contains("leader.mesos.\t30\tIN\tA\t127.0.0.1\n"));
@@ -92,9 +122,14 @@ fn binary_zone_format_uses_the_ttl() {
         "_big-dog._tcp.marathon.mesos.\t30\tIN\tSRV\t0 1 443 big-dog-4dfjd-0.marathon.mesos.\n"
     ));
     // The raw DiscoveryInfo name `big.dog` makes more labels, all valid.
-    assert!(text.contains("_big.dog._tcp.marathon.mesos.\t30\tIN\tSRV\t0 1 80 big.dog-4dfjd-0.marathon.mesos.\n"));
+    assert!(text.contains(
+        "_big.dog._tcp.marathon.mesos.\t30\tIN\tSRV\t0 1 80 big.dog-4dfjd-0.marathon.mesos.\n"
+    ));
     assert!(!text.contains("; not publishable"));
-    for line in text.lines().filter(|l| !l.starts_with(';') && !l.starts_with('$')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.starts_with('$'))
+    {
         let name = line.split('\t').next().unwrap();
         assert!(name.ends_with('.'), "{line}");
     }

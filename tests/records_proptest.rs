@@ -24,7 +24,9 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
@@ -87,13 +89,19 @@ fn arb_state() -> impl Strategy<Value = Value> {
         Just("slave(1)@[fd00::3]:5051".to_string()),
         ".{0,24}"
     ];
-    (arb_name(), prop::collection::vec(task, 0..5), pid.clone(), pid).prop_map(|(fw, tasks, spid, lpid)| {
-        json!({
-            "leader": lpid,
-            "slaves": [{"id": "f00d-S3", "pid": spid}],
-            "frameworks": [{"name": fw, "pid": "scheduler@10.0.0.9:1", "tasks": tasks}]
+    (
+        arb_name(),
+        prop::collection::vec(task, 0..5),
+        pid.clone(),
+        pid,
+    )
+        .prop_map(|(fw, tasks, spid, lpid)| {
+            json!({
+                "leader": lpid,
+                "slaves": [{"id": "f00d-S3", "pid": spid}],
+                "frameworks": [{"name": fw, "pid": "scheduler@10.0.0.9:1", "tasks": tasks}]
+            })
         })
-    })
 }
 
 proptest! {
