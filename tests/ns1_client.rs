@@ -234,6 +234,9 @@ fn looping_server() -> String {
     format!("http://{addr}/v1")
 }
 
+/// Also shows the Link URL is rebased onto the endpoint's scheme: the
+/// server announces `https://` but speaks plain HTTP, so following it as
+/// given would fail with a transport error instead.
 #[test]
 fn pagination_loop_is_detected() {
     let endpoint = looping_server();

@@ -772,13 +772,14 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome 
         return Outcome::Drop;
     }
     let now = Instant::now();
-    let (allowed, rl_headers) = match st.buckets.get_mut(&method) {
-        Some(b) => {
-            let ok = b.take(now);
-            (ok, b.headers())
-        }
-        None => (true, Vec::new()),
-    };
+    // Methods without a configured bucket get one on first use, so every
+    // response carries rate-limit headers.
+    let bucket = st
+        .buckets
+        .entry(method.clone())
+        .or_insert_with(|| Bucket::new(100, 200.0));
+    let allowed = bucket.take(now);
+    let rl_headers = bucket.headers();
     let mut reply = if !allowed || fault == Some(Fault::Status429) {
         Reply::message(429, "Rate limit exceeded")
     } else if fault == Some(Fault::ServerError503Html) {
