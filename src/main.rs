@@ -17,8 +17,17 @@ fn main() -> ExitCode {
         2 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     };
-    env_logger::Builder::new()
-        .filter_level(level)
+    // Our own modules log at the requested level; libraries at most at
+    // debug, because ureq's HTTP layer traces raw request headers, the NS1
+    // key among them.
+    let mut builder = env_logger::Builder::new();
+    builder
+        .filter_level(level.min(log::LevelFilter::Debug))
+        .filter_module("mesos2ns1", level);
+    for target in mesos2ns1::ns1::KEY_LEAKING_TRACE_TARGETS {
+        builder.filter_module(target, level.min(log::LevelFilter::Debug));
+    }
+    builder
         .format_timestamp(None)
         .format_target(false)
         .target(env_logger::Target::Stderr)
