@@ -125,9 +125,26 @@ pub fn build_records(
 }
 
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
+    let t0 = std::time::Instant::now();
     let (body, source) = read_state(cfg)?;
-    let (mut set, _, _) = build_records(&body, &source, cfg)?;
+    let size = body.len();
+    let t1 = std::time::Instant::now();
+    let state = records::state::parse(&body)
+        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    let t2 = std::time::Instant::now();
+    log::debug!(
+        "records: parsed; peak memory so far {} bytes",
+        crate::report::process_usage().1
+    );
+    let mut set = records::generate(&state, &gen_options(cfg), &SystemResolver)
+        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    log::debug!(
+        "records: generated; peak memory so far {} bytes",
+        crate::report::process_usage().1
+    );
+    drop(state);
     drop(body);
+    let t3 = std::time::Instant::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
@@ -137,5 +154,13 @@ fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     written
         .and_then(|_| out.flush())
         .map_err(|e| Fail::new(Exit::Failed, format!("writing records: {e}")))?;
+    let (cpu, rss) = crate::report::process_usage();
+    log::info!(
+        "records: read {size} bytes in {:.3}s, parsed in {:.3}s, generated in {:.3}s, sorted and wrote in {:.3}s; cpu {cpu:.2}s, peak memory {rss} bytes",
+        (t1 - t0).as_secs_f64(),
+        (t2 - t1).as_secs_f64(),
+        (t3 - t2).as_secs_f64(),
+        t3.elapsed().as_secs_f64()
+    );
     Ok(Exit::Ok)
 }

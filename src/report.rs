@@ -38,6 +38,10 @@ pub struct Summary {
     pub api_calls: u64,
     pub throttled: u64,
     pub duration_seconds: f64,
+    /// CPU time (user + system) of this process, where /proc tells it.
+    pub cpu_seconds: f64,
+    /// Peak resident memory of this process, where /proc tells it.
+    pub peak_rss_bytes: u64,
 }
 
 impl Summary {
@@ -74,6 +78,13 @@ impl Summary {
         )
     }
 
+    /// Fills in the process figures (CPU time, peak memory) just before printing.
+    pub fn note_usage(&mut self) {
+        let (cpu, rss) = process_usage();
+        self.cpu_seconds = cpu;
+        self.peak_rss_bytes = rss;
+    }
+
     pub fn print(&self, json: bool) {
         if json {
             println!("{}", serde_json::to_string(self).unwrap_or_default());
@@ -81,6 +92,31 @@ impl Summary {
             println!("{}", self.line());
         }
     }
+}
+
+/// CPU seconds (user + system) and peak resident bytes of this process,
+/// from Linux's /proc; zeros elsewhere.
+pub fn process_usage() -> (f64, u64) {
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesized command name; utime and stime
+            // are fields 14 and 15 of the whole line, in clock ticks (100/s).
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0);
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(0);
+    (cpu, rss)
 }
 
 /// What a run remembers for the next one (`STATE_DIR/memory.json`).

@@ -99,6 +99,7 @@ fn run_locked(cfg: &Config, write: bool, started: Instant) -> Result<Exit, Fail>
     {
         log::warn!("could not write metrics file {}: {e}", path.display());
     }
+    summary.note_usage();
     summary.print(cfg.summary_json);
     // The error was already said; the summary carries it too.
     Ok(exit)

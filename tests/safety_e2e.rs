@@ -20,18 +20,30 @@ struct Env {
 
 impl Env {
     fn new(tag: &str) -> Env {
-        Env { master: FakeMaster::start(), ns1: FakeNs1::start("example.com"), dir: TempDir::new(tag) }
+        Env {
+            master: FakeMaster::start(),
+            ns1: FakeNs1::start("example.com"),
+            dir: TempDir::new(tag),
+        }
     }
 
     fn state(&self, agents: usize, tasks: usize) -> serde_json::Value {
-        let s = cluster(&self.master.addr(), agents, &as_refs(&many_tasks(tasks, agents)));
+        let s = cluster(
+            &self.master.addr(),
+            agents,
+            &as_refs(&many_tasks(tasks, agents)),
+        );
         self.master.set_state(s.to_string());
         s
     }
 
     fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = vec![cmd.into()];
-        args.extend(sync_args(&self.master.addr(), &self.ns1.endpoint(), &self.dir.path().join("state")));
+        args.extend(sync_args(
+            &self.master.addr(),
+            &self.ns1.endpoint(),
+            &self.dir.path().join("state"),
+        ));
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
@@ -58,14 +70,21 @@ fn an_empty_cluster_is_refused_with_zero_writes() {
     assert_eq!(env.run("sync", &[]).status.code(), Some(0));
     let before = env.ns1.records();
     // Failover: the leader answers, but lists no agents and no frameworks.
-    env.master
-        .set_state(json!({"leader": format!("master@{}", env.master.addr()), "slaves": [], "frameworks": []}).to_string());
+    env.master.set_state(
+        json!({"leader": format!("master@{}", env.master.addr()), "slaves": [], "frameworks": []})
+            .to_string(),
+    );
     env.ns1.clear_log();
     for cmd in ["sync", "plan"] {
         let out = env.run(cmd, &[]);
         assert_eq!(out.status.code(), Some(3), "{cmd}: {}", text(&out));
         let err = stderr(&out);
-        assert!(err.contains("implausible-state") && err.contains("no agents") && err.contains("--force"), "{err}");
+        assert!(
+            err.contains("implausible-state")
+                && err.contains("no agents")
+                && err.contains("--force"),
+            "{err}"
+        );
         assert!(stdout(&out).contains("exit=3"), "{}", text(&out));
     }
     assert_eq!(env.ns1.writes(), 0);
@@ -82,7 +101,10 @@ fn losing_more_than_half_the_tasks_is_refused_then_accepted_with_force() {
     let out = env.run("sync", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let err = stderr(&out);
-    assert!(err.contains("10 running tasks now, fewer than half of the 24"), "{err}");
+    assert!(
+        err.contains("10 running tasks now, fewer than half of the 24"),
+        "{err}"
+    );
     assert_eq!(env.ns1.writes(), 0);
 
     let out = env.run("sync", &["--force"]);
@@ -106,17 +128,25 @@ fn a_plan_deleting_more_than_the_threshold_is_refused_in_plan_and_sync() {
     env.state(2, 4);
     // 20 stale owned records: deleting them all is far more than 30%.
     for i in 0..20 {
-        env.ns1.insert(&format!("old{i}.marathon.{DOMAIN}"), "A", 60, &["10.9.0.1"]);
+        env.ns1
+            .insert(&format!("old{i}.marathon.{DOMAIN}"), "A", 60, &["10.9.0.1"]);
     }
     env.ns1.clear_log();
     for cmd in ["plan", "sync"] {
         let out = env.run(cmd, &[]);
         assert_eq!(out.status.code(), Some(3), "{cmd}: {}", text(&out));
         let err = stderr(&out);
-        assert!(err.contains("mass-change") && err.contains("20 deletes of 20 owned records (100.0%)"), "{err}");
+        assert!(
+            err.contains("mass-change") && err.contains("20 deletes of 20 owned records (100.0%)"),
+            "{err}"
+        );
         assert!(err.contains("30.0%") && err.contains("--force"), "{err}");
         // The plan is printed before the refusal.
-        assert!(stdout(&out).contains("delete old0.marathon.mesos.example.com A"), "{}", text(&out));
+        assert!(
+            stdout(&out).contains("delete old0.marathon.mesos.example.com A"),
+            "{}",
+            text(&out)
+        );
     }
     assert_eq!(env.ns1.writes(), 0);
     // A higher limit lets it through.
@@ -147,13 +177,24 @@ fn two_concurrent_runs_one_waits_out_on_the_lock() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!env.master.requests().is_empty(), "the first run never reached the master");
+    assert!(
+        !env.master.requests().is_empty(),
+        "the first run never reached the master"
+    );
     let second = env.run("sync", &[]);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
-    assert!(stdout(&second).contains("another run holds the lock"), "{}", text(&second));
+    assert!(
+        stdout(&second).contains("another run holds the lock"),
+        "{}",
+        text(&second)
+    );
     let first = first.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    assert_eq!(env.master.requests().len(), 1, "the second run must not fetch");
+    assert_eq!(
+        env.master.requests().len(),
+        1,
+        "the second run must not fetch"
+    );
 }
 
 #[test]
@@ -165,10 +206,17 @@ fn a_deadline_shorter_than_the_work_exits_4_then_the_next_run_finishes() {
     env.ns1.set_bucket("PUT", 10, 1.0);
     let out = env.run("sync", &["--deadline", "2"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(stdout(&out).contains("postponed to the next run"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("postponed to the next run"),
+        "{}",
+        text(&out)
+    );
     let done = env.ns1.records().len() - 1;
     assert!(done > 0 && done < n, "{done} of {n}");
-    assert!(!env.ns1.log().iter().any(|r| r.status == 429), "pacing avoids 429s");
+    assert!(
+        !env.ns1.log().iter().any(|r| r.status == 429),
+        "pacing avoids 429s"
+    );
     let out = env.run("sync", &["--deadline", "30"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(env.ns1.records().len() - 1, n);
@@ -182,15 +230,27 @@ fn only_if_leader_on_a_non_leader_makes_no_request_to_ns1() {
     let mut s = cluster("192.0.2.1:5050", 2, &as_refs(&many_tasks(4, 2)));
     let file = env.dir.file("state.json", &s.to_string());
     let base = [
-        "sync", "--state-file", file.to_str().unwrap(), "--zone", "example.com", "--domain", DOMAIN,
-        "--ns1-endpoint", &env.ns1.endpoint(), "--state-dir",
+        "sync",
+        "--state-file",
+        file.to_str().unwrap(),
+        "--zone",
+        "example.com",
+        "--domain",
+        DOMAIN,
+        "--ns1-endpoint",
+        &env.ns1.endpoint(),
+        "--state-dir",
     ];
     let state_dir = env.dir.path().join("state").display().to_string();
     let mut args: Vec<&str> = base.to_vec();
     args.extend([state_dir.as_str(), "--only-if-leader"]);
     let out = run(&env.dir, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("not the leading master"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("not the leading master"),
+        "{}",
+        text(&out)
+    );
     assert!(env.ns1.log().is_empty());
 
     // The same with this host as the leader does the work.
@@ -234,22 +294,47 @@ fn a_mesos_dns_config_file_is_honoured_and_checked() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stderr(&out).contains("unknown config key \"colour\""), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("unknown config key \"colour\""),
+        "{}",
+        text(&out)
+    );
     let recs = env.ns1.records();
-    assert!(recs.iter().filter(|r| r.0.ends_with(DOMAIN)).all(|r| r.2 == 120), "{recs:?}");
-    assert_eq!(recs.iter().filter(|r| r.0.ends_with(DOMAIN)).count(), expected(&state, DOMAIN).len());
+    assert!(
+        recs.iter()
+            .filter(|r| r.0.ends_with(DOMAIN))
+            .all(|r| r.2 == 120),
+        "{recs:?}"
+    );
+    assert_eq!(
+        recs.iter().filter(|r| r.0.ends_with(DOMAIN)).count(),
+        expected(&state, DOMAIN).len()
+    );
 
     // Flags override the file.
     let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
-        .args(["plan", "--config", cfg.to_str().unwrap(), "--ttl", "90", "--force"])
+        .args([
+            "plan",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--ttl",
+            "90",
+            "--force",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(stdout(&out).contains("ttl 120 ["), "{}", text(&out));
 
     // A wrong type is an error naming the key.
-    for (bad, key) in [(json!({"ttl": "60"}), "\"ttl\""), (json!({"masters": "10.0.0.1:5050"}), "\"masters\""),
-                       (json!({"mesosCredentials": {"principal": 5}}), "mesosCredentials.principal")] {
+    for (bad, key) in [
+        (json!({"ttl": "60"}), "\"ttl\""),
+        (json!({"masters": "10.0.0.1:5050"}), "\"masters\""),
+        (
+            json!({"mesosCredentials": {"principal": 5}}),
+            "mesosCredentials.principal",
+        ),
+    ] {
         let cfg = env.dir.file("bad.json", &bad.to_string());
         let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
             .args(["plan", "--config", cfg.to_str().unwrap()])
@@ -259,8 +344,14 @@ fn a_mesos_dns_config_file_is_honoured_and_checked() {
         assert!(stderr(&out).contains(key), "{}", text(&out));
     }
     // Secrets never come from the config itself.
-    let cfg = env.dir.file("secret.json", &json!({"mesosCredentials": {"principal": "p", "secret": "s"}}).to_string());
-    let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1")).args(["plan", "--config", cfg.to_str().unwrap()]).output().unwrap();
+    let cfg = env.dir.file(
+        "secret.json",
+        &json!({"mesosCredentials": {"principal": "p", "secret": "s"}}).to_string(),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(["plan", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr(&out).contains("secretFile"), "{}", text(&out));
     // A missing file named with --config is an error.
@@ -283,7 +374,11 @@ fn a_world_readable_key_file_warns() {
     }
     let out = env.run("sync", &["--ns1-key-file", key.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stderr(&out).contains("readable by every user"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("readable by every user"),
+        "{}",
+        text(&out)
+    );
     assert!(!stderr(&out).contains("test-key-0123456789"));
 }
 
@@ -301,7 +396,17 @@ fn summary_json_and_the_metrics_file_are_well_formed() {
     assert_eq!(summary["command"], "sync");
     assert!(summary["created"].as_u64().unwrap() > 0);
     assert_eq!(summary["throttled"], 0);
-    for key in ["leader", "desired", "updated", "deleted", "unchanged", "skipped", "api_calls", "duration_seconds", "reason"] {
+    for key in [
+        "leader",
+        "desired",
+        "updated",
+        "deleted",
+        "unchanged",
+        "skipped",
+        "api_calls",
+        "duration_seconds",
+        "reason",
+    ] {
         assert!(summary.get(key).is_some(), "{key}");
     }
 
@@ -312,47 +417,67 @@ fn summary_json_and_the_metrics_file_are_well_formed() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let mut it = rest.split(' ');
                 let name = it.next().unwrap();
-                assert!(matches!(it.next(), Some("gauge") | Some("counter")), "{line}");
+                assert!(
+                    matches!(it.next(), Some("gauge") | Some("counter")),
+                    "{line}"
+                );
                 assert!(typed.insert(name.to_string()), "TYPE twice: {line}");
                 continue;
             }
             if line.starts_with("# HELP ") {
                 continue;
             }
-            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line:?}"));
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad line {line:?}"));
             let name = series.split('{').next().unwrap();
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{line}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{line}"
+            );
             assert!(typed.contains(name), "sample before its TYPE: {line}");
-            if let Some(labels) = series.strip_prefix(name) {
-                if !labels.is_empty() {
-                    assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                    for pair in labels[1..labels.len() - 1].split(',') {
-                        let (k, v) = pair.split_once('=').unwrap();
-                        assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-                        assert!(v.starts_with('"') && v.ends_with('"'), "{line}");
-                    }
+            let labels = &series[name.len()..];
+            if !labels.is_empty() {
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+                for pair in labels[1..labels.len() - 1].split(',') {
+                    let (k, v) = pair.split_once('=').unwrap();
+                    assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                    assert!(v.starts_with('"') && v.ends_with('"'), "{line}");
                 }
             }
-            let v: f64 = value.parse().unwrap_or_else(|_| panic!("bad value {line:?}"));
+            let v: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value {line:?}"));
             samples.insert(series.to_string(), v);
         }
         samples
     };
     let samples = check(&std::fs::read_to_string(&metrics).unwrap());
-    assert_eq!(samples["mesos2ns1_last_run_exit_code{command=\"sync\"}"], 0.0);
+    assert_eq!(
+        samples["mesos2ns1_last_run_exit_code{command=\"sync\"}"],
+        0.0
+    );
     assert!(samples["mesos2ns1_last_success_timestamp_seconds"] > 1.7e9);
     assert!(samples["mesos2ns1_last_run_changes{action=\"create\"}"] > 0.0);
     assert_eq!(samples["mesos2ns1_refusals_total"], 0.0);
 
     // A refusal is counted.
-    env.master
-        .set_state(json!({"leader": format!("master@{}", env.master.addr()), "slaves": [], "frameworks": []}).to_string());
+    env.master.set_state(
+        json!({"leader": format!("master@{}", env.master.addr()), "slaves": [], "frameworks": []})
+            .to_string(),
+    );
     let out = env.run("sync", &["--metrics-file", m]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let samples = check(&std::fs::read_to_string(&metrics).unwrap());
     assert_eq!(samples["mesos2ns1_refusals_total"], 1.0);
     assert_eq!(samples["mesos2ns1_last_run_refused"], 1.0);
-    assert!(!std::fs::read_dir(env.dir.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp")));
+    assert!(
+        !std::fs::read_dir(env.dir.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp"))
+    );
 }
 
 #[test]
@@ -362,8 +487,14 @@ fn check_reports_what_it_found_and_stops_at_the_first_problem() {
     let out = env.run("check", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let s = stdout(&out);
-    assert!(s.contains("leader master@127.0.0.1") && s.contains("2 agents"), "{s}");
-    assert!(s.contains("zone example.com") && s.contains("check: ok"), "{s}");
+    assert!(
+        s.contains("leader master@127.0.0.1") && s.contains("2 agents"),
+        "{s}"
+    );
+    assert!(
+        s.contains("zone example.com") && s.contains("check: ok"),
+        "{s}"
+    );
     env.ns1.set_api_key("another-key");
     let out = env.run("check", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

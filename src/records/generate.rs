@@ -3,7 +3,7 @@
 //! can be tested with data only.
 
 use super::labels::{LabelRules, fragment, label};
-use super::set::{RecordSet, canonical};
+use super::set::{NameId, RecordSet, canonical};
 use super::state::{State, Task};
 use data_encoding::{Encoding, Specification};
 use sha1::{Digest, Sha1};
@@ -241,6 +241,13 @@ pub fn generate(
 ) -> Result<RecordSet, GenError> {
     let d = opts.domain.as_str();
     let mut set = RecordSet::new(opts.srv_weight);
+    // About 12 answers and 2 new names per running task (a plain task with
+    // a two-port range); a little more or less only costs a reallocation.
+    let running = counts(state).running_tasks;
+    set.reserve(
+        running * 12 + state.slaves.len() * 2 + 64,
+        running * 2 + state.slaves.len() + 64,
+    );
 
     // §5.1 leader and masters.
     if state.leader.is_empty() {
@@ -419,11 +426,18 @@ struct TaskCtx<'a> {
     ports: &'a [i64],
 }
 
-/// Reused buffers for the names of one task block.
+/// A reused buffer for building names.
 #[derive(Default)]
-struct NameBuf {
-    a: String,
-    b: String,
+struct NameBuf(String);
+
+impl NameBuf {
+    /// Interns the formatted name into the set.
+    fn id(&mut self, set: &mut RecordSet, name: std::fmt::Arguments<'_>) -> NameId {
+        use std::fmt::Write;
+        self.0.clear();
+        let _ = self.0.write_fmt(name);
+        set.intern(&self.0)
+    }
 }
 
 /// Rows 1–8 of spec §5.4 for one name `n`. `discovery` is the task when it
@@ -436,34 +450,34 @@ fn task_block(
     discovery: Option<&Task<'_>>,
     rules: LabelRules,
 ) {
-    use std::fmt::Write;
-    let (fw, d) = (ctx.fw, ctx.d);
-    let c = format!("{n}-{}-{}", ctx.hash, ctx.slave);
-    let c_fw = format!("{c}.{fw}.{d}");
-    let c_slave = format!("{c}.{fw}.slave.{d}");
-    let buf_a = &mut buf.a;
-    buf_a.clear();
-    let _ = write!(buf_a, "{n}.{fw}.{d}");
-    for ip in ctx.tips {
-        set.add_ip(buf_a, *ip);
-        set.add_ip(&c_fw, *ip);
+    let (fw, d, hash, slave) = (ctx.fw, ctx.d, ctx.hash.as_str(), ctx.slave.as_str());
+    let c_fw = buf.id(set, format_args!("{n}-{hash}-{slave}.{fw}.{d}"));
+    let c_slave = buf.id(set, format_args!("{n}-{hash}-{slave}.{fw}.slave.{d}"));
+    if !ctx.tips.is_empty() {
+        let n_fw = buf.id(set, format_args!("{n}.{fw}.{d}"));
+        for ip in ctx.tips {
+            set.add_ip_to(n_fw, *ip);
+            set.add_ip_to(c_fw, *ip);
+        }
     }
-    buf_a.clear();
-    let _ = write!(buf_a, "{n}.{fw}.slave.{d}");
-    for ip in ctx.sips {
-        set.add_ip(buf_a, *ip);
-        set.add_ip(&c_slave, *ip);
+    if !ctx.sips.is_empty() {
+        let n_slave = buf.id(set, format_args!("{n}.{fw}.slave.{d}"));
+        for ip in ctx.sips {
+            set.add_ip_to(n_slave, *ip);
+            set.add_ip_to(c_slave, *ip);
+        }
     }
-    let buf_b = &mut buf.b;
-    for proto in ["tcp", "udp"] {
-        buf_a.clear();
-        let _ = write!(buf_a, "_{n}._{proto}.{fw}.slave.{d}");
-        buf_b.clear();
-        let _ = write!(buf_b, "_{n}._{proto}.{fw}.{d}");
-        for &p in ctx.ports {
-            set.add_srv(buf_a, &c_slave, p);
+    if !ctx.ports.is_empty() {
+        for proto in ["tcp", "udp"] {
+            let on_slave = buf.id(set, format_args!("_{n}._{proto}.{fw}.slave.{d}"));
+            for &p in ctx.ports {
+                set.add_srv_to(on_slave, c_slave, p);
+            }
             if discovery.is_none() {
-                set.add_srv(buf_b, &c_slave, p);
+                let on_fw = buf.id(set, format_args!("_{n}._{proto}.{fw}.{d}"));
+                for &p in ctx.ports {
+                    set.add_srv_to(on_fw, c_slave, p);
+                }
             }
         }
     }
@@ -479,9 +493,11 @@ fn task_block(
             &[&pr]
         };
         for proto in protos {
-            set.add_srv(&format!("_{n}._{proto}.{fw}.{d}"), &c_fw, dp.number);
+            let id = buf.id(set, format_args!("_{n}._{proto}.{fw}.{d}"));
+            set.add_srv_to(id, c_fw, dp.number);
             if !pn.is_empty() {
-                set.add_srv(&format!("_{pn}._{n}._{proto}.{fw}.{d}"), &c_fw, dp.number);
+                let id = buf.id(set, format_args!("_{pn}._{n}._{proto}.{fw}.{d}"));
+                set.add_srv_to(id, c_fw, dp.number);
             }
         }
     }
@@ -526,17 +542,7 @@ pub fn resource_ports(ports: &str) -> Result<Vec<i64>, String> {
 
 /// `TIPs`: all IPs of the first source that yields one (spec §6).
 fn task_ips(task: &Task<'_>, sips: &[IpAddr], sources: &[IpSource]) -> Vec<IpAddr> {
-    let latest = task
-        .statuses
-        .iter()
-        .filter(|s| s.state == "TASK_RUNNING")
-        .fold(
-            None,
-            |best: Option<&super::state::Status<'_>>, s| match best {
-                Some(b) if b.timestamp >= s.timestamp => Some(b),
-                _ => Some(s),
-            },
-        );
+    let latest = task.latest_running.as_ref();
     let parse = |s: &str| s.parse::<IpAddr>().ok().map(canonical);
     for src in sources {
         let ips: Vec<IpAddr> = match (src, latest) {
@@ -544,19 +550,9 @@ fn task_ips(task: &Task<'_>, sips: &[IpAddr], sources: &[IpSource]) -> Vec<IpAdd
             (_, None) => Vec::new(),
             (IpSource::Netinfo, Some(st)) => st
                 .container_status
-                .network_infos
+                .network_ips
                 .iter()
-                .flat_map(|ni| {
-                    if ni.ip_addresses.is_empty() {
-                        vec![ni.ip_address.as_ref()]
-                    } else {
-                        ni.ip_addresses
-                            .iter()
-                            .map(|a| a.ip_address.as_ref())
-                            .collect()
-                    }
-                })
-                .filter_map(parse)
+                .filter_map(|ip| parse(ip))
                 .collect(),
             (IpSource::Mesos, Some(st)) => {
                 label_ips(st, "MesosContainerizer.NetworkSettings.IPAddress", parse)

@@ -8,6 +8,13 @@ use std::io::{self, Write};
 /// Writes a JSON string the way the fixtures were written (ASCII only,
 /// `\uXXXX` escapes for everything else).
 fn write_json_str(w: &mut impl Write, s: &str) -> io::Result<()> {
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        w.write_all(b"\"")?;
+        w.write_all(s.as_bytes())?;
+        return w.write_all(b"\"");
+    }
     w.write_all(b"\"")?;
     for c in s.chars() {
         match c {

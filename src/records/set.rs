@@ -4,10 +4,11 @@
 //! state of 100,000 tasks fits in memory a few times the state's own size.
 //! Sorting and de-duplication happen once, when the set is read out.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::rc::Rc;
 
 /// The record types Mesos-DNS produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,18 +54,28 @@ pub struct Record {
     pub answers: Vec<String>,
 }
 
+/// An interned name.
+pub type NameId = u32;
+
+/// One answer in compact form (12 bytes). IPv6 addresses and SRV ports
+/// outside `u32` (a DiscoveryInfo port may be any integer) live in side
+/// tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Answer {
     V4(Ipv4Addr),
-    V6(Ipv6Addr),
+    V6(u32),
     /// An address kept as written (leader and master hosts, spec §7).
     Text {
         v6: bool,
-        text: u32,
+        text: NameId,
     },
     Srv {
-        port: i64,
-        target: u32,
+        port: u32,
+        target: NameId,
+    },
+    SrvWide {
+        port_index: u32,
+        target: NameId,
     },
 }
 
@@ -73,7 +84,7 @@ impl Answer {
         match self {
             Answer::V4(_) | Answer::Text { v6: false, .. } => RecordType::A,
             Answer::V6(_) | Answer::Text { v6: true, .. } => RecordType::AAAA,
-            Answer::Srv { .. } => RecordType::SRV,
+            Answer::Srv { .. } | Answer::SrvWide { .. } => RecordType::SRV,
         }
     }
 }
@@ -81,45 +92,104 @@ impl Answer {
 /// The set of records generated from one Mesos state.
 #[derive(Debug)]
 pub struct RecordSet {
-    index: HashMap<Rc<str>, u32>,
-    names: Vec<Rc<str>>,
-    pairs: Vec<(u32, Answer)>,
+    /// Every name's text, back to back in chunks of about 1 MiB (so that
+    /// growing never copies or over-allocates much); `spans[id]` is
+    /// (chunk, start, length).
+    arena: Vec<String>,
+    spans: Vec<Span>,
+    /// Name ids by the hash of their text.
+    index: HashTable<NameId>,
+    pairs: Vec<(NameId, Answer)>,
+    wide_ports: Vec<i64>,
+    v6: Vec<Ipv6Addr>,
     srv_weight: u32,
 }
 
 impl RecordSet {
     pub fn new(srv_weight: u32) -> RecordSet {
         RecordSet {
-            index: HashMap::new(),
-            names: Vec::new(),
+            arena: Vec::new(),
+            spans: Vec::new(),
+            index: HashTable::new(),
             pairs: Vec::new(),
+            wide_ports: Vec::new(),
+            v6: Vec::new(),
             srv_weight,
         }
     }
 
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.index.get(s) {
+    /// Reserves room for about `answers` answers and `names` names.
+    pub fn reserve(&mut self, answers: usize, names: usize) {
+        self.pairs.reserve(answers);
+        self.spans.reserve(names);
+        let (arena, spans) = (&self.arena, &self.spans);
+        self.index.reserve(names, |&id| {
+            FxBuildHasher.hash_one(span_text(arena, spans, id))
+        });
+    }
+
+    /// The id of a name, interning it on first use.
+    pub fn intern(&mut self, s: &str) -> NameId {
+        let hash = FxBuildHasher.hash_one(s);
+        let (arena, spans) = (&self.arena, &self.spans);
+        if let Some(&id) = self
+            .index
+            .find(hash, |&id| span_text(arena, spans, id) == s)
+        {
             return id;
         }
-        let id = self.names.len() as u32;
-        let shared: Rc<str> = s.into();
-        self.names.push(Rc::clone(&shared));
-        self.index.insert(shared, id);
+        let id = self.spans.len() as NameId;
+        let fits = self
+            .arena
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= s.len());
+        if !fits {
+            self.arena.push(String::with_capacity(CHUNK.max(s.len())));
+        }
+        let chunk = self.arena.len() - 1;
+        let text = &mut self.arena[chunk];
+        self.spans.push(Span {
+            chunk: chunk as u32,
+            start: text.len() as u32,
+            len: s.len() as u32,
+        });
+        text.push_str(s);
+        let (arena, spans) = (&self.arena, &self.spans);
+        self.index.insert_unique(hash, id, |&id| {
+            FxBuildHasher.hash_one(span_text(arena, spans, id))
+        });
         id
     }
 
-    fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
+    fn lookup(&self, s: &str) -> Option<NameId> {
+        let hash = FxBuildHasher.hash_one(s);
+        self.index.find(hash, |&id| self.name(id) == s).copied()
+    }
+
+    fn name(&self, id: NameId) -> &str {
+        span_text(&self.arena, &self.spans, id)
     }
 
     /// Adds an A or AAAA answer; IPv4-mapped IPv6 becomes A (spec §1).
     pub fn add_ip(&mut self, name: &str, ip: IpAddr) {
-        let answer = match canonical(ip) {
-            IpAddr::V4(v4) => Answer::V4(v4),
-            IpAddr::V6(v6) => Answer::V6(v6),
-        };
         let id = self.intern(name);
+        self.add_ip_to(id, ip);
+    }
+
+    /// [`add_ip`](Self::add_ip) for an interned name.
+    pub fn add_ip_to(&mut self, id: NameId, ip: IpAddr) {
+        let answer = self.ip_answer(ip);
         self.pairs.push((id, answer));
+    }
+
+    fn ip_answer(&mut self, ip: IpAddr) -> Answer {
+        match canonical(ip) {
+            IpAddr::V4(v4) => Answer::V4(v4),
+            IpAddr::V6(v6) => {
+                self.v6.push(v6);
+                Answer::V6((self.v6.len() - 1) as u32)
+            }
+        }
     }
 
     /// Adds an address answer kept exactly as written; `ip` classifies it.
@@ -137,24 +207,42 @@ impl RecordSet {
     pub fn add_srv(&mut self, name: &str, target: &str, port: i64) {
         let target = self.intern(target);
         let id = self.intern(name);
-        self.pairs.push((id, Answer::Srv { port, target }));
+        self.add_srv_to(id, target, port);
+    }
+
+    /// [`add_srv`](Self::add_srv) for interned names.
+    pub fn add_srv_to(&mut self, id: NameId, target: NameId, port: i64) {
+        let answer = match u32::try_from(port) {
+            Ok(port) => Answer::Srv { port, target },
+            Err(_) => {
+                self.wide_ports.push(port);
+                Answer::SrvWide {
+                    port_index: (self.wide_ports.len() - 1) as u32,
+                    target,
+                }
+            }
+        };
+        self.pairs.push((id, answer));
     }
 
     /// Whether `name` already has the address answer `ip`.
     pub fn has_ip(&self, name: &str, ip: IpAddr) -> bool {
-        let Some(&id) = self.index.get(name) else {
+        let Some(id) = self.lookup(name) else {
             return false;
         };
-        let want = match canonical(ip) {
-            IpAddr::V4(v4) => Answer::V4(v4),
-            IpAddr::V6(v6) => Answer::V6(v6),
-        };
-        self.pairs.iter().any(|&(n, a)| {
-            n == id
-                && (a == want
-                    || matches!(a, Answer::Text { text, .. }
-                        if self.name(text).parse::<IpAddr>().ok().map(canonical) == Some(canonical(ip))))
-        })
+        let want = Some(canonical(ip));
+        self.pairs
+            .iter()
+            .any(|&(n, a)| n == id && self.answer_ip(a) == want)
+    }
+
+    fn answer_ip(&self, a: Answer) -> Option<IpAddr> {
+        match a {
+            Answer::V4(v4) => Some(IpAddr::V4(v4)),
+            Answer::V6(i) => Some(IpAddr::V6(self.v6[i as usize])),
+            Answer::Text { text, .. } => self.name(text).parse().ok().map(canonical),
+            _ => None,
+        }
     }
 
     fn format_answer(&self, a: Answer, out: &mut String) {
@@ -162,11 +250,18 @@ impl RecordSet {
         out.clear();
         let _ = match a {
             Answer::V4(ip) => write!(out, "{ip}"),
-            Answer::V6(ip) => write!(out, "{ip}"),
+            Answer::V6(i) => write!(out, "{}", self.v6[i as usize]),
             Answer::Text { text, .. } => write!(out, "{}", self.name(text)),
             Answer::Srv { port, target } => {
                 write!(out, "0 {} {} {}", self.srv_weight, port, self.name(target))
             }
+            Answer::SrvWide { port_index, target } => write!(
+                out,
+                "0 {} {} {}",
+                self.srv_weight,
+                self.wide_ports[port_index as usize],
+                self.name(target)
+            ),
         };
     }
 
@@ -186,7 +281,7 @@ impl RecordSet {
     /// never held in memory at once.
     pub fn for_each(&mut self, mut visit: impl FnMut(&str, RecordType, &[String])) {
         // Rank names by their text once, then sort the compact pairs.
-        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| self.name(a).cmp(self.name(b)));
         let mut rank = vec![0u32; order.len()];
         for (r, &id) in order.iter().enumerate() {
@@ -226,6 +321,21 @@ impl RecordSet {
         });
         out
     }
+}
+
+/// Size of a name chunk. A longer name gets a chunk of its own.
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    chunk: u32,
+    start: u32,
+    len: u32,
+}
+
+fn span_text<'a>(arena: &'a [String], spans: &[Span], id: NameId) -> &'a str {
+    let Span { chunk, start, len } = spans[id as usize];
+    &arena[chunk as usize][start as usize..(start + len) as usize]
 }
 
 /// IPv4-mapped IPv6 addresses are IPv4 (Go's `net.IP.To4`).

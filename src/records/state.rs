@@ -17,18 +17,70 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+/// A list whose spare capacity (from growing while parsing) is given back:
+/// task lists are the bulk of a large state.
+fn compact<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(d).map(Some)
+    let mut v: Vec<T> = nullable(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
+/// A string that borrows from the input when it has no escapes; `null`
+/// gives "" (Go's behaviour). Serde's own `Cow` impl would always copy.
+fn text<'de, D>(d: D) -> Result<Str<'de>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(opt_text(d)?.unwrap_or_default())
+}
+
+fn opt_text<'de, D>(d: D) -> Result<Option<Str<'de>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Option<Str<'de>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Text)
+        }
+    }
+    d.deserialize_option(Text)
+}
+
+/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D>(d: D) -> Result<Option<Option<Str<'de>>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    opt_text(d).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct State<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub leader: Str<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub frameworks: Vec<Framework<'a>>,
@@ -38,52 +90,98 @@ pub struct State<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Framework<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub name: Str<'a>,
     /// `None`: no `pid` key; `Some(None)`: `"pid": null` (rejected, §2.3).
     #[serde(default, borrow, deserialize_with = "present")]
     pub pid: Option<Option<Str<'a>>>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub hostname: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "compact")]
     pub tasks: Vec<Task<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Slave<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub id: Str<'a>,
     #[serde(default, borrow, deserialize_with = "present")]
     pub pid: Option<Option<Str<'a>>>,
 }
 
+/// Reads a status list keeping only the latest running status.
+fn latest_running<'de, D>(d: D) -> Result<Option<Status<'de>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Latest;
+    impl<'de> serde::de::Visitor<'de> for Latest {
+        type Value = Option<Status<'de>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of task statuses")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_seq(Latest)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut best: Option<Status<'de>> = None;
+            while let Some(s) = seq.next_element::<Status<'de>>()? {
+                if s.state == "TASK_RUNNING"
+                    && best.as_ref().is_none_or(|b| s.timestamp > b.timestamp)
+                {
+                    best = Some(s);
+                }
+            }
+            Ok(best)
+        }
+    }
+    d.deserialize_option(Latest)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct Task<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub id: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub name: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub slave_id: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub state: Str<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub resources: Resources<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    pub statuses: Vec<Status<'a>>,
+    /// Of `statuses`, only the latest `TASK_RUNNING` one is kept (the
+    /// greatest timestamp; the earlier element on ties): nothing else is
+    /// ever read, and dropping the rest while parsing saves memory.
+    #[serde(
+        default,
+        borrow,
+        rename = "statuses",
+        deserialize_with = "latest_running"
+    )]
+    pub latest_running: Option<Status<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub discovery: Discovery<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Resources<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub ports: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Status<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub state: Str<'a>,
     #[serde(default, deserialize_with = "nullable")]
     pub timestamp: f64,
@@ -95,35 +193,61 @@ pub struct Status<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Label<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub key: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub value: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ContainerStatus<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    pub network_infos: Vec<NetworkInfo<'a>>,
+    /// The task IPs of `network_infos` (spec §6), flattened while parsing:
+    /// per network_info every `ip_addresses[].ip_address` if that list is
+    /// non-empty, otherwise its `ip_address` (Mesos 0.25 form) if non-empty.
+    #[serde(
+        default,
+        borrow,
+        rename = "network_infos",
+        deserialize_with = "netinfo_ips"
+    )]
+    pub network_ips: Vec<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct NetworkInfo<'a> {
+struct NetworkInfo<'a> {
     #[serde(default, borrow, deserialize_with = "nullable")]
-    pub ip_addresses: Vec<IpAddress<'a>>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    pub ip_address: Str<'a>,
+    ip_addresses: Vec<IpAddress<'a>>,
+    #[serde(default, borrow, deserialize_with = "text")]
+    ip_address: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct IpAddress<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
-    pub ip_address: Str<'a>,
+struct IpAddress<'a> {
+    #[serde(default, borrow, deserialize_with = "text")]
+    ip_address: Str<'a>,
+}
+
+fn netinfo_ips<'de, D>(d: D) -> Result<Vec<Str<'de>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let infos: Vec<NetworkInfo<'de>> = nullable(d)?;
+    let mut out = Vec::new();
+    for ni in infos {
+        if ni.ip_addresses.is_empty() {
+            if !ni.ip_address.is_empty() {
+                out.push(ni.ip_address);
+            }
+        } else {
+            out.extend(ni.ip_addresses.into_iter().map(|a| a.ip_address));
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Discovery<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub name: Str<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub ports: DiscoveryPorts<'a>,
@@ -139,9 +263,9 @@ pub struct DiscoveryPorts<'a> {
 pub struct DiscoveryPort<'a> {
     #[serde(default, deserialize_with = "nullable")]
     pub number: i64,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub name: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub protocol: Str<'a>,
 }
 
