@@ -212,7 +212,9 @@ fn parse_file(
     };
     let mut f = FileValues::default();
     for (key, v) in &map {
-        if v.is_null() {
+        // null and "" mean "not set" (Mesos-DNS sample configs carry
+        // `"CACertFile": ""` and the like).
+        if v.is_null() || v.as_str() == Some("") {
             continue;
         }
         let k = key.as_str();
@@ -237,6 +239,9 @@ fn parse_file(
             "mesoscredentials" => {
                 let obj: &Map<String, Value> = want(k, v, "an object", v.as_object())?;
                 for (ck, cv) in obj {
+                    if cv.is_null() || cv.as_str() == Some("") {
+                        continue;
+                    }
                     let full = format!("{k}.{ck}");
                     match ck.to_ascii_lowercase().as_str() {
                         "principal" => f.mesos_principal = Some(get_str(&full, cv)?),
