@@ -16,3 +16,4 @@ pub mod plan;
 pub mod records;
 pub mod report;
 pub mod sync;
+pub mod tls;

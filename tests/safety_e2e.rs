@@ -6,54 +6,10 @@ mod support;
 use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
-use support::fake_mesos::{FakeMaster, Mode};
-use support::fake_ns1::FakeNs1;
+use support::fake_mesos::Mode;
 use support::harness::*;
 
 const DOMAIN: &str = "mesos.example.com";
-
-struct Env {
-    master: FakeMaster,
-    ns1: FakeNs1,
-    dir: TempDir,
-}
-
-impl Env {
-    fn new(tag: &str) -> Env {
-        Env {
-            master: FakeMaster::start(),
-            ns1: FakeNs1::start("example.com"),
-            dir: TempDir::new(tag),
-        }
-    }
-
-    fn state(&self, agents: usize, tasks: usize) -> serde_json::Value {
-        let s = cluster(
-            &self.master.addr(),
-            agents,
-            &as_refs(&many_tasks(tasks, agents)),
-        );
-        self.master.set_state(s.to_string());
-        s
-    }
-
-    fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = vec![cmd.into()];
-        args.extend(sync_args(
-            &self.master.addr(),
-            &self.ns1.endpoint(),
-            &self.dir.path().join("state"),
-        ));
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> std::process::Output {
-        let args = self.args(cmd, extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&self.dir, &refs)
-    }
-}
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -66,7 +22,7 @@ fn stderr(out: &std::process::Output) -> String {
 #[test]
 fn an_empty_cluster_is_refused_with_zero_writes() {
     let env = Env::new("empty");
-    env.state(3, 12);
+    env.serve(3, &as_refs(&many_tasks(12, 3)));
     assert_eq!(env.run("sync", &[]).status.code(), Some(0));
     let before = env.ns1.records();
     // Failover: the leader answers, but lists no agents and no frameworks.
@@ -94,9 +50,9 @@ fn an_empty_cluster_is_refused_with_zero_writes() {
 #[test]
 fn losing_more_than_half_the_tasks_is_refused_then_accepted_with_force() {
     let env = Env::new("half");
-    env.state(4, 24);
+    env.serve(4, &as_refs(&many_tasks(24, 4)));
     assert_eq!(env.run("sync", &[]).status.code(), Some(0));
-    let shrunk = env.state(4, 10);
+    let shrunk = env.serve(4, &as_refs(&many_tasks(10, 4)));
     env.ns1.clear_log();
     let out = env.run("sync", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -125,7 +81,7 @@ fn losing_more_than_half_the_tasks_is_refused_then_accepted_with_force() {
 #[test]
 fn a_plan_deleting_more_than_the_threshold_is_refused_in_plan_and_sync() {
     let env = Env::new("mass");
-    env.state(2, 4);
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
     // 20 stale owned records: deleting them all is far more than 30%.
     for i in 0..20 {
         env.ns1
@@ -157,7 +113,7 @@ fn a_plan_deleting_more_than_the_threshold_is_refused_in_plan_and_sync() {
 #[test]
 fn two_concurrent_runs_one_waits_out_on_the_lock() {
     let env = Env::new("lock");
-    env.state(2, 4);
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
     env.master.set_mode(Mode::Slow(Duration::from_secs(3)));
     let args = env.args("sync", &[]);
     let config = env.dir.file("cfg.json", "{}");
@@ -200,7 +156,7 @@ fn two_concurrent_runs_one_waits_out_on_the_lock() {
 #[test]
 fn a_deadline_shorter_than_the_work_exits_4_then_the_next_run_finishes() {
     let env = Env::new("deadline");
-    let state = env.state(3, 12);
+    let state = env.serve(3, &as_refs(&many_tasks(12, 3)));
     let n = expected(&state, DOMAIN).len();
     // 10 creates a second: the work takes several seconds.
     env.ns1.set_bucket("PUT", 10, 1.0);
@@ -264,7 +220,7 @@ fn only_if_leader_on_a_non_leader_makes_no_request_to_ns1() {
 #[test]
 fn a_mesos_dns_config_file_is_honoured_and_checked() {
     let env = Env::new("config");
-    let state = env.state(2, 4);
+    let state = env.serve(2, &as_refs(&many_tasks(4, 2)));
     let key = env.dir.file("ns1.key", "test-key-0123456789\n");
     #[cfg(unix)]
     {
@@ -365,7 +321,7 @@ fn a_mesos_dns_config_file_is_honoured_and_checked() {
 #[test]
 fn a_world_readable_key_file_warns() {
     let env = Env::new("keymode");
-    env.state(1, 1);
+    env.serve(1, &as_refs(&many_tasks(1, 1)));
     let key = env.dir.file("ns1.key", "test-key-0123456789\n");
     #[cfg(unix)]
     {
@@ -385,7 +341,7 @@ fn a_world_readable_key_file_warns() {
 #[test]
 fn summary_json_and_the_metrics_file_are_well_formed() {
     let env = Env::new("metrics");
-    env.state(2, 4);
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
     let metrics = env.dir.path().join("mesos2ns1.prom");
     let m = metrics.to_str().unwrap();
     let out = env.run("sync", &["--summary-json", "--metrics-file", m]);
@@ -483,7 +439,7 @@ fn summary_json_and_the_metrics_file_are_well_formed() {
 #[test]
 fn check_reports_what_it_found_and_stops_at_the_first_problem() {
     let env = Env::new("check");
-    env.state(2, 4);
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
     let out = env.run("check", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let s = stdout(&out);

@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::json;
 use std::collections::BTreeMap;
-use support::fake_mesos::{FakeMaster, Mode, unused_addr};
+use support::fake_mesos::{Mode, unused_addr};
 use support::fake_ns1::{FakeNs1, Fault};
 use support::harness::*;
 
@@ -51,49 +51,12 @@ fn foreign(ns1: &FakeNs1) -> Vec<(String, String, u32, Vec<String>)> {
         .collect()
 }
 
-struct Env {
-    master: FakeMaster,
-    ns1: FakeNs1,
-    dir: TempDir,
-}
-
-impl Env {
-    fn new(tag: &str) -> Env {
-        let master = FakeMaster::start();
-        let ns1 = FakeNs1::start("example.com");
-        Env {
-            master,
-            ns1,
-            dir: TempDir::new(tag),
-        }
-    }
-
-    fn state(&self, agents: usize, tasks: &[(&str, usize, usize)]) -> serde_json::Value {
-        let s = cluster(&self.master.addr(), agents, tasks);
-        self.master.set_state(s.to_string());
-        s
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> std::process::Output {
-        let state_dir = self.dir.path().join("state");
-        let mut args: Vec<String> = vec![cmd.into()];
-        args.extend(sync_args(
-            &self.master.addr(),
-            &self.ns1.endpoint(),
-            &state_dir,
-        ));
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&self.dir, &refs)
-    }
-}
-
 #[test]
 fn first_sync_creates_exactly_the_expected_records_and_a_second_run_writes_nothing() {
     let env = Env::new("first");
     seed_foreign(&env.ns1);
     let before = foreign(&env.ns1);
-    let state = env.state(3, &as_refs(&many_tasks(12, 3)));
+    let state = env.serve(3, &as_refs(&many_tasks(12, 3)));
     let want = expected(&state, DOMAIN);
     assert!(want.len() > 40, "{}", want.len());
 
@@ -126,7 +89,7 @@ fn first_sync_creates_exactly_the_expected_records_and_a_second_run_writes_nothi
 fn churn_writes_only_the_changed_pairs() {
     let env = Env::new("churn");
     let tasks = many_tasks(12, 3);
-    let a = env.state(3, &as_refs(&tasks));
+    let a = env.serve(3, &as_refs(&tasks));
     let out = env.run("sync", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
@@ -134,7 +97,7 @@ fn churn_writes_only_the_changed_pairs() {
     let mut tasks2 = tasks.clone();
     tasks2.remove(4);
     tasks2.push(("newapp".to_string(), 2, 99));
-    let b = env.state(3, &as_refs(&tasks2));
+    let b = env.serve(3, &as_refs(&tasks2));
     let (wa, wb) = (expected(&a, DOMAIN), expected(&b, DOMAIN));
     let mut changed: Vec<(String, String)> = wa
         .keys()
@@ -174,7 +137,7 @@ fn foreign_records_survive_and_a_paged_zone_is_read_whole() {
     env.ns1
         .insert("db.manual.mesos.example.com", "A", 300, &["192.0.2.21"]);
     env.ns1.set_page_size(7);
-    let state = env.state(3, &as_refs(&many_tasks(9, 3)));
+    let state = env.serve(3, &as_refs(&many_tasks(9, 3)));
     let excl = [
         "--exclude",
         "static.mesos.example.com",
@@ -231,13 +194,13 @@ fn every_fault_class_converges_within_three_runs() {
             let foreign_before = foreign(&env.ns1);
             // Start from a zone that needs creates, updates and deletes.
             let tasks = many_tasks(9, 3);
-            let old = env.state(3, &as_refs(&tasks));
+            let old = env.serve(3, &as_refs(&tasks));
             let out = env.run("sync", &[]);
             assert_eq!(out.status.code(), Some(0), "{}", text(&out));
             let mut tasks2 = tasks.clone();
             tasks2.remove(0);
             tasks2.push(("fresh".into(), 1, 50));
-            let new = env.state(3, &as_refs(&tasks2));
+            let new = env.serve(3, &as_refs(&tasks2));
             assert_ne!(expected(&old, DOMAIN), expected(&new, DOMAIN));
             env.ns1
                 .fail_matching(method, "/zones/example.com/", fault, 3);
@@ -290,7 +253,7 @@ fn unreachable_cluster_or_bad_state_exits_1_with_no_request_to_ns1() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(env.ns1.log().is_empty());
 
-    env.state(2, &[("web", 0, 1)]);
+    env.serve(2, &[("web", 0, 1)]);
     for mode in [Mode::Truncated, Mode::Garbage, Mode::Status(503)] {
         env.master.set_mode(mode.clone());
         let out = env.run("sync", &[]);
@@ -314,7 +277,7 @@ fn unreachable_cluster_or_bad_state_exits_1_with_no_request_to_ns1() {
 #[test]
 fn plan_never_writes_and_reports_pending_changes() {
     let env = Env::new("plan");
-    let state = env.state(2, &as_refs(&many_tasks(4, 2)));
+    let state = env.serve(2, &as_refs(&many_tasks(4, 2)));
     let out = env.run("plan", &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert_eq!(env.ns1.writes(), 0);
@@ -348,7 +311,7 @@ fn plan_never_writes_and_reports_pending_changes() {
 #[test]
 fn ttl_changes_and_legacy_flags() {
     let env = Env::new("ttl");
-    env.state(1, &[("web", 0, 1)]);
+    env.serve(1, &[("web", 0, 1)]);
     assert_eq!(env.run("sync", &[]).status.code(), Some(0));
     env.ns1.clear_log();
     // A TTL change updates every record: the mass-change check refuses it

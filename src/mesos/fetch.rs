@@ -5,9 +5,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, warn};
+use log::debug;
 use serde::Deserialize;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{RootCerts, TlsConfig};
 
 use super::master::{Master, Pid, parse_pid, resolve_location};
 use super::{FetchError, MesosError, MesosOptions};
@@ -252,42 +252,11 @@ fn tls_config(opts: &MesosOptions, masters: &[Master]) -> Result<Option<TlsConfi
     if !uses_https && opts.ca_file.is_none() {
         return Ok(None);
     }
-    let native = rustls_native_certs::load_native_certs();
-    for e in &native.errors {
-        warn!("loading the system CA certificates: {e}");
-    }
-    let mut roots: Vec<Certificate<'static>> = native
-        .certs
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
-    debug!("{} system CA certificates", roots.len());
-    if let Some(path) = &opts.ca_file {
-        let ca_error = |reason: String| MesosError::CaFile {
-            path: path.clone(),
+    let roots =
+        crate::tls::root_certs(opts.ca_file.as_deref()).map_err(|reason| MesosError::CaFile {
+            path: opts.ca_file.clone().unwrap_or_default(),
             reason,
-        };
-        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
-        let mut added = 0usize;
-        for item in ureq::tls::parse_pem(&pem) {
-            match item {
-                Ok(PemItem::Certificate(cert)) => {
-                    roots.push(cert);
-                    added += 1;
-                }
-                Ok(_) => {}
-                Err(e) => return Err(ca_error(e.to_string())),
-            }
-        }
-        if added == 0 {
-            return Err(ca_error("no PEM certificate in the file".to_string()));
-        }
-        debug!("{added} CA certificates from {}", path.display());
-    }
-    if roots.is_empty() {
-        warn!("no system CA certificates found; using the bundled Mozilla roots");
-        return Ok(Some(TlsConfig::builder().build()));
-    }
+        })?;
     Ok(Some(
         TlsConfig::builder()
             .root_certs(RootCerts::Specific(Arc::new(roots)))

@@ -1,6 +1,5 @@
 //! The blocking HTTP client for the NS1 API (ureq 3 + rustls).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -8,7 +7,7 @@ use std::time::{Duration, Instant};
 use log::{debug, trace, warn};
 use serde::Deserialize;
 use ureq::Agent;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{RootCerts, TlsConfig};
 
 use super::error::{Ns1Error, describe_body};
 use super::link::{Endpoint, parse_next_link};
@@ -80,56 +79,6 @@ fn invalid(detail: impl Into<String>) -> Ns1Error {
     Ns1Error::Invalid {
         detail: detail.into(),
     }
-}
-
-/// Loads the system CA store plus the PEM certificates of `ca_file`.
-fn root_certs(ca_file: Option<&Path>) -> Result<Vec<Certificate<'static>>, Ns1Error> {
-    let native = rustls_native_certs::load_native_certs();
-    for e in &native.errors {
-        warn!("NS1 client: problem loading a system CA certificate: {e}");
-    }
-    let mut certs: Vec<Certificate<'static>> = native
-        .certs
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
-    debug!("NS1 client: {} system CA certificates loaded", certs.len());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| invalid(format!("cannot read CA file {}: {e}", path.display())))?;
-        let mut found = 0;
-        for item in ureq::tls::parse_pem(&pem) {
-            match item {
-                Ok(PemItem::Certificate(c)) => {
-                    certs.push(c);
-                    found += 1;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "CA file {} is not valid PEM: {e}",
-                        path.display()
-                    )));
-                }
-            }
-        }
-        if found == 0 {
-            return Err(invalid(format!(
-                "CA file {} holds no PEM certificate",
-                path.display()
-            )));
-        }
-        debug!(
-            "NS1 client: {found} CA certificates loaded from {}",
-            path.display()
-        );
-    }
-    if certs.is_empty() {
-        return Err(invalid(
-            "no CA certificates: the system store is empty and no CA file was given",
-        ));
-    }
-    Ok(certs)
 }
 
 /// Percent-encodes a name for use as one path segment. DNS names only need
@@ -225,7 +174,7 @@ impl Client {
             .timeout_recv_response(Some(opts.read_timeout))
             .timeout_recv_body(Some(opts.read_timeout));
         if endpoint.scheme == "https" {
-            let certs = root_certs(opts.ca_file.as_deref())?;
+            let certs = crate::tls::root_certs(opts.ca_file.as_deref()).map_err(invalid)?;
             config = config.tls_config(
                 TlsConfig::builder()
                     .root_certs(RootCerts::Specific(Arc::new(certs)))

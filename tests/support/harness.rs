@@ -137,3 +137,46 @@ pub fn expected(
         .map(|r| ((r.name, r.rtype.to_string()), r.answers))
         .collect()
 }
+
+/// A fake master, a fake NS1 zone `example.com` and a temp dir, with runs
+/// of the binary against them.
+pub struct Env {
+    pub master: super::fake_mesos::FakeMaster,
+    pub ns1: super::fake_ns1::FakeNs1,
+    pub dir: TempDir,
+}
+
+impl Env {
+    pub fn new(tag: &str) -> Env {
+        Env {
+            master: super::fake_mesos::FakeMaster::start(),
+            ns1: super::fake_ns1::FakeNs1::start("example.com"),
+            dir: TempDir::new(tag),
+        }
+    }
+
+    /// Serves a cluster state (see [`cluster`]) and returns it.
+    pub fn serve(&self, agents: usize, tasks: &[(&str, usize, usize)]) -> Value {
+        let s = cluster(&self.master.addr(), agents, tasks);
+        self.master.set_state(s.to_string());
+        s
+    }
+
+    /// The arguments of `cmd` against the fakes, then `extra`.
+    pub fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = vec![cmd.into()];
+        args.extend(sync_args(
+            &self.master.addr(),
+            &self.ns1.endpoint(),
+            &self.dir.path().join("state"),
+        ));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    pub fn run(&self, cmd: &str, extra: &[&str]) -> Output {
+        let args = self.args(cmd, extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&self.dir, &refs)
+    }
+}
