@@ -369,3 +369,44 @@ fn ttl_changes_and_legacy_flags() {
         "the key must never be logged"
     );
 }
+
+#[test]
+fn records_without_a_state_file_reads_the_leading_master() {
+    let env = Env::new("records");
+    let state = env.serve(2, &as_refs(&many_tasks(4, 2)));
+    let master = env.master.addr();
+    let out = run(
+        &env.dir,
+        &[
+            "records",
+            "--format",
+            "json",
+            "--masters",
+            &master,
+            "--domain",
+            DOMAIN,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Set = got
+        .into_iter()
+        .map(|r| {
+            let answers = r["answers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            (
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["type"].as_str().unwrap().to_string(),
+                ),
+                answers,
+            )
+        })
+        .collect();
+    assert_eq!(got, expected(&state, DOMAIN));
+    assert_eq!(env.master.requests(), vec!["GET /master/state".to_string()]);
+}
