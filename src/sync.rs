@@ -170,9 +170,6 @@ fn run(
     }
 
     // 3. The zone.
-    let key = cfg
-        .read_ns1_key()
-        .map_err(|e| Fail::new(Exit::Usage, e.0))?;
     let mut opts = Ns1Options::new(cfg.ns1_endpoint.clone(), key);
     opts.connect_timeout = cfg.ns1_timeout.min(Duration::from_secs(10));
     opts.read_timeout = cfg.ns1_timeout;
