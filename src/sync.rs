@@ -120,7 +120,9 @@ fn run(
 ) -> Result<Exit, Fail> {
     let deadline = started + cfg.deadline;
     // The key first: a configuration error is found before anything is read.
-    let key = cfg.read_ns1_key().map_err(|e| Fail::new(Exit::Usage, e.0))?;
+    let key = cfg
+        .read_ns1_key()
+        .map_err(|e| Fail::new(Exit::Usage, e.0))?;
 
     // 1. The cluster. Any failure here returns before NS1 is contacted.
     let (body, source) = read_state(cfg)?;
