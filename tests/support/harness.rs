@@ -51,7 +51,7 @@ pub fn cluster(leader: &str, agents: usize, tasks: &[(&str, usize, usize)]) -> V
     let tasks: Vec<Value> = tasks
         .iter()
         .map(|(name, agent, id)| {
-            let port = 31000 + 2 * *id;
+            let port = 31000 + (2 * *id) % 30000;
             json!({
                 "id": format!("{name}.{id:08}"), "name": name, "slave_id": format!("agent-0000-S{agent}"),
                 "state": "TASK_RUNNING", "resources": {"ports": format!("[{port}-{}]", port + 1)},
