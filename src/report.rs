@@ -102,7 +102,7 @@ pub fn process_usage() -> (f64, u64) {
         .and_then(|s| {
             // Fields after the parenthesized command name; utime and stime
             // are fields 14 and 15 of the whole line, in clock ticks (100/s).
-            let rest = &s[s.rfind(')')? + 2..];
+            let rest = s.get(s.rfind(')')? + 2..)?;
             let f: Vec<&str> = rest.split(' ').collect();
             let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
             Some(ticks as f64 / 100.0)
