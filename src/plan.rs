@@ -5,7 +5,7 @@
 use crate::ns1::{ZoneRecord, normalize_name, normalize_short_answer};
 use crate::records::labels::is_publishable_name;
 use crate::records::{Record, RecordType};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 
 /// What the tool owns: A, AAAA and SRV records strictly below `domain`,
@@ -234,25 +234,34 @@ fn normalized(rtype: RecordType, answers: &[String]) -> Vec<String> {
 }
 
 /// Computes the plan. `desired` must already be publishable and unique per
-/// (name, type), as [`publishable`] leaves it.
-pub fn compute(desired: &[Record], zone: &[ZoneRecord], own: &Ownership, ttl: u32) -> Plan {
-    let mut current: BTreeMap<(String, RecordType), RecordData> = BTreeMap::new();
+/// (name, type), as [`publishable`] leaves it, with answers in the
+/// generator's canonical form (sorted, unique, canonical IP and SRV text).
+/// Both inputs are consumed so that their strings move into the plan
+/// instead of being copied: a large zone is held only once.
+pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl: u32) -> Plan {
+    let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
     let mut foreign = 0;
     for rec in zone {
-        if !own.owns(rec) {
+        if !own.owns(&rec) {
             foreign += 1;
             continue;
         }
         let rtype = RecordType::parse(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
+        let answers = normalized(rtype, &rec.answers);
         let entry = current
             .entry((normalize_name(&rec.domain), rtype))
             .or_insert(RecordData {
                 ttl: rec.ttl,
                 answers: Vec::new(),
             });
-        entry.answers.extend(normalized(rtype, &rec.answers));
-        entry.answers.sort();
-        entry.answers.dedup();
+        if entry.answers.is_empty() {
+            entry.answers = answers;
+        } else {
+            // The same (name, type) listed twice: merge.
+            entry.answers.extend(answers);
+            entry.answers.sort();
+            entry.answers.dedup();
+        }
     }
     let owned = current.len();
     let mut plan = Plan {
@@ -264,17 +273,16 @@ pub fn compute(desired: &[Record], zone: &[ZoneRecord], own: &Ownership, ttl: u3
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     for rec in desired {
-        let key = (rec.name.clone(), rec.rtype);
-        let want = normalized(rec.rtype, &rec.answers);
+        let key = (rec.name, rec.rtype);
         let new = RecordData {
             ttl: Some(ttl),
-            answers: want,
+            answers: rec.answers,
         };
         match current.remove(&key) {
             None => creates.push(Change {
                 action: Action::Create,
-                name: rec.name.clone(),
-                rtype: rec.rtype,
+                name: key.0,
+                rtype: key.1,
                 old: None,
                 new: Some(new),
             }),
@@ -283,8 +291,8 @@ pub fn compute(desired: &[Record], zone: &[ZoneRecord], own: &Ownership, ttl: u3
                 if old.answers != new.answers || ttl_differs {
                     updates.push(Change {
                         action: Action::Update,
-                        name: rec.name.clone(),
-                        rtype: rec.rtype,
+                        name: key.0,
+                        rtype: key.1,
                         old: Some(old),
                         new: Some(new),
                     });
@@ -482,7 +490,7 @@ mod tests {
             zr("static.mesos.example.com", "A", 60, &["10.0.0.4"]),
             zr("txt.mesos.example.com", "TXT", 60, &["hello"]),
         ];
-        let plan = compute(&desired, &zone, &own(), 60);
+        let plan = compute(desired, zone, &own(), 60);
         let summary: Vec<String> = plan
             .changes
             .iter()

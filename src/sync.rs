@@ -182,8 +182,7 @@ fn run(
         note_stats(summary, &client.stats());
         Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
     })?;
-    let plan = plan::compute(&desired, &zone, &own, cfg.ttl);
-    drop(zone);
+    let plan = plan::compute(desired, zone, &own, cfg.ttl);
     summary.unchanged = plan.unchanged;
     summary.owned = plan.owned;
     note_stats(summary, &client.stats());
