@@ -81,6 +81,15 @@ fn invalid(detail: impl Into<String>) -> Ns1Error {
     }
 }
 
+/// One create or update.
+struct Write<'a> {
+    zone: &'a str,
+    domain: &'a str,
+    rtype: &'a str,
+    ttl: u32,
+    answers: &'a [String],
+}
+
 /// Percent-encodes a name for use as one path segment. DNS names only need
 /// `[a-z0-9._-*]`, everything else is escaped so that a stray `/` or `?`
 /// cannot change the request.
@@ -152,6 +161,34 @@ impl From<RecordSummary> for ZoneRecord {
 }
 
 impl Client {
+    /// Sends `first`; when its reply says so (`fall_back`), sends the same
+    /// body with `second`. The error names the method that failed last.
+    fn write_with_fallback(
+        &mut self,
+        w: &Write<'_>,
+        first: &str,
+        second: &str,
+        fall_back: fn(&Reply) -> bool,
+    ) -> Result<(), Ns1Error> {
+        let (zone, domain, rtype, body) =
+            Self::prepare(w.zone, w.domain, w.rtype, w.ttl, w.answers)?;
+        let mut method = first;
+        let mut reply = self.write(first, &zone, &domain, &rtype, &body)?;
+        if !reply.is_success() && fall_back(&reply) {
+            debug!(
+                "NS1 {first} {domain} {rtype}: {}; sending {second} instead",
+                reply.message()
+            );
+            method = second;
+            reply = self.write(second, &zone, &domain, &rtype, &body)?;
+        }
+        if reply.is_success() {
+            return Ok(());
+        }
+        let url = self.record_url(&zone, &domain, &rtype);
+        Err(self.fail(method, &url, &zone, &reply))
+    }
+
     /// Builds a client. Loads CA certificates (system store plus
     /// `ca_file`) only for an `https` endpoint.
     pub fn new(opts: Ns1Options) -> Result<Client, Ns1Error> {
@@ -567,22 +604,15 @@ impl Ns1Api for Client {
         ttl: u32,
         answers: &[String],
     ) -> Result<(), Ns1Error> {
-        let (zone, domain, rtype, body) = Self::prepare(zone, domain, rtype, ttl, answers)?;
-        let reply = self.write("PUT", &zone, &domain, &rtype, &body)?;
-        if reply.is_success() {
-            return Ok(());
-        }
-        if already_exists(&reply) {
-            debug!("NS1 PUT {domain} {rtype}: record already exists, updating with POST instead");
-            let reply = self.write("POST", &zone, &domain, &rtype, &body)?;
-            if reply.is_success() {
-                return Ok(());
-            }
-            let url = self.record_url(&zone, &domain, &rtype);
-            return Err(self.fail("POST", &url, &zone, &reply));
-        }
-        let url = self.record_url(&zone, &domain, &rtype);
-        Err(self.fail("PUT", &url, &zone, &reply))
+        // A PUT whose first reply was lost finds the record there: POST.
+        let write = Write {
+            zone,
+            domain,
+            rtype,
+            ttl,
+            answers,
+        };
+        self.write_with_fallback(&write, "PUT", "POST", already_exists)
     }
 
     fn update(
@@ -593,22 +623,15 @@ impl Ns1Api for Client {
         ttl: u32,
         answers: &[String],
     ) -> Result<(), Ns1Error> {
-        let (zone, domain, rtype, body) = Self::prepare(zone, domain, rtype, ttl, answers)?;
-        let reply = self.write("POST", &zone, &domain, &rtype, &body)?;
-        if reply.is_success() {
-            return Ok(());
-        }
-        if record_missing(&reply) {
-            debug!("NS1 POST {domain} {rtype}: record not found, creating with PUT instead");
-            let reply = self.write("PUT", &zone, &domain, &rtype, &body)?;
-            if reply.is_success() {
-                return Ok(());
-            }
-            let url = self.record_url(&zone, &domain, &rtype);
-            return Err(self.fail("PUT", &url, &zone, &reply));
-        }
-        let url = self.record_url(&zone, &domain, &rtype);
-        Err(self.fail("POST", &url, &zone, &reply))
+        // A POST that finds no record (deleted meanwhile, or never created): PUT.
+        let write = Write {
+            zone,
+            domain,
+            rtype,
+            ttl,
+            answers,
+        };
+        self.write_with_fallback(&write, "POST", "PUT", record_missing)
     }
 
     fn delete(&mut self, zone: &str, domain: &str, rtype: &str) -> Result<(), Ns1Error> {
