@@ -59,8 +59,12 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-/// Reads the state: from `--state-file`, or from the leading master.
-pub fn read_state(cfg: &Config) -> Result<(Vec<u8>, String), Fail> {
+/// Reads the state: from `--state-file`, or from the leading master. With
+/// a deadline, no master is given longer than the time left before it.
+pub fn read_state(
+    cfg: &Config,
+    deadline: Option<std::time::Instant>,
+) -> Result<(Vec<u8>, String), Fail> {
     if let Some(path) = &cfg.state_file {
         let body = std::fs::read(path)
             .map_err(|e| Fail::new(Exit::Failed, format!("state file {}: {e}", path.display())))?;
@@ -80,7 +84,13 @@ pub fn read_state(cfg: &Config) -> Result<(Vec<u8>, String), Fail> {
             .read_mesos_credentials()
             .map_err(|e| Fail::new(Exit::Usage, e.0))?,
         connect_timeout: cfg.state_timeout.min(std::time::Duration::from_secs(5)),
-        timeout: cfg.state_timeout,
+        timeout: match deadline {
+            Some(d) => cfg.state_timeout.min(
+                d.saturating_duration_since(std::time::Instant::now())
+                    .max(std::time::Duration::from_secs(1)),
+            ),
+            None => cfg.state_timeout,
+        },
     };
     let fetched =
         crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
@@ -126,7 +136,7 @@ pub fn build_records(
 
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let t0 = std::time::Instant::now();
-    let (body, source) = read_state(cfg)?;
+    let (body, source) = read_state(cfg, None)?;
     let size = body.len();
     let t1 = std::time::Instant::now();
     let state = records::state::parse(&body)

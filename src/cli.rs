@@ -72,8 +72,10 @@ pub struct Opts {
     #[arg(long, global = true, value_name = "FILE")]
     pub state_file: Option<PathBuf>,
     /// Use https for masters given without a scheme [config: mesosHTTPSOn]
-    #[arg(long, global = true, env = "MESOS2NS1_MESOS_HTTPS")]
-    pub mesos_https: bool,
+    #[arg(long, global = true, env = "MESOS2NS1_MESOS_HTTPS",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub mesos_https: Option<bool>,
     /// Extra CA certificate (PEM) trusted besides the system store, for Mesos and NS1 [config: CACertFile]
     #[arg(long, global = true, env = "MESOS2NS1_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -119,8 +121,10 @@ pub struct Opts {
     )]
     pub ip_sources: Option<Vec<String>>,
     /// Use RFC 952 label rules (24 characters, no leading digits) [config: EnforceRFC952]
-    #[arg(long, global = true, env = "MESOS2NS1_ENFORCE_RFC952")]
-    pub enforce_rfc952: bool,
+    #[arg(long, global = true, env = "MESOS2NS1_ENFORCE_RFC952",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub enforce_rfc952: Option<bool>,
     /// TTL of every record, seconds (default 60) [config: ttl]
     #[arg(long, global = true, env = "MESOS2NS1_TTL")]
     pub ttl: Option<u32>,
@@ -188,8 +192,10 @@ pub struct Opts {
     #[arg(long, global = true, env = "MESOS2NS1_DEADLINE", value_name = "SECS")]
     pub deadline: Option<f64>,
     /// Do nothing unless this host holds the leading master's address [config: onlyIfLeader]
-    #[arg(long, global = true, env = "MESOS2NS1_ONLY_IF_LEADER")]
-    pub only_if_leader: bool,
+    #[arg(long, global = true, env = "MESOS2NS1_ONLY_IF_LEADER",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub only_if_leader: Option<bool>,
 
     // ---- output ----
     /// Print the end-of-run summary as one JSON object instead of a text line.

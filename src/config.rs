@@ -364,7 +364,7 @@ impl Config {
             Some(list) => parse_ip_sources(&list).map_err(ConfigError)?,
             None => vec![IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
         };
-        let rules = if opts.enforce_rfc952 || file.enforce_rfc952.unwrap_or(false) {
+        let rules = if opts.enforce_rfc952.or(file.enforce_rfc952).unwrap_or(false) {
             LabelRules::Rfc952
         } else {
             LabelRules::Rfc1123
@@ -438,12 +438,23 @@ impl Config {
             .map(|e| e.trim().trim_end_matches('.').to_ascii_lowercase())
             .filter(|e| !e.is_empty())
             .collect();
+        if !domain.is_empty() {
+            for pattern in &exclude {
+                if !exclusion_can_match(pattern, &domain) {
+                    return cerr(format!(
+                        "exclude pattern {pattern:?} can never match a name below the domain {domain:?}, \
+                         so it would protect nothing; give full names (e.g. static.{domain}) or patterns \
+                         ending in .{domain}"
+                    ));
+                }
+            }
+        }
 
         Ok(Config {
             config_file,
             masters,
             state_file: opts.state_file.clone(),
-            mesos_https: opts.mesos_https || file.mesos_https.unwrap_or(false),
+            mesos_https: opts.mesos_https.or(file.mesos_https).unwrap_or(false),
             ca_file: opts.ca_file.clone().or(file.ca_file),
             mesos_principal,
             mesos_secret_file,
@@ -466,7 +477,7 @@ impl Config {
                 .or(file.state_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             deadline: Duration::from_secs_f64(deadline),
-            only_if_leader: opts.only_if_leader || file.only_if_leader.unwrap_or(false),
+            only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
             warnings,
@@ -519,6 +530,17 @@ impl Config {
         } else {
             &self.domain
         }
+    }
+}
+
+/// Whether an exclusion pattern can match some name strictly below
+/// `domain`: the text after its last `*` (all of it, without `*`) must end
+/// with `.domain`, or be an ending of `.domain` itself when a `*` precedes.
+fn exclusion_can_match(pattern: &str, domain: &str) -> bool {
+    let dotted = format!(".{domain}");
+    match pattern.rsplit_once('*') {
+        None => pattern.ends_with(&dotted) && pattern.len() > dotted.len(),
+        Some((_, tail)) => tail.ends_with(&dotted) || dotted.ends_with(tail),
     }
 }
 

@@ -131,17 +131,16 @@ pub struct Memory {
 impl Memory {
     const FILE: &'static str = "memory.json";
 
-    /// Loads the memory; a missing file is a first run. An unreadable one
-    /// is reported and treated as a first run, which only makes the safety
-    /// checks stricter (the mass-change check still applies).
-    pub fn load(dir: &Path) -> Memory {
+    /// Loads the memory; a missing file is a first run. A file that cannot
+    /// be read or parsed is an error: treating it as a first run would turn
+    /// the implausible-state check off.
+    pub fn load(dir: &Path) -> Result<Memory, String> {
         let path = dir.join(Self::FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                log::warn!("ignoring unreadable {}: {e}", path.display());
-                Memory::default()
-            }),
-            Err(_) => Memory::default(),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{} is damaged ({e})", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Memory::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::plan::{self, Baseline, Ownership, Plan};
 use crate::records::generate::{StateCounts, parse_pid};
 use crate::report::{Memory, Summary, write_metrics};
 use std::fs::{self, File, TryLockError};
-use std::net::{IpAddr, UdpSocket};
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -72,9 +72,27 @@ fn run_locked(cfg: &Config, write: bool, started: Instant) -> Result<Exit, Fail>
         );
         return Ok(Exit::Ok);
     };
-    let mut memory = Memory::load(&cfg.state_dir);
     let mut summary = Summary::new(command);
-    let outcome = run(cfg, write, started, &mut summary, &mut memory);
+    let mut memory = match Memory::load(&cfg.state_dir) {
+        Ok(memory) => Some(memory),
+        Err(e) if cfg.force => {
+            log::warn!("--force: starting a new baseline: {e}");
+            Some(Memory::default())
+        }
+        Err(e) => {
+            let msg = format!(
+                "refused: {e}, so the last good run's figures are unknown; nothing was read or written. \
+                 Check the state dir, then run once with --force to start a new baseline"
+            );
+            eprintln!("mesos2ns1: {msg}");
+            summary.reason = msg;
+            None
+        }
+    };
+    let outcome = match memory.as_mut() {
+        Some(memory) => run(cfg, write, started, &mut summary, memory),
+        None => Ok(Exit::Refused),
+    };
     let exit = match &outcome {
         Ok(exit) => *exit,
         Err(fail) => {
@@ -85,15 +103,22 @@ fn run_locked(cfg: &Config, write: bool, started: Instant) -> Result<Exit, Fail>
     };
     summary.exit = exit as i32;
     summary.duration_seconds = started.elapsed().as_secs_f64();
-    if exit == Exit::Refused {
-        memory.refusals_total += 1;
-    }
-    if write && exit == Exit::Ok {
-        memory.last_success_time = Some(crate::report::unix_now());
-    }
-    if let Err(e) = memory.save(&cfg.state_dir) {
-        log::warn!("could not save {}: {e}", cfg.state_dir.display());
-    }
+    // An unreadable memory file is left as it is, for the operator.
+    let memory = match memory {
+        Some(mut memory) => {
+            if exit == Exit::Refused {
+                memory.refusals_total += 1;
+            }
+            if write && exit == Exit::Ok {
+                memory.last_success_time = Some(crate::report::unix_now());
+            }
+            if let Err(e) = memory.save(&cfg.state_dir) {
+                log::warn!("could not save {}: {e}", cfg.state_dir.display());
+            }
+            memory
+        }
+        None => Memory::default(),
+    };
     if let Some(path) = &cfg.metrics_file
         && let Err(e) = write_metrics(path, &summary, &memory)
     {
@@ -105,10 +130,13 @@ fn run_locked(cfg: &Config, write: bool, started: Instant) -> Result<Exit, Fail>
     Ok(exit)
 }
 
-/// Whether `ip` is an address of this host: binding to it succeeds only
-/// where it is local.
-pub fn is_local_address(ip: IpAddr) -> bool {
-    UdpSocket::bind((ip, 0)).is_ok()
+/// Whether `ip` is assigned to one of this host's network interfaces.
+/// (A bind test would also succeed for non-local addresses on hosts with
+/// `ip_nonlocal_bind`, common on keepalived masters.)
+pub fn is_local_address(ip: IpAddr) -> Result<bool, String> {
+    let ifaces =
+        if_addrs::get_if_addrs().map_err(|e| format!("cannot list this host's addresses: {e}"))?;
+    Ok(ifaces.iter().any(|i| i.ip() == ip))
 }
 
 fn run(
@@ -125,7 +153,7 @@ fn run(
         .map_err(|e| Fail::new(Exit::Usage, e.0))?;
 
     // 1. The cluster. Any failure here returns before NS1 is contacted.
-    let (body, source) = read_state(cfg)?;
+    let (body, source) = read_state(cfg, Some(deadline))?;
     let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
     drop(body);
     summary.leader = leader.clone();
@@ -147,7 +175,26 @@ fn run(
                     format!("cannot tell the leader's address from {leader:?}"),
                 )
             })?;
-        if !is_local_address(leader_ip) {
+        if leader_ip.is_loopback() || leader_ip.is_unspecified() {
+            return Err(Fail::new(
+                Exit::Failed,
+                format!(
+                    "--only-if-leader: the leader advertises {leader_ip}, which every host holds; \
+                     cannot tell which host leads (set the masters' --advertise_ip)"
+                ),
+            ));
+        }
+        let local = is_local_address(leader_ip).map_err(|e| Fail::new(Exit::Failed, e))?;
+        if !local {
+            // Keep this host's baseline current, so that the day it becomes
+            // the leader the implausible-state check compares with fresh figures.
+            let now = Baseline {
+                agents,
+                running_tasks,
+            };
+            if plan::check_state(now, memory.last_good, 0).is_ok() {
+                memory.last_good = Some(now);
+            }
             summary.reason =
                 format!("this host is not the leading master ({leader_ip}); nothing to do");
             return Ok(Exit::Ok);
@@ -282,7 +329,7 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
         cfg.domain,
         cfg.masters.len()
     );
-    let (body, source) = read_state(cfg).map_err(|f| {
+    let (body, source) = read_state(cfg, None).map_err(|f| {
         Fail::new(
             f.exit,
             format!(

@@ -208,13 +208,102 @@ fn only_if_leader_on_a_non_leader_makes_no_request_to_ns1() {
         text(&out)
     );
     assert!(env.ns1.log().is_empty());
+    // A non-leader still keeps its baseline current for the day it leads.
+    let memory = std::fs::read_to_string(env.dir.path().join("state/memory.json")).unwrap();
+    let memory: serde_json::Value = serde_json::from_str(&memory).unwrap();
+    assert_eq!(memory["last_good"]["agents"], 2, "{memory}");
 
-    // The same with this host as the leader does the work.
+    // A leader advertising a loopback address cannot be placed: refused.
     s["leader"] = json!("master@127.0.0.1:5050");
     env.dir.file("state.json", &s.to_string());
     let out = run(&env.dir, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("cannot tell which host leads"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.ns1.log().is_empty());
+
+    // With one of this host's own interface addresses as the leader, the run
+    // does the work (where the machine has a non-loopback address at all).
+    let local = if_addrs::get_if_addrs()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.ip())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback());
+    if let Some(ip) = local {
+        s["leader"] = json!(format!("master@{ip}:5050"));
+        env.dir.file("state.json", &s.to_string());
+        let out = run(&env.dir, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(env.ns1.writes() > 0);
+    }
+}
+
+#[test]
+fn a_damaged_memory_file_refuses_until_forced() {
+    let env = Env::new("memory");
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
+    assert_eq!(env.run("sync", &[]).status.code(), Some(0));
+    let memory = env.dir.path().join("state/memory.json");
+    std::fs::write(&memory, "{\"last_good\": {\"agents\": ").unwrap();
+    env.ns1.clear_log();
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("damaged") && stderr(&out).contains("--force"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.ns1.log().is_empty());
+    // Left as it was for the operator to look at.
+    assert_eq!(
+        std::fs::read_to_string(&memory).unwrap(),
+        "{\"last_good\": {\"agents\": "
+    );
+    let out = env.run("sync", &["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn environment_and_flags_override_booleans_and_bad_exclusions_are_refused() {
+    let env = Env::new("bools");
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
+    let cfg = env
+        .dir
+        .file("cfg.json", &json!({"onlyIfLeader": true}).to_string());
+    // The leader (127.0.0.1) would be refused under onlyIfLeader; the
+    // environment turns it off.
+    let args = env.args("sync", &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(&args)
+        .arg("--config")
+        .arg(&cfg)
+        .env("NS1_APIKEY", "k")
+        .env("MESOS2NS1_ONLY_IF_LEADER", "false")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(env.ns1.writes() > 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(&args)
+        .args(["--config", cfg.to_str().unwrap(), "--only-if-leader=no"])
+        .env("NS1_APIKEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // An exclusion that can match nothing below the domain would protect nothing.
+    let out = env.run("plan", &["--exclude", "static"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("protect nothing"), "{}", text(&out));
+    let out = env.run("plan", &["--exclude", "static.example.org"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // A domain label may not end in '-'.
+    let out = env.run("plan", &["--domain", "mesos-.example.com"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
 #[test]
