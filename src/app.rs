@@ -114,6 +114,8 @@ pub fn gen_options(cfg: &Config) -> GenOptions {
     opts.ip_sources = cfg.ip_sources.clone();
     opts.rules = cfg.rules;
     opts.srv_weight = cfg.srv_weight;
+    opts.max_task_ports = cfg.max_task_ports;
+    opts.max_records = cfg.max_records;
     opts
 }
 

@@ -212,4 +212,17 @@ pub struct Opts {
     /// More log output on stderr (-v, -vv, -vvv).
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    // ---- bounds ----
+    /// Most ports (distinct resource ports plus DiscoveryInfo ports) one task may have; a task with more gets no SRV records, with a warning (default 1024) [config: maxTaskPorts]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MAX_TASK_PORTS",
+        value_name = "N"
+    )]
+    pub max_task_ports: Option<u64>,
+    /// Most records (A, AAAA, SRV answers) a run may build; a state that makes more is refused and nothing is written (default 5000000) [config: maxRecords]
+    #[arg(long, global = true, env = "MESOS2NS1_MAX_RECORDS", value_name = "N")]
+    pub max_records: Option<u64>,
 }

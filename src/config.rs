@@ -87,6 +87,10 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     /// Warnings found while loading (unknown keys, loose key-file mode).
     pub warnings: Vec<String>,
+    /// Most ports one task may have before its SRV records are skipped.
+    pub max_task_ports: usize,
+    /// Most records (answers) a run may build before the state is refused.
+    pub max_records: usize,
 }
 
 /// Values read from the config file; `None` where the file is silent.
@@ -114,6 +118,8 @@ struct FileValues {
     deadline: Option<f64>,
     only_if_leader: Option<bool>,
     metrics_file: Option<PathBuf>,
+    max_task_ports: Option<u64>,
+    max_records: Option<u64>,
 }
 
 /// Mesos-DNS keys that do not change what mesos2ns1 does; accepted quietly
@@ -272,6 +278,8 @@ fn parse_file(
             "deadlineseconds" => f.deadline = Some(get_f64(k, v)?),
             "onlyifleader" => f.only_if_leader = Some(get_bool(k, v)?),
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
+            "maxtaskports" => f.max_task_ports = Some(get_u64(k, v)?),
+            "maxrecords" => f.max_records = Some(get_u64(k, v)?),
             lower if MESOS_DNS_IGNORED.contains(&lower) => {
                 log::info!("config key {k:?} is a Mesos-DNS setting with no effect here; ignored")
             }
@@ -450,6 +458,25 @@ impl Config {
             }
         }
 
+        let max_task_ports = opts
+            .max_task_ports
+            .or(file.max_task_ports)
+            .unwrap_or(crate::records::generate::DEFAULT_MAX_TASK_PORTS as u64);
+        if max_task_ports > 1_000_000 {
+            return cerr(format!(
+                "max task ports {max_task_ports} is more than 1000000"
+            ));
+        }
+        let max_records = opts
+            .max_records
+            .or(file.max_records)
+            .unwrap_or(crate::records::generate::DEFAULT_MAX_RECORDS as u64);
+        if max_records == 0 || max_records > 1_000_000_000 {
+            return cerr(format!(
+                "max records {max_records} is not between 1 and 1000000000"
+            ));
+        }
+
         Ok(Config {
             config_file,
             masters,
@@ -481,6 +508,8 @@ impl Config {
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
             warnings,
+            max_task_ports: max_task_ports as usize,
+            max_records: max_records as usize,
         })
     }
 

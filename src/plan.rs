@@ -109,8 +109,16 @@ pub fn publishable(records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipp
         }
         if rec.rtype == RecordType::SRV {
             let before = rec.answers.len();
-            rec.answers.retain(|a| srv_publishable(a));
+            let mut rewritten = false;
+            rec.answers.retain_mut(|a| {
+                rewritten |= served_port(a);
+                srv_publishable(a)
+            });
             skipped.answers += before - rec.answers.len();
+            if rewritten {
+                rec.answers.sort_unstable();
+                rec.answers.dedup();
+            }
             if rec.answers.is_empty() {
                 log::debug!("no publishable SRV answer left, skipped: {}", rec.name);
                 skipped.emptied += 1;
@@ -120,6 +128,21 @@ pub fn publishable(records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipp
         out.push(rec);
     }
     (out, skipped)
+}
+
+/// A pid port kept as written (`+80`, `080`) is published as the port
+/// Mesos-DNS serves for it (Go's `strconv.Atoi`). Returns whether it changed.
+fn served_port(answer: &mut String) -> bool {
+    let f: Vec<&str> = answer.splitn(4, ' ').collect();
+    let [prio, weight, port, target] = f[..] else {
+        return false;
+    };
+    let canonical = match port.parse::<i64>() {
+        Ok(n) if (0..=65535).contains(&n) && n.to_string() != port => n.to_string(),
+        _ => return false,
+    };
+    *answer = format!("{prio} {weight} {canonical} {target}");
+    true
 }
 
 fn srv_publishable(answer: &str) -> bool {

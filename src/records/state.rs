@@ -1,9 +1,11 @@
 //! The serde model of the Mesos master state: only the fields Mesos-DNS
 //! reads (spec §2.2). Unknown fields are ignored. As in Go's encoding/json,
-//! a JSON `null` leaves a field at its default; a wrong type rejects the
-//! whole state. Strings borrow from the input where they have no escapes.
+//! a JSON `null` leaves a field at its default, a `null` list element is an
+//! empty element, and a wrong type rejects the whole state. Strings borrow
+//! from the input where they have no escapes.
 
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 type Str<'a> = Cow<'a, str>;
@@ -17,14 +19,31 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A list: `null` or missing → empty; a `null` element → a default element,
+/// as Go decodes `null` into a struct in a slice.
+fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    struct Elem<T>(T);
+    impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Elem<T> {
+        fn deserialize<D2: Deserializer<'de>>(d: D2) -> Result<Self, D2::Error> {
+            Ok(Elem(Option::<T>::deserialize(d)?.unwrap_or_default()))
+        }
+    }
+    let v: Vec<Elem<T>> = nullable(d)?;
+    Ok(v.into_iter().map(|e| e.0).collect())
+}
+
 /// A list whose spare capacity (from growing while parsing) is given back:
 /// task lists are the bulk of a large state.
 fn compact<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: Deserialize<'de>,
+    T: Deserialize<'de> + Default,
 {
-    let mut v: Vec<T> = nullable(d)?;
+    let mut v: Vec<T> = list(d)?;
     v.shrink_to_fit();
     Ok(v)
 }
@@ -70,21 +89,23 @@ where
     d.deserialize_option(Text)
 }
 
-/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D>(d: D) -> Result<Option<Option<Str<'de>>>, D::Error>
+/// A pid as Mesos-DNS reads it: the raw JSON text of the value (`PID`
+/// implements `json.Unmarshaler`, which gets the undecoded bytes: quotes,
+/// escapes and all, or `null`). `None` only when the key is missing.
+fn raw<'de, D>(d: D) -> Result<Option<&'de str>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    opt_text(d).map(Some)
+    <&'de RawValue>::deserialize(d).map(|r| Some(r.get()))
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct State<'a> {
     #[serde(default, borrow, deserialize_with = "text")]
     pub leader: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "list")]
     pub frameworks: Vec<Framework<'a>>,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "list")]
     pub slaves: Vec<Slave<'a>>,
 }
 
@@ -92,9 +113,10 @@ pub struct State<'a> {
 pub struct Framework<'a> {
     #[serde(default, borrow, deserialize_with = "text")]
     pub name: Str<'a>,
-    /// `None`: no `pid` key; `Some(None)`: `"pid": null` (rejected, §2.3).
-    #[serde(default, borrow, deserialize_with = "present")]
-    pub pid: Option<Option<Str<'a>>>,
+    /// `None`: no `pid` key; otherwise the raw JSON text of the value
+    /// (`"pid": null` gives `Some("null")`, rejected as Mesos-DNS does).
+    #[serde(default, borrow, deserialize_with = "raw")]
+    pub pid: Option<&'a str>,
     #[serde(default, borrow, deserialize_with = "text")]
     pub hostname: Str<'a>,
     #[serde(default, borrow, deserialize_with = "compact")]
@@ -105,8 +127,9 @@ pub struct Framework<'a> {
 pub struct Slave<'a> {
     #[serde(default, borrow, deserialize_with = "text")]
     pub id: Str<'a>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    pub pid: Option<Option<Str<'a>>>,
+    /// As [`Framework::pid`].
+    #[serde(default, borrow, deserialize_with = "raw")]
+    pub pid: Option<&'a str>,
 }
 
 /// Reads a status list keeping only the latest running status.
@@ -133,10 +156,13 @@ where
             self,
             mut seq: A,
         ) -> Result<Self::Value, A::Error> {
+            // Mesos-DNS's search starts at -1.0: a status stamped at or
+            // below -1 is never chosen.
             let mut best: Option<Status<'de>> = None;
-            while let Some(s) = seq.next_element::<Status<'de>>()? {
+            while let Some(s) = seq.next_element::<Option<Status<'de>>>()? {
+                let Some(s) = s else { continue };
                 if s.state == "TASK_RUNNING"
-                    && best.as_ref().is_none_or(|b| s.timestamp > b.timestamp)
+                    && s.timestamp > best.as_ref().map_or(-1.0, |b| b.timestamp)
                 {
                     best = Some(s);
                 }
@@ -185,7 +211,7 @@ pub struct Status<'a> {
     pub state: Str<'a>,
     #[serde(default, deserialize_with = "nullable")]
     pub timestamp: f64,
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "list")]
     pub labels: Vec<Label<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub container_status: ContainerStatus<'a>,
@@ -215,7 +241,7 @@ pub struct ContainerStatus<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 struct NetworkInfo<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "list")]
     ip_addresses: Vec<IpAddress<'a>>,
     #[serde(default, borrow, deserialize_with = "text")]
     ip_address: Str<'a>,
@@ -231,7 +257,7 @@ fn netinfo_ips<'de, D>(d: D) -> Result<Vec<Str<'de>>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let infos: Vec<NetworkInfo<'de>> = nullable(d)?;
+    let infos: Vec<NetworkInfo<'de>> = list(d)?;
     let mut out = Vec::new();
     for ni in infos {
         if ni.ip_addresses.is_empty() {
@@ -255,13 +281,30 @@ pub struct Discovery<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DiscoveryPorts<'a> {
-    #[serde(default, borrow, deserialize_with = "nullable")]
+    #[serde(default, borrow, deserialize_with = "list")]
     pub ports: Vec<DiscoveryPort<'a>>,
+}
+
+/// An integer as Go reads one into an `int`: the number's text must be a
+/// decimal integer (`-0` is 0; `1.0` or `1e2` are type errors); `null` is 0.
+fn go_int<'de, D>(d: D) -> Result<i64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let raw = <&'de RawValue>::deserialize(d)?.get();
+    if raw == "null" {
+        return Ok(0);
+    }
+    raw.parse::<i64>().map_err(|_| {
+        serde::de::Error::custom(format_args!(
+            "invalid type: {raw} is not an integer in the 64-bit range"
+        ))
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DiscoveryPort<'a> {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "go_int")]
     pub number: i64,
     #[serde(default, borrow, deserialize_with = "text")]
     pub name: Str<'a>,
