@@ -1092,3 +1092,123 @@ fn record_type_and_srv_weight() {
     );
     assert_eq!(RecordType::parse("AAAA"), Some(RecordType::AAAA));
 }
+
+/// Issue 10: ports are de-duplicated per task, and a task's bound counts
+/// distinct resource ports plus DiscoveryInfo ports.
+#[test]
+fn ports_are_deduplicated_per_task_and_bounded() {
+    assert_eq!(
+        ports("[31000-31001, 31000-31001, 31001-31002, 31002-31002]"),
+        vec![31000, 31001, 31002]
+    );
+    assert_eq!(
+        resource_ports(&repeat_range("1-65535", 2000))
+            .unwrap()
+            .len(),
+        65535
+    );
+    let state = base(json!([task(json!({
+        "resources": {"ports": "[31000-31001, 31000-31001, 31001-31002]"},
+        "discovery": {"name": "web", "ports": {"ports": [{"number": 80}]}}
+    }))]));
+    let with_bound = |n: usize| {
+        let mut opts = GenOptions::new("mesos");
+        opts.max_task_ports = n;
+        build_with(&state, &opts).unwrap()
+    };
+    // 3 distinct resource ports + 1 DiscoveryInfo port = 4.
+    let set = with_bound(4);
+    assert_eq!(
+        get(&set, "_web._tcp.marathon.slave.mesos", "SRV")
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        get(&set, "_web._tcp.marathon.mesos", "SRV").unwrap().len(),
+        1
+    );
+    let set = with_bound(3);
+    assert!(!set.keys().any(|(n, _)| n.starts_with("_web.")));
+    assert!(get(&set, "_web._tcp.marathon.slave.mesos", "SRV").is_none());
+    has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+}
+
+fn repeat_range(range: &str, n: usize) -> String {
+    format!("[{}]", vec![range; n].join(","))
+}
+
+fn answers(set: &Set) -> usize {
+    set.values().map(Vec::len).sum()
+}
+
+/// Issue 10: the 16 KB state with one task holding 2,000 copies of
+/// `1-65535` (it made 0.1.0 try to allocate 5.2 GB): that task's port
+/// records are skipped, the rest of the cluster is published.
+#[test]
+fn sixteen_kb_state_of_repeated_full_ranges_is_bounded() {
+    let state = base(json!([
+        task(json!({"resources": {"ports": repeat_range("1-65535", 2000)}})),
+        task(json!({"id": "ok.1", "name": "ok", "resources": {"ports": "[31000-31001]"}}))
+    ]));
+    let body = serde_json::to_vec(&state).unwrap();
+    assert!((16_000..20_000).contains(&body.len()), "{}", body.len());
+    let set = build(&state);
+    assert!(answers(&set) < 40, "{} answers", answers(&set));
+    has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+    assert!(!set.keys().any(|(n, _)| n.starts_with("_web.")));
+    has(
+        &set,
+        "_ok._tcp.marathon.mesos",
+        "SRV",
+        &[
+            "0 1 31000 ok-ha5pn-s3.marathon.slave.mesos",
+            "0 1 31001 ok-ha5pn-s3.marathon.slave.mesos",
+        ],
+    );
+}
+
+/// Issue 10: 50 tasks with `[1-65535]` (1.44 GB in 0.1.0): every one is over
+/// the default bound, so only their addresses are built; with the bound
+/// raised, the total bound refuses the state.
+#[test]
+fn fifty_full_range_tasks_are_bounded_and_the_total_refuses() {
+    let tasks: Vec<Value> = (0..50)
+        .map(|i| {
+            task(
+                json!({"id": format!("wide.{i}"), "name": format!("wide{i}"),
+                        "resources": {"ports": "[1-65535]"}}),
+            )
+        })
+        .collect();
+    let state = base(json!(tasks));
+    assert!(serde_json::to_vec(&state).unwrap().len() < 12_000);
+    let set = build(&state);
+    let srv = set.keys().filter(|(_, t)| t == "SRV").count();
+    assert_eq!(
+        srv,
+        4,
+        "only leader, slave and framework SRV: {:#?}",
+        set.keys()
+    );
+    assert!(answers(&set) < 50 * 4 + 20, "{}", answers(&set));
+    // Raise the per-task bound: the total bound stops it before it grows.
+    let mut opts = GenOptions::new("mesos");
+    opts.max_task_ports = 70_000;
+    opts.max_records = 1_000_000;
+    let e = build_with(&state, &opts).unwrap_err();
+    assert!(
+        e.contains("more than 1000000 records") && e.contains("--max-records"),
+        "{e}"
+    );
+    // Within both bounds, everything is built.
+    opts.max_records = 10_000_000;
+    let one = base(json!([tasks[0].clone()]));
+    let set = build_with(&one, &opts).unwrap();
+    assert_eq!(
+        get(&set, "_wide0._udp.marathon.mesos", "SRV")
+            .unwrap()
+            .len(),
+        65535
+    );
+}

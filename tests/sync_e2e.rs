@@ -410,3 +410,44 @@ fn records_without_a_state_file_reads_the_leading_master() {
     assert_eq!(got, expected(&state, DOMAIN));
     assert_eq!(env.master.requests(), vec!["GET /master/state".to_string()]);
 }
+
+/// Issue 10: a task over its port bound is skipped with a warning naming it
+/// and the rest of the cluster is published; a state over the total bound
+/// is refused before NS1 is contacted.
+#[test]
+fn port_bounds_skip_one_task_and_refuse_a_state_over_the_total() {
+    let env = Env::new("bounds");
+    let mut state = cluster(&env.master.addr(), 2, &as_refs(&many_tasks(6, 2)));
+    let healthy = expected(&state, DOMAIN);
+    let wide = json!({
+        "id": "wide.00000001", "name": "wide", "slave_id": "agent-0000-S0", "state": "TASK_RUNNING",
+        "resources": {"ports": format!("[{}]", vec!["1-65535"; 2000].join(","))},
+        "statuses": [{"state": "TASK_RUNNING", "timestamp": 1.0}]
+    });
+    state["frameworks"][0]["tasks"]
+        .as_array_mut()
+        .unwrap()
+        .push(wide);
+    env.master.set_state(state.to_string());
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("wide.00000001") && err.contains("--max-task-ports"),
+        "{err}"
+    );
+    let zone = owned(&env.ns1);
+    for (key, answers) in &healthy {
+        assert_eq!(zone.get(key), Some(answers), "{key:?}");
+    }
+    assert!(zone.contains_key(&(format!("wide.marathon.{DOMAIN}"), "A".to_string())));
+    assert!(!zone.keys().any(|(n, _)| n.starts_with("_wide.")));
+
+    env.ns1.clear_log();
+    let out = env.run("sync", &["--max-records", "30"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-records"), "{err}");
+    assert!(env.ns1.log().is_empty());
+    assert_eq!(owned(&env.ns1), zone);
+}
