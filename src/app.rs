@@ -66,7 +66,7 @@ pub fn read_state(
     deadline: Option<std::time::Instant>,
 ) -> Result<(Vec<u8>, String), Fail> {
     if let Some(path) = &cfg.state_file {
-        let body = std::fs::read(path)
+        let body = read_capped(path, cfg.max_state_bytes)
             .map_err(|e| Fail::new(Exit::Failed, format!("state file {}: {e}", path.display())))?;
         return Ok((body, path.display().to_string()));
     }
@@ -91,10 +91,26 @@ pub fn read_state(
             ),
             None => cfg.state_timeout,
         },
+        max_state_bytes: cfg.max_state_bytes,
     };
     let fetched =
         crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
     Ok((fetched.body, fetched.url))
+}
+
+/// Reads a file of at most `max` bytes.
+fn read_capped(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut body = Vec::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut body)?;
+    if body.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {max} bytes (--max-state-mib)"
+        )));
+    }
+    Ok(body)
 }
 
 /// Generation options from the configuration; masters lose their scheme.

@@ -225,4 +225,12 @@ pub struct Opts {
     /// Most records (A, AAAA, SRV answers) a run may build; a state that makes more is refused and nothing is written (default 5000000) [config: maxRecords]
     #[arg(long, global = true, env = "MESOS2NS1_MAX_RECORDS", value_name = "N")]
     pub max_records: Option<u64>,
+    /// Largest Mesos state read, from a master or --state-file, MiB (default 512) [config: maxStateMiB]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MAX_STATE_MIB",
+        value_name = "MIB"
+    )]
+    pub max_state_mib: Option<u64>,
 }

@@ -91,6 +91,8 @@ pub struct Config {
     pub max_task_ports: usize,
     /// Most records (answers) a run may build before the state is refused.
     pub max_records: usize,
+    /// Largest state read, from a master or a file.
+    pub max_state_bytes: u64,
 }
 
 /// Values read from the config file; `None` where the file is silent.
@@ -120,7 +122,13 @@ struct FileValues {
     metrics_file: Option<PathBuf>,
     max_task_ports: Option<u64>,
     max_records: Option<u64>,
+    max_state_mib: Option<u64>,
 }
+
+/// Default largest state read (`--max-state-mib`). Big clusters have states
+/// of tens of MiB (100,000 tasks: about 50 MiB); this only stops a runaway
+/// answer from eating all memory (peak memory is about 2.6 times the state).
+pub const DEFAULT_MAX_STATE_MIB: u64 = 512;
 
 /// Mesos-DNS keys that do not change what mesos2ns1 does; accepted quietly
 /// so that a Mesos-DNS config.json can be reused as it is.
@@ -280,6 +288,7 @@ fn parse_file(
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
             "maxtaskports" => f.max_task_ports = Some(get_u64(k, v)?),
             "maxrecords" => f.max_records = Some(get_u64(k, v)?),
+            "maxstatemib" => f.max_state_mib = Some(get_u64(k, v)?),
             lower if MESOS_DNS_IGNORED.contains(&lower) => {
                 log::info!("config key {k:?} is a Mesos-DNS setting with no effect here; ignored")
             }
@@ -477,6 +486,16 @@ impl Config {
             ));
         }
 
+        let max_state_mib = opts
+            .max_state_mib
+            .or(file.max_state_mib)
+            .unwrap_or(DEFAULT_MAX_STATE_MIB);
+        if !(1..=65536).contains(&max_state_mib) {
+            return cerr(format!(
+                "max state size {max_state_mib} MiB is not between 1 and 65536"
+            ));
+        }
+
         Ok(Config {
             config_file,
             masters,
@@ -510,6 +529,7 @@ impl Config {
             warnings,
             max_task_ports: max_task_ports as usize,
             max_records: max_records as usize,
+            max_state_bytes: max_state_mib << 20,
         })
     }
 

@@ -15,6 +15,7 @@ fn opts(masters: &[String]) -> MesosOptions {
         credentials: None,
         connect_timeout: Duration::from_secs(2),
         timeout: Duration::from_secs(3),
+        max_state_bytes: 1 << 30,
     }
 }
 

@@ -451,3 +451,49 @@ fn port_bounds_skip_one_task_and_refuse_a_state_over_the_total() {
     assert!(env.ns1.log().is_empty());
     assert_eq!(owned(&env.ns1), zone);
 }
+
+/// Issue 10: the state body cap is configurable (`--max-state-mib`), for a
+/// master's answer and a state file alike; out-of-range bounds are usage
+/// errors.
+#[test]
+fn state_size_cap_and_bounds_are_configurable() {
+    let env = Env::new("cap");
+    let mut state = env.serve(2, &as_refs(&many_tasks(3, 2)));
+    state["padding"] = json!("x".repeat(1_100_000));
+    env.master.set_state(state.to_string());
+    let out = env.run("sync", &["--max-state-mib", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--max-state-mib"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.ns1.log().is_empty());
+    let out = env.run("sync", &["--max-state-mib", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let file = env.dir.file("big.json", &state.to_string());
+    let file = file.to_str().unwrap();
+    let out = run(
+        &env.dir,
+        &[
+            "records",
+            "--state-file",
+            file,
+            "--domain",
+            "mesos",
+            "--max-state-mib",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-state-mib"));
+    for bad in [
+        ["--max-task-ports", "1000001"],
+        ["--max-records", "0"],
+        ["--max-state-mib", "0"],
+    ] {
+        let out = env.run("sync", &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
+}

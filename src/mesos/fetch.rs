@@ -16,10 +16,6 @@ use super::{FetchError, MesosError, MesosOptions};
 /// leader); a few more tolerate a proxy in front.
 pub(crate) const MAX_REDIRECTS: usize = 5;
 
-/// Largest state body read. Big clusters have states of tens of MiB; this
-/// only stops a runaway answer from eating all memory.
-pub(crate) const MAX_STATE_BYTES: u64 = 1 << 30;
-
 /// The endpoint since Mesos 1.0 (Mesos-DNS ≥ v0.7.0-rc1).
 pub(crate) const STATE_PATH: &str = "/master/state";
 /// The endpoint of Mesos ≤ 0.28, tried when [`STATE_PATH`] answers 404.
@@ -44,6 +40,7 @@ pub(crate) struct Client {
     authorization: Option<String>,
     timeout: Duration,
     connect_timeout: Duration,
+    max_body: u64,
 }
 
 impl Client {
@@ -72,6 +69,7 @@ impl Client {
             authorization,
             timeout: opts.timeout,
             connect_timeout: opts.connect_timeout,
+            max_body: opts.max_state_bytes,
         })
     }
 
@@ -170,7 +168,7 @@ impl Client {
             let body = response
                 .body_mut()
                 .with_config()
-                .limit(MAX_STATE_BYTES)
+                .limit(self.max_body)
                 .read_to_vec()
                 .map_err(|e| self.transport_error(&url, e, "body"))?;
             debug!("{url} answered HTTP {status} with {} bytes", body.len());
@@ -211,7 +209,7 @@ impl Client {
             ureq::Error::HostNotFound => "host not found".to_string(),
             ureq::Error::ConnectionFailed => "connection failed".to_string(),
             ureq::Error::BodyExceedsLimit(limit) => {
-                format!("the state is larger than {limit} bytes")
+                format!("the state is larger than {limit} bytes (--max-state-mib)")
             }
             other => format!("{while_body}{other}"),
         };
@@ -419,6 +417,7 @@ mod tests {
             credentials: None,
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
+            max_state_bytes: 1 << 30,
         }
     }
 

@@ -54,6 +54,8 @@ pub struct MesosOptions {
     /// (Mesos-DNS `stateTimeoutSeconds`); the leader re-fetch gets its own.
     /// Zero: no limit.
     pub timeout: Duration,
+    /// Largest state body read (`--max-state-mib`).
+    pub max_state_bytes: u64,
 }
 
 impl fmt::Debug for MesosOptions {
