@@ -1212,3 +1212,28 @@ fn fifty_full_range_tasks_are_bounded_and_the_total_refuses() {
         65535
     );
 }
+
+/// The zone-file output comments out SRV answers whose port no zone file
+/// can hold (kept as text, or above 65535), as it does unpublishable names.
+#[test]
+fn zone_output_comments_out_ports_it_cannot_hold() {
+    let mut state = base(json!([task(
+        json!({"resources": {"ports": "[65535-65536]"}})
+    )]));
+    state["frameworks"][0]["pid"] = json!("scheduler-1@10.0.0.9:http");
+    let body = serde_json::to_vec(&state).unwrap();
+    let st = records::state::parse(&body).unwrap();
+    let mut set = records::generate(&st, &GenOptions::new("mesos"), &resolver()).unwrap();
+    let mut out = Vec::new();
+    records::output::write_zone(&mut set, 60, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+            .to_string()
+    };
+    assert!(line("0 1 65535 web-").starts_with("_web._tcp.marathon.mesos."));
+    assert!(line("0 1 65536 web-").starts_with("; not publishable"));
+    assert!(line("0 1 http marathon.mesos").starts_with("; not publishable"));
+}
