@@ -42,6 +42,9 @@ pub struct Summary {
     pub cpu_seconds: f64,
     /// Peak resident memory of this process, where /proc tells it.
     pub peak_rss_bytes: u64,
+    /// Tasks whose SRV records were skipped for having more ports than
+    /// `--max-task-ports`.
+    pub tasks_over_port_bound: usize,
 }
 
 impl Summary {
@@ -75,7 +78,11 @@ impl Summary {
             self.api_calls,
             self.throttled,
             self.duration_seconds
-        )
+        ) + &if self.tasks_over_port_bound > 0 {
+            format!(" tasks_over_port_bound={}", self.tasks_over_port_bound)
+        } else {
+            String::new()
+        }
     }
 
     /// Fills in the process figures (CPU time, peak memory) just before printing.

@@ -157,6 +157,7 @@ fn run(
     let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
     drop(body);
     summary.leader = leader.clone();
+    summary.tasks_over_port_bound = set.tasks_over_port_bound;
     let StateCounts {
         agents,
         running_tasks,

@@ -436,6 +436,11 @@ fn port_bounds_skip_one_task_and_refuse_a_state_over_the_total() {
         err.contains("wide.00000001") && err.contains("--max-task-ports"),
         "{err}"
     );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" tasks_over_port_bound=1"),
+        "{}",
+        text(&out)
+    );
     let zone = owned(&env.ns1);
     for (key, answers) in &healthy {
         assert_eq!(zone.get(key), Some(answers), "{key:?}");

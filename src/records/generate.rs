@@ -515,6 +515,7 @@ pub fn generate(
             let total = ranges.len().saturating_add(discovery_ports as u64);
             let within = total <= opts.max_task_ports as u64;
             if !within {
+                set.tasks_over_port_bound += 1;
                 log::warn!(
                     "task {:?} of framework {:?} has {total} ports, more than the {} allowed \
                      (--max-task-ports): its SRV records are skipped",

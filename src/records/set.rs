@@ -109,6 +109,8 @@ pub struct RecordSet {
     wide_ports: Vec<i64>,
     v6: Vec<Ipv6Addr>,
     srv_weight: u32,
+    /// Tasks whose SRV records were skipped for their port bound.
+    pub tasks_over_port_bound: usize,
 }
 
 impl RecordSet {
@@ -121,6 +123,7 @@ impl RecordSet {
             wide_ports: Vec::new(),
             v6: Vec::new(),
             srv_weight,
+            tasks_over_port_bound: 0,
         }
     }
 
