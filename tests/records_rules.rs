@@ -557,7 +557,13 @@ fn pids_as_mesos_dns_reads_them() {
         "SRV",
         &["0 1 15101 marathon.mesos"],
     );
-    // A pid that is not a string is rejected.
+    // A pid that is not a string is rejected, in one line.
+    let e = build_raw(&body.replace(
+        "\"scheduler-1@10.0.0.9:15101\"",
+        "{\n\"a@10.0.0.9:1\": [1,\n2]}",
+    ))
+    .unwrap_err();
+    assert!(e.contains("frameworks[0]") && !e.contains('\n'), "{e}");
     let e = build_raw(&body.replace("\"scheduler-1@10.0.0.9:15101\"", "5")).unwrap_err();
     assert!(e.contains("frameworks[0]"), "{e}");
     // IPv6 and zero-signed ports.

@@ -74,8 +74,8 @@ pub struct GenOptions {
 
 /// Default of [`GenOptions::max_task_ports`].
 pub const DEFAULT_MAX_TASK_PORTS: usize = 1024;
-/// Default of [`GenOptions::max_records`]: a 100,000-task cluster makes
-/// about 1.5 million.
+/// Default of [`GenOptions::max_records`]: a 100,000-task cluster with two
+/// ports per task makes about 1.2 million.
 pub const DEFAULT_MAX_RECORDS: usize = 5_000_000;
 
 impl GenOptions {
@@ -180,16 +180,22 @@ pub fn parse_upid<'a>(raw: &'a str, resolver: &dyn Resolver) -> Result<Upid<'a>,
     if raw == "null" {
         return Err("pid is null".into());
     }
+    // Quoted and cut: the raw text may be long or span lines.
+    let shown = || {
+        let cut: String = raw.chars().take(80).collect();
+        let more = if cut.len() < raw.len() { "…" } else { "" };
+        format!("{cut:?}{more}")
+    };
     let text = raw.trim_matches(|c| c == '"' || c == ' ');
     let mut parts = text.split('@');
     let (Some(_id), Some(addr), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{raw} does not have exactly one '@'"));
+        return Err(format!("{} does not have exactly one '@'", shown()));
     };
-    let (host, port) = go_split_host_port(addr).map_err(|e| format!("{raw}: {e}"))?;
-    go_lookup_port(port).map_err(|e| format!("{raw}: {e}"))?;
+    let (host, port) = go_split_host_port(addr).map_err(|e| format!("{}: {e}", shown()))?;
+    go_lookup_port(port).map_err(|e| format!("{}: {e}", shown()))?;
     let ips = host_ips(host, resolver);
     if !host.is_empty() && ips.is_empty() {
-        return Err(format!("{raw}: host {host:?} does not resolve"));
+        return Err(format!("{}: host {host:?} does not resolve", shown()));
     }
     Ok(Upid { host, port, ips })
 }
