@@ -60,7 +60,8 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 /// Reads the state: from `--state-file`, or from the leading master. With
-/// a deadline, no master is given longer than the time left before it.
+/// a deadline, the whole fetch (every master, redirect and leader
+/// re-fetch) ends by it.
 pub fn read_state(
     cfg: &Config,
     deadline: Option<std::time::Instant>,
@@ -84,13 +85,10 @@ pub fn read_state(
             .read_mesos_credentials()
             .map_err(|e| Fail::new(Exit::Usage, e.0))?,
         connect_timeout: cfg.state_timeout.min(std::time::Duration::from_secs(5)),
-        timeout: match deadline {
-            Some(d) => cfg.state_timeout.min(
-                d.saturating_duration_since(std::time::Instant::now())
-                    .max(std::time::Duration::from_secs(1)),
-            ),
-            None => cfg.state_timeout,
-        },
+        // Each master (and each leader re-fetch) gets `state_timeout`, and
+        // all of them together end at the deadline.
+        timeout: cfg.state_timeout,
+        deadline,
     };
     let fetched =
         crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
