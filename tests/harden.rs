@@ -292,6 +292,26 @@ fn a_fifo_or_a_device_as_key_file_is_an_error_not_a_hang() {
         assert!(stderr.contains("is not a regular file"), "{}", text(&out));
     }
     assert_eq!(env.ns1.log().len(), 0);
+
+    // The Mesos secret file too: refused before any request.
+    let args = strings(&[
+        "records",
+        "--masters",
+        &env.master.addr(),
+        "--mesos-principal",
+        "p",
+        "--mesos-secret-file",
+        &fifo.display().to_string(),
+    ]);
+    let (out, took) = run_limited(&env.dir, &args, Duration::from_secs(20));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Mesos secret file"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.master.requests().is_empty());
 }
 
 #[test]
@@ -378,7 +398,7 @@ fn a_line_break_in_the_leader_pid_cannot_forge_a_summary_line() {
     state["leader"] = json!(forged);
     env.master.set_state(state.to_string());
 
-    let out = env.run("sync", &[]);
+    let out = env.run("sync", &["-vv"]);
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summaries: Vec<&str> = stdout
@@ -391,8 +411,16 @@ fn a_line_break_in_the_leader_pid_cannot_forge_a_summary_line() {
         "{}",
         text(&out)
     );
-    for line in String::from_utf8_lossy(&out.stderr).lines() {
-        assert!(!line.starts_with("mesos2ns1 sync: exit="), "{}", text(&out));
+    // Every log line is one log record: "[LEVEL] ...", however the state
+    // is spelled.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("master\\nmesos2ns1 sync"), "{}", text(&out));
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with('[') || line.starts_with("mesos2ns1: "),
+            "forged line {line:?} in\n{}",
+            text(&out)
+        );
     }
 }
 
