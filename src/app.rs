@@ -171,7 +171,9 @@ pub fn build_records_until(
 
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let t0 = std::time::Instant::now();
-    let (body, source) = read_state(cfg, None)?;
+    // The deadline bounds the fetch here too (three hung masters cost one
+    // deadline, not three timeouts).
+    let (body, source) = read_state(cfg, t0.checked_add(cfg.deadline))?;
     let size = body.len();
     let t1 = std::time::Instant::now();
     let state = records::state::parse(&body)

@@ -344,15 +344,16 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
         cfg.domain,
         cfg.masters.len()
     );
-    let (body, source) = read_state(cfg, None).map_err(|f| {
-        Fail::new(
-            f.exit,
-            format!(
-                "{} (check the masters list, the network path to port 5050 and mesosHTTPSOn)",
-                f.msg
-            ),
-        )
-    })?;
+    let (body, source) =
+        read_state(cfg, Instant::now().checked_add(cfg.deadline)).map_err(|f| {
+            Fail::new(
+                f.exit,
+                format!(
+                    "{} (check the masters list, the network path to port 5050 and mesosHTTPSOn)",
+                    f.msg
+                ),
+            )
+        })?;
     let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
     println!(
         "mesos: state from {source}: leader {}, {} agents, {} frameworks, {} running tasks, {} records",

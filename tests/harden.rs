@@ -83,6 +83,29 @@ fn three_hung_masters_end_within_the_deadline() {
     assert_eq!(env.ns1.writes(), 0);
 }
 
+#[test]
+fn records_and_check_keep_to_the_deadline_too() {
+    let env = Env::new("hungcmd");
+    let hung = [hung_master(), hung_master(), hung_master()];
+    let masters = hung
+        .iter()
+        .map(FakeMaster::addr)
+        .collect::<Vec<_>>()
+        .join(",");
+    for cmd in ["records", "check"] {
+        let mut args = env.args(cmd, &["--deadline", "2"]);
+        let i = args.iter().position(|a| a == "--masters").unwrap();
+        args[i + 1] = masters.clone();
+        let (out, took) = run_limited(&env.dir, &args, Duration::from_secs(40));
+        assert!(
+            took < Duration::from_secs(5),
+            "{cmd} took {took:?}\n{}",
+            text(&out)
+        );
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", text(&out));
+    }
+}
+
 /// A resolver whose lookups never return (a hung DNS path).
 struct Hung;
 
