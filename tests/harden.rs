@@ -448,6 +448,32 @@ fn a_line_break_in_the_leader_pid_cannot_forge_a_summary_line() {
 }
 
 #[test]
+fn a_line_break_in_a_task_name_cannot_add_a_line_to_the_zone_listing() {
+    let dir = TempDir::new("zonelines");
+    let state = json!({
+        "leader": "master@10.0.0.1:5050",
+        "slaves": [{"id": "S1", "pid": "slave(1)@10.1.0.1:5051"}],
+        "frameworks": [{"name": "marathon", "pid": "scheduler@10.0.0.9:15101", "tasks": [{
+            "id": "web.1", "name": "web", "slave_id": "S1", "state": "TASK_RUNNING",
+            "resources": {"ports": "[31000-31000]"}, "statuses": [],
+            "discovery": {"name": "evil\nforged.example.com.\t60\tIN\tA\t6.6.6.6", "ports": {"ports": []}}
+        }]}]
+    });
+    let file = dir.file("state.json", &state.to_string());
+    let args = strings(&["records", "--state-file", &file.display().to_string()]);
+    let (out, _) = run_limited(&dir, &args, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout.lines() {
+        assert!(
+            line.starts_with("$TTL ") || line.starts_with("; ") || line.contains(".mesos.\t"),
+            "forged line {line:?} in\n{stdout}"
+        );
+        assert!(!line.starts_with("forged"), "{stdout}");
+    }
+}
+
+#[test]
 fn summary_lines_escape_control_characters() {
     let mut s = mesos2ns1::report::Summary::new("sync");
     s.leader = "m\u{1b}[2J\r@10.0.0.1:5050".into();
