@@ -3,7 +3,7 @@
 
 use crate::cli::{Cli, Command, Format, RecordsArgs};
 use crate::config::Config;
-use crate::records::{self, GenOptions, RecordSet, SystemResolver};
+use crate::records::{self, GenOptions, RecordSet, Resolver, SystemResolver};
 use std::io::Write;
 
 /// Exit codes; part of the interface (cron, monitoring, image tests).
@@ -60,7 +60,8 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 /// Reads the state: from `--state-file`, or from the leading master. With
-/// a deadline, no master is given longer than the time left before it.
+/// a deadline, the whole fetch (every master, redirect and leader
+/// re-fetch) ends by it.
 pub fn read_state(
     cfg: &Config,
     deadline: Option<std::time::Instant>,
@@ -84,14 +85,11 @@ pub fn read_state(
             .read_mesos_credentials()
             .map_err(|e| Fail::new(Exit::Usage, e.0))?,
         connect_timeout: cfg.state_timeout.min(std::time::Duration::from_secs(5)),
-        timeout: match deadline {
-            Some(d) => cfg.state_timeout.min(
-                d.saturating_duration_since(std::time::Instant::now())
-                    .max(std::time::Duration::from_secs(1)),
-            ),
-            None => cfg.state_timeout,
-        },
         max_state_bytes: cfg.max_state_bytes,
+        // Each master (and each leader re-fetch) gets `state_timeout`, and
+        // all of them together end at the deadline.
+        timeout: cfg.state_timeout,
+        deadline,
     };
     let fetched =
         crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
@@ -135,15 +133,52 @@ pub fn gen_options(cfg: &Config) -> GenOptions {
     opts
 }
 
-/// Parses a state and generates its record set.
+/// Parses a state and generates its record set, resolving host names with
+/// the system resolver until [`resolve_deadline`] (no deadline given).
 pub fn build_records(
     body: &[u8],
     source: &str,
     cfg: &Config,
 ) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
+    build_records_until(
+        body,
+        source,
+        cfg,
+        std::sync::Arc::new(SystemResolver),
+        resolve_deadline(cfg, None),
+    )
+}
+
+/// When name resolution stops waiting: half the time left before the
+/// run's `deadline` (so that the zone still gets the other half), or half
+/// of `--deadline` from now when the command has none.
+pub fn resolve_deadline(cfg: &Config, deadline: Option<std::time::Instant>) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let left = match deadline {
+        Some(d) => d.saturating_duration_since(now),
+        None => cfg.deadline,
+    };
+    now.checked_add(left / 2).unwrap_or(now)
+}
+
+/// [`build_records`] with a given resolver, waiting for names until `until`
+/// (see [`records::resolve`]).
+pub fn build_records_until(
+    body: &[u8],
+    source: &str,
+    cfg: &Config,
+    resolver: std::sync::Arc<dyn Resolver + Send + Sync>,
+    until: std::time::Instant,
+) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
     let state = records::state::parse(body)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
-    let set = records::generate(&state, &gen_options(cfg), &SystemResolver)
+    let resolved = records::resolve::resolve_until(
+        records::resolve::names_to_resolve(&state),
+        resolver,
+        until,
+        records::resolve::RESOLVE_WORKERS,
+    );
+    let set = records::generate(&state, &gen_options(cfg), &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     Ok((
         set,
@@ -154,7 +189,9 @@ pub fn build_records(
 
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let t0 = std::time::Instant::now();
-    let (body, source) = read_state(cfg, None)?;
+    // The deadline bounds the fetch here too (three hung masters cost one
+    // deadline, not three timeouts).
+    let (body, source) = read_state(cfg, t0.checked_add(cfg.deadline))?;
     let size = body.len();
     let t1 = std::time::Instant::now();
     let state = records::state::parse(&body)
@@ -164,7 +201,13 @@ fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
         "records: parsed; peak memory so far {} bytes",
         crate::report::process_usage().1
     );
-    let mut set = records::generate(&state, &gen_options(cfg), &SystemResolver)
+    let resolved = records::resolve::resolve_until(
+        records::resolve::names_to_resolve(&state),
+        std::sync::Arc::new(SystemResolver),
+        resolve_deadline(cfg, None),
+        records::resolve::RESOLVE_WORKERS,
+    );
+    let mut set = records::generate(&state, &gen_options(cfg), &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     log::debug!(
         "records: generated; peak memory so far {} bytes",

@@ -17,6 +17,10 @@ use std::time::Duration;
 pub const DEFAULT_CONFIG: &str = "/etc/mesos2ns1/config.json";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/mesos2ns1";
 pub const DEFAULT_ENDPOINT: &str = "https://api.nsone.net/v1/";
+/// The longest state or NS1 timeout accepted, seconds (the longest deadline).
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+/// The largest key or secret file read, bytes.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// A configuration error, in one line (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,7 +341,29 @@ impl Config {
                 }
             }
         };
+        Config::from_parts(opts, env_key, config_file, file, warnings)
+    }
 
+    /// The configuration as if `text` were the config file at `path` (the
+    /// file is not read). For tests and the fuzz campaign.
+    pub fn load_text(
+        opts: &Opts,
+        env_key: Option<String>,
+        path: &Path,
+        text: &str,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let file = parse_file(text, path, &mut warnings)?;
+        Config::from_parts(opts, env_key, Some(path.to_path_buf()), file, warnings)
+    }
+
+    fn from_parts(
+        opts: &Opts,
+        env_key: Option<String>,
+        config_file: Option<PathBuf>,
+        file: FileValues,
+        warnings: Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let masters = opts.masters.clone().or(file.masters).unwrap_or_default();
         let masters: Vec<String> = masters
             .iter()
@@ -437,6 +463,28 @@ impl Config {
         if state_timeout == 0 || ns1_timeout == 0 {
             return cerr("timeouts must be at least 1 second");
         }
+        for (name, secs) in [
+            (
+                "state timeout (--state-timeout, stateTimeoutSeconds)",
+                state_timeout,
+            ),
+            (
+                "NS1 timeout (--ns1-timeout, ns1TimeoutSeconds)",
+                ns1_timeout,
+            ),
+        ] {
+            if secs > MAX_TIMEOUT_SECS {
+                return cerr(format!(
+                    "{name} {secs} s is longer than {MAX_TIMEOUT_SECS} s (the longest deadline)"
+                ));
+            }
+        }
+        let srv_weight = file.srv_weight.unwrap_or(1);
+        if srv_weight > u32::from(u16::MAX) {
+            return cerr(format!(
+                "config key \"SRVRecordDefaultWeight\": {srv_weight} is above 65535, the largest SRV weight"
+            ));
+        }
         let ns1_endpoint = opts
             .ns1_endpoint
             .clone()
@@ -510,7 +558,7 @@ impl Config {
             ip_sources,
             rules,
             ttl,
-            srv_weight: file.srv_weight.unwrap_or(1),
+            srv_weight,
             ns1_endpoint,
             ns1_key,
             ns1_timeout: Duration::from_secs(ns1_timeout),
@@ -593,26 +641,132 @@ fn exclusion_can_match(pattern: &str, domain: &str) -> bool {
     }
 }
 
-/// Reads a one-line secret from a file, trimming the line end.
+/// Reads a one-line secret from a file, trimming the line end. The file
+/// must be a regular file of at most [`MAX_SECRET_BYTES`]: a FIFO, a device
+/// (`/dev/zero`) or a directory is an error, never a hang. Loose modes are
+/// warned about (see [`secret_file_warnings`]).
 pub fn read_secret_file(what: &str, path: &Path) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{what} {}: {e}", path.display())))?;
-    #[cfg(unix)]
+    use std::io::Read;
+    let fail = |e: &dyn fmt::Display| ConfigError(format!("{what} {}: {e}", path.display()));
+    let not_regular = |meta: &std::fs::Metadata| {
+        ConfigError(format!(
+            "{what} {} is not a regular file (it is {}); give a file holding the secret",
+            path.display(),
+            file_kind(meta)
+        ))
+    };
+    // Refused before opening: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o004 != 0
-        {
-            log::warn!(
-                "{what} {} is readable by every user (mode {:o}); chmod 0640 it",
-                path.display(),
-                meta.permissions().mode() & 0o777
-            );
-        }
+        // O_NONBLOCK: should the path be swapped for a FIFO after the
+        // check, open() still returns at once (fstat then refuses it).
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(0o4000);
+    }
+    let file = options.open(path).map_err(|e| fail(&e))?;
+    let meta = file.metadata().map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    if meta.len() > MAX_SECRET_BYTES {
+        return cerr(format!(
+            "{what} {} is {} bytes, more than a secret ({MAX_SECRET_BYTES} bytes at most)",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(&e))?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return cerr(format!(
+            "{what} {} is more than {MAX_SECRET_BYTES} bytes",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| fail(&"not UTF-8 text"))?;
+    for warning in secret_file_warnings(what, path, &meta, process_gid()) {
+        log::warn!("{warning}");
     }
     let secret = text.trim().to_string();
     if secret.is_empty() {
         return cerr(format!("{what} {} is empty", path.display()));
     }
     Ok(secret)
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// The effective group id of this process (Linux `/proc`); `None` elsewhere.
+fn process_gid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Gid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Warnings about a secret file's mode: writable by group or others, or
+/// readable by others than its owner, root and the job's group `job_gid`.
+pub fn secret_file_warnings(
+    what: &str,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    job_gid: Option<u32>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = meta.permissions().mode() & 0o7777;
+        let gid = meta.gid();
+        let p = path.display();
+        if mode & 0o022 != 0 {
+            out.push(format!(
+                "{what} {p} can be changed by {} (mode {mode:o}); chmod 0640 it",
+                if mode & 0o002 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                }
+            ));
+        }
+        if mode & 0o004 != 0 {
+            out.push(format!(
+                "{what} {p} is readable by every user (mode {mode:o}); chmod 0640 it"
+            ));
+        } else if mode & 0o040 != 0 && gid != 0 && Some(gid) != job_gid {
+            out.push(format!(
+                "{what} {p} is readable by group {gid}, which is neither root nor this job's group; chgrp it or chmod 0600 it"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (what, path, meta, job_gid);
+    out
 }

@@ -6,6 +6,24 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
+/// `s` with every control character (line breaks, escape sequences, ...)
+/// written as a Rust escape (`\n`, `\u{1b}`), so that text from a state or
+/// a server can never start a new log or summary line of its own.
+pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -55,17 +73,19 @@ impl Summary {
         }
     }
 
+    /// The summary line. Text that comes from outside (the leader, the
+    /// reason) has its control characters escaped: one run, one line.
     pub fn line(&self) -> String {
         let leader = if self.leader.is_empty() {
-            "-"
+            "-".into()
         } else {
-            &self.leader
+            escape_control(&self.leader)
         };
         format!(
             "mesos2ns1 {}: exit={} ({}) leader={} desired={} created={} updated={} deleted={} unchanged={} skipped={} failed={} postponed={} api_calls={} throttled={} duration={:.2}s",
             self.command,
             self.exit,
-            self.reason,
+            escape_control(&self.reason),
             leader,
             self.desired,
             self.created,

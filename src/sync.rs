@@ -136,7 +136,14 @@ fn run_locked(cfg: &Config, write: bool, started: Instant) -> Result<Exit, Fail>
 pub fn is_local_address(ip: IpAddr) -> Result<bool, String> {
     let ifaces =
         if_addrs::get_if_addrs().map_err(|e| format!("cannot list this host's addresses: {e}"))?;
-    Ok(ifaces.iter().any(|i| i.ip() == ip))
+    Ok(address_among(ip, ifaces.iter().map(|i| i.ip())))
+}
+
+/// Whether `ip` is one of `addrs`, compared canonically: an IPv4-mapped
+/// IPv6 address (`::ffff:10.0.0.1`) is its IPv4 address.
+pub fn address_among(ip: IpAddr, addrs: impl IntoIterator<Item = IpAddr>) -> bool {
+    let ip = ip.to_canonical();
+    addrs.into_iter().any(|a| a.to_canonical() == ip)
 }
 
 fn run(
@@ -154,7 +161,13 @@ fn run(
 
     // 1. The cluster. Any failure here returns before NS1 is contacted.
     let (body, source) = read_state(cfg, Some(deadline))?;
-    let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
+    let (mut set, counts, leader) = crate::app::build_records_until(
+        &body,
+        &source,
+        cfg,
+        std::sync::Arc::new(crate::records::SystemResolver),
+        crate::app::resolve_deadline(cfg, Some(deadline)),
+    )?;
     drop(body);
     summary.leader = leader.clone();
     summary.tasks_over_port_bound = set.tasks_over_port_bound;
@@ -170,6 +183,7 @@ fn run(
         let leader_ip = parse_pid(&leader)
             .ok()
             .and_then(|p| p.host.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
             .ok_or_else(|| {
                 Fail::new(
                     Exit::Failed,
@@ -312,7 +326,8 @@ fn note_stats(summary: &mut Summary, stats: &Stats) {
 
 fn print_plan(plan: &Plan) {
     for change in &plan.changes {
-        println!("{change}");
+        // Names come from the state: one change, one line.
+        println!("{}", crate::report::escape_control(&change.to_string()));
     }
     println!("plan: {plan}");
 }
@@ -330,18 +345,20 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
         cfg.domain,
         cfg.masters.len()
     );
-    let (body, source) = read_state(cfg, None).map_err(|f| {
-        Fail::new(
-            f.exit,
-            format!(
-                "{} (check the masters list, the network path to port 5050 and mesosHTTPSOn)",
-                f.msg
-            ),
-        )
-    })?;
+    let (body, source) =
+        read_state(cfg, Instant::now().checked_add(cfg.deadline)).map_err(|f| {
+            Fail::new(
+                f.exit,
+                format!(
+                    "{} (check the masters list, the network path to port 5050 and mesosHTTPSOn)",
+                    f.msg
+                ),
+            )
+        })?;
     let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
     println!(
-        "mesos: state from {source}: leader {leader}, {} agents, {} frameworks, {} running tasks, {} records",
+        "mesos: state from {source}: leader {}, {} agents, {} frameworks, {} running tasks, {} records",
+        crate::report::escape_control(&leader),
         counts.agents,
         counts.frameworks,
         counts.running_tasks,

@@ -139,6 +139,36 @@ struct RecordSummary {
     tier: Option<u32>,
 }
 
+/// Parses one page of a zone listing (the body of `GET zones/:zone`) into
+/// its records, as `list_zone` does. For tests and the fuzz campaign.
+pub fn parse_zone_page(body: &[u8]) -> Result<Vec<ZoneRecord>, String> {
+    let page: ZonePage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(page
+        .records
+        .summaries()
+        .into_iter()
+        .map(ZoneRecord::from)
+        .collect())
+}
+
+/// The record summaries of a page, whether `records` is a list or an
+/// optional list.
+trait Summaries {
+    fn summaries(self) -> Vec<RecordSummary>;
+}
+
+impl Summaries for Vec<RecordSummary> {
+    fn summaries(self) -> Vec<RecordSummary> {
+        self
+    }
+}
+
+impl Summaries for Option<Vec<RecordSummary>> {
+    fn summaries(self) -> Vec<RecordSummary> {
+        self.unwrap_or_default()
+    }
+}
+
 impl From<RecordSummary> for ZoneRecord {
     fn from(r: RecordSummary) -> ZoneRecord {
         let answers = r

@@ -24,6 +24,7 @@ pub mod rdata;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use client::parse_zone_page;
 pub use client::{Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
 pub use error::{Ns1Error, describe_body};
 pub use rdata::{answer_to_rdata, normalize_name, normalize_short_answer, record_body};

@@ -354,7 +354,7 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
 
 /// `IPs(host)`: the literal, or every address the resolver gives. As in
 /// Mesos-DNS, a bracketed IPv6 address (`[fd00::1]`) is neither.
-fn host_ips(host: &str, resolver: &dyn Resolver) -> Vec<IpAddr> {
+pub(crate) fn host_ips(host: &str, resolver: &dyn Resolver) -> Vec<IpAddr> {
     if host.is_empty() {
         return Vec::new();
     }
@@ -412,7 +412,8 @@ pub fn generate(
             leader.host, state.leader
         ));
     };
-    let leader_written = leader.host;
+    let leader_written = served_form(leader.host, leader_ip);
+    let leader_written = leader_written.as_str();
     let leader_str = join_host_port(leader.host, leader.port);
     set.add_ip_as_written(&format!("leader.{d}"), leader_written, leader_ip);
     set.add_ip_as_written(&format!("master.{d}"), leader_written, leader_ip);
@@ -440,6 +441,8 @@ pub fn generate(
                 "master {entry:?}: host {host:?} is not an IP address"
             ));
         };
+        let host = served_form(host, ip);
+        let host = host.as_str();
         if *entry != leader_str {
             if set.has_ip(&master_d, ip) {
                 continue;
@@ -578,6 +581,16 @@ pub fn generate(
 
 fn too_many(max: usize) -> String {
     format!("the state makes more than {max} records (--max-records): refused, nothing is written")
+}
+
+/// A leader or master host as Mesos-DNS serves it: as written, except an
+/// IPv4-mapped IPv6 address (`::ffff:10.0.0.1`), which Go's
+/// `net.ParseIP(..).To4()` files and serves as the A record `10.0.0.1`.
+fn served_form(host: &str, ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => canonical(ip).to_string(),
+        _ => host.to_string(),
+    }
 }
 
 fn join_host_port(host: &str, port: u16) -> String {

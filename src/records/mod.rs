@@ -5,6 +5,7 @@
 pub mod generate;
 pub mod labels;
 pub mod output;
+pub mod resolve;
 pub mod set;
 pub mod state;
 

@@ -76,8 +76,9 @@ pub fn write_zone(set: &mut RecordSet, ttl: u32, w: &mut impl Write) -> io::Resu
         result = (|| {
             let publishable = is_publishable_name(name);
             for a in answers {
+                // An SRV target may hold a raw name from the state.
                 let rdata = match rtype {
-                    RecordType::SRV => format!("{a}."),
+                    RecordType::SRV => format!("{}.", crate::report::escape_control(a)),
                     _ => a.clone(),
                 };
                 // A port kept as text (`http`, `+80`) or outside 0-65535
