@@ -42,6 +42,11 @@ pub struct Summary {
     pub cpu_seconds: f64,
     /// Peak resident memory of this process, where /proc tells it.
     pub peak_rss_bytes: u64,
+    /// Running tasks left out because their health check failed
+    /// (`--healthy-only`).
+    pub unhealthy_tasks: usize,
+    /// Running tasks left out by `--min-visibility`.
+    pub not_visible_tasks: usize,
 }
 
 impl Summary {
@@ -75,7 +80,19 @@ impl Summary {
             self.api_calls,
             self.throttled,
             self.duration_seconds
-        )
+        ) + &self.filter_note()
+    }
+
+    /// ` unhealthy=N hidden=M` when the opt-in filters left tasks out.
+    fn filter_note(&self) -> String {
+        let mut s = String::new();
+        if self.unhealthy_tasks > 0 {
+            s += &format!(" unhealthy={}", self.unhealthy_tasks);
+        }
+        if self.not_visible_tasks > 0 {
+            s += &format!(" not_visible={}", self.not_visible_tasks);
+        }
+        s
     }
 
     /// Fills in the process figures (CPU time, peak memory) just before printing.
@@ -276,6 +293,15 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         "gauge",
         "Agents in the last state read.",
         &[("", s.agents as f64)],
+    );
+    metric(
+        "tasks_left_out",
+        "gauge",
+        "Running tasks left out of the records by the opt-in filters, by reason.",
+        &[
+            ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
+            ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
+        ],
     );
     metric(
         "cluster_running_tasks",

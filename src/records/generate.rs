@@ -64,6 +64,9 @@ pub struct GenOptions {
     pub ip_sources: Vec<IpSource>,
     pub rules: LabelRules,
     pub srv_weight: u32,
+    /// Opt-in filters (see `filter.rs`); off by default.
+    pub healthy_only: super::filter::HealthyOnly,
+    pub min_visibility: Option<super::filter::Visibility>,
 }
 
 impl GenOptions {
@@ -74,6 +77,8 @@ impl GenOptions {
             ip_sources: vec![IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
             rules: LabelRules::Rfc1123,
             srv_weight: 1,
+            healthy_only: super::filter::HealthyOnly::Off,
+            min_visibility: None,
         }
     }
 }
@@ -218,6 +223,10 @@ pub struct StateCounts {
     pub agents: usize,
     pub frameworks: usize,
     pub running_tasks: usize,
+    /// Running tasks left out by `healthyOnly` / `minVisibility` (filled
+    /// by [`super::filter::filter_counts`]; zero here).
+    pub unhealthy_tasks: usize,
+    pub not_visible_tasks: usize,
 }
 
 pub fn counts(state: &State<'_>) -> StateCounts {
@@ -230,6 +239,7 @@ pub fn counts(state: &State<'_>) -> StateCounts {
             .flat_map(|f| f.tasks.iter())
             .filter(|t| t.state == "TASK_RUNNING")
             .count(),
+        ..StateCounts::default()
     }
 }
 
@@ -369,13 +379,20 @@ pub fn generate(
             let Some(sips) = agents.get(task.slave_id.as_ref()) else {
                 continue;
             };
+            if super::filter::verdict(task, opts) != super::filter::Verdict::Publish {
+                continue;
+            }
             let ports = resource_ports(&task.resources.ports).map_err(|e| {
                 GenError(format!(
                     "frameworks[{fi}].tasks[{ti}] (id {:?}) resources.ports {:?}: {e}",
                     task.id, task.resources.ports
                 ))
             })?;
-            let tips = task_ips(task, sips, &opts.ip_sources);
+            let tips = task_ips(
+                task,
+                sips,
+                &super::filter::ip_sources(task, &opts.ip_sources),
+            );
             let ctx = TaskCtx {
                 fw: &fwname,
                 d,

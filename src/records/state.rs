@@ -171,6 +171,23 @@ pub struct Task<'a> {
     pub latest_running: Option<Status<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub discovery: Discovery<'a>,
+    /// The task's labels (Marathon passes an app's labels to its tasks).
+    /// Mesos-DNS does not read them: a malformed list is ignored, never
+    /// a reason to reject the state.
+    #[serde(default, borrow, deserialize_with = "lenient::labels")]
+    pub labels: Vec<Label<'a>>,
+    /// Whether the task defines a Mesos health check. Mesos puts the
+    /// definition in the state since 1.8; older masters leave it out.
+    #[serde(default, deserialize_with = "presence")]
+    pub health_check: bool,
+}
+
+/// `true` when the field is there and not `null`; its content is skipped.
+fn presence<'de, D>(d: D) -> Result<bool, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(Option::<serde::de::IgnoredAny>::deserialize(d)?.is_some())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +206,11 @@ pub struct Status<'a> {
     pub labels: Vec<Label<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub container_status: ContainerStatus<'a>,
+    /// The health check's verdict, when Mesos has one (`None` before the
+    /// first check result, and for tasks without a check).
+    /// Not read by Mesos-DNS: anything but a boolean counts as absent.
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    pub healthy: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +273,10 @@ pub struct Discovery<'a> {
     pub name: Str<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub ports: DiscoveryPorts<'a>,
+    /// `FRAMEWORK`, `CLUSTER` or `EXTERNAL`; "" without DiscoveryInfo.
+    /// Not read by Mesos-DNS: anything but a string counts as absent.
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
+    pub visibility: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -267,6 +293,168 @@ pub struct DiscoveryPort<'a> {
     pub name: Str<'a>,
     #[serde(default, borrow, deserialize_with = "text")]
     pub protocol: Str<'a>,
+}
+
+/// Fields that Mesos-DNS does not read (only the opt-in filters do): a
+/// value of an unexpected shape is taken as absent, so that the default
+/// record set never depends on them.
+mod lenient {
+    use super::{Label, Str};
+    use serde::Deserializer;
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+    use std::fmt;
+
+    fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// Implements the visitor methods of every JSON shape but the kept one
+    /// as "absent".
+    macro_rules! absent_otherwise {
+        ($($skip:ident),*) => {
+            $(absent_otherwise!(@one $skip);)*
+        };
+        (@one bool) => {
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one num) => {
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> { Ok(Default::default()) }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> { Ok(Default::default()) }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one str) => {
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one unit) => {
+            fn visit_unit<E>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
+            fn visit_none<E>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one seq) => {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq)?;
+                Ok(Default::default())
+            }
+        };
+        (@one map) => {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map)?;
+                Ok(Default::default())
+            }
+        };
+    }
+
+    struct Bool;
+    impl<'de> Visitor<'de> for Bool {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        absent_otherwise!(num, str, unit, seq, map);
+    }
+
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        d.deserialize_any(Bool)
+    }
+
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Str<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+        absent_otherwise!(bool, num, unit, seq, map);
+    }
+
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Str<'de>, D::Error> {
+        d.deserialize_any(Text)
+    }
+
+    struct TextSeed;
+    impl<'de> serde::de::DeserializeSeed<'de> for TextSeed {
+        type Value = Str<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Text)
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(field_identifier, rename_all = "lowercase")]
+    enum Field {
+        Key,
+        Value,
+        #[serde(other)]
+        Other,
+    }
+
+    /// One label; `None` when it is not an object.
+    struct OneLabel;
+    impl<'de> Visitor<'de> for OneLabel {
+        type Value = Option<Label<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut label = Label::default();
+            while let Some(field) = map.next_key::<Field>()? {
+                match field {
+                    Field::Key => label.key = map.next_value_seed(TextSeed)?,
+                    Field::Value => label.value = map.next_value_seed(TextSeed)?,
+                    Field::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Some(label))
+        }
+        absent_otherwise!(bool, num, str, unit, seq);
+    }
+
+    struct OneLabelSeed;
+    impl<'de> serde::de::DeserializeSeed<'de> for OneLabelSeed {
+        type Value = Option<Label<'de>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(OneLabel)
+        }
+    }
+
+    struct Labels;
+    impl<'de> Visitor<'de> for Labels {
+        type Value = Vec<Label<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element_seed(OneLabelSeed)? {
+                out.extend(item);
+            }
+            Ok(out)
+        }
+        absent_otherwise!(bool, num, str, unit, map);
+    }
+
+    pub fn labels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Label<'de>>, D::Error> {
+        d.deserialize_any(Labels)
+    }
 }
 
 /// Why a state document could not be read.
