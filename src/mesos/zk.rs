@@ -268,7 +268,8 @@ async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError
         .await
         .map_err(|e| match e {
             zk::Error::NoHosts => ZkError(format!(
-                "ZooKeeper {url}: no ensemble member could be reached"
+                "ZooKeeper {url}: no ensemble member answered (detection budget {:.1}s)",
+                timeout.as_secs_f64()
             )),
             e => fail("connecting", e),
         })?;
