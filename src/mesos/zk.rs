@@ -260,19 +260,34 @@ async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError
     // so that a member that is down still leaves time for the others.
     let per_member = (timeout / (url.hosts.len() as u32 + 1))
         .clamp(Duration::from_millis(500), Duration::from_secs(10));
-    let client = zk::Client::connector()
-        .with_session_timeout(session)
-        .with_connection_timeout(per_member)
-        .with_fail_eagerly()
-        .connect(&url.hosts.join(","))
-        .await
-        .map_err(|e| match e {
-            zk::Error::NoHosts => ZkError(format!(
-                "ZooKeeper {url}: no ensemble member answered (detection budget {:.1}s)",
-                timeout.as_secs_f64()
-            )),
-            e => fail("connecting", e),
-        })?;
+    // Every member is tried once per pass. A pass in which none answers
+    // (all down, or the ensemble electing a leader) is tried again after a
+    // pause, up to three passes while the budget lasts.
+    let started = std::time::Instant::now();
+    let mut pass = 0;
+    let client = loop {
+        pass += 1;
+        let attempt = zk::Client::connector()
+            .with_session_timeout(session)
+            .with_connection_timeout(per_member)
+            .with_fail_eagerly()
+            .connect(&url.hosts.join(","))
+            .await;
+        match attempt {
+            Ok(client) => break client,
+            Err(zk::Error::NoHosts) if pass < 3 && started.elapsed() * 2 < timeout => {
+                log::debug!("ZooKeeper {url}: no member answered (pass {pass}); trying again");
+                async_io::Timer::after(Duration::from_millis(500)).await;
+            }
+            Err(zk::Error::NoHosts) => {
+                return Err(ZkError(format!(
+                    "ZooKeeper {url}: no ensemble member answered (detection budget {:.1}s)",
+                    timeout.as_secs_f64()
+                )));
+            }
+            Err(e) => return Err(fail("connecting", e)),
+        }
+    };
     // A leader may go away between listing and reading: list again.
     for _ in 0..3 {
         let children = client.list_children(&url.path).await.map_err(|e| match e {

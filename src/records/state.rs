@@ -178,16 +178,9 @@ pub struct Task<'a> {
     pub labels: Vec<Label<'a>>,
     /// Whether the task defines a Mesos health check. Mesos puts the
     /// definition in the state since 1.8; older masters leave it out.
-    #[serde(default, deserialize_with = "presence")]
+    /// Only an object counts (its content is skipped).
+    #[serde(default, deserialize_with = "lenient::object")]
     pub health_check: bool,
-}
-
-/// `true` when the field is there and not `null`; its content is skipped.
-fn presence<'de, D>(d: D) -> Result<bool, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    Ok(Option::<serde::de::IgnoredAny>::deserialize(d)?.is_some())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -360,6 +353,24 @@ mod lenient {
             Ok(Some(v))
         }
         absent_otherwise!(num, str, unit, seq, map);
+    }
+
+    struct Object;
+    impl<'de> Visitor<'de> for Object {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map)?;
+            Ok(true)
+        }
+        absent_otherwise!(bool, num, str, unit, seq);
+    }
+
+    /// Whether the value is a JSON object.
+    pub fn object<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(Object)
     }
 
     pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {

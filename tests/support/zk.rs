@@ -155,6 +155,10 @@ fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)]) -> ZkServer {
 }
 
 fn wait_serving(servers: &[ZkServer]) {
+    wait_serving_refs(&servers.iter().collect::<Vec<_>>())
+}
+
+fn wait_serving_refs(servers: &[&ZkServer]) {
     let until = Instant::now() + Duration::from_secs(90);
     for s in servers {
         loop {
@@ -190,6 +194,20 @@ impl Ensemble {
         let members: Vec<ZkServer> = (1..=n).map(|id| start_member(java, id, &ports)).collect();
         wait_serving(&members);
         Ensemble { members }
+    }
+
+    /// Kills member `i` and waits until the others serve again (they
+    /// elect a new leader if `i` led the ensemble).
+    pub fn stop(&mut self, i: usize) {
+        self.members[i].stop();
+        let rest: Vec<&ZkServer> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, s)| s)
+            .collect();
+        wait_serving_refs(&rest);
     }
 
     /// `host:port,...` of every member.
@@ -261,7 +279,8 @@ impl Contender {
         let thread = std::thread::spawn(move || {
             spawns_executor::block_on(async move {
                 let client = zk::Client::connector()
-                    .with_session_timeout(Duration::from_secs(4))
+                    // Long enough to outlive an election when a member dies.
+                    .with_session_timeout(Duration::from_secs(20))
                     .connect(&hosts)
                     .await
                     .expect("contender connect");
