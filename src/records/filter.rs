@@ -138,19 +138,177 @@ pub fn filter_counts(state: &State<'_>, opts: &GenOptions) -> FilterCounts {
 /// The IP sources for `task`: its `mesos2ns1.ip-sources` label when that
 /// is valid, else (with a warning when it is not) the global order.
 pub fn ip_sources<'o>(task: &Task<'_>, global: &'o [IpSource]) -> Cow<'o, [IpSource]> {
-    let Some(label) = task.labels.iter().find(|l| l.key == IP_SOURCES_LABEL) else {
+    let Some(value) = task.ip_sources_label.as_deref() else {
         return Cow::Borrowed(global);
     };
-    let items: Vec<&str> = label.value.split(',').collect();
+    let items: Vec<&str> = value.split(',').collect();
     match parse_ip_sources(&items) {
         Ok(list) => Cow::Owned(list),
         Err(e) => {
             log::warn!(
                 "task {:?}: label {IP_SOURCES_LABEL}={:?}: {e}; using the global IP sources",
                 task.id,
-                label.value
+                value
             );
             Cow::Borrowed(global)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::state::parse;
+
+    fn opts(h: HealthyOnly, v: Option<Visibility>) -> GenOptions {
+        let mut o = GenOptions::new("mesos");
+        o.healthy_only = h;
+        o.min_visibility = v;
+        o
+    }
+
+    /// Verdicts for one task JSON under each option.
+    fn verdicts(task: &str) -> [Verdict; 3] {
+        let body = format!(r#"{{"frameworks":[{{"tasks":[{task}]}}]}}"#);
+        let state = parse(body.as_bytes()).unwrap();
+        let t = &state.frameworks[0].tasks[0];
+        [HealthyOnly::Off, HealthyOnly::On, HealthyOnly::Strict].map(|h| verdict(t, &opts(h, None)))
+    }
+
+    #[test]
+    fn health_verdicts_follow_the_latest_running_status() {
+        use Verdict::{Publish as P, Unhealthy as U};
+        let running = r#""state":"TASK_RUNNING""#;
+        let check = r#""health_check":{"type":"TCP","tcp":{"port":80}}"#;
+        let cases = [
+            // No check at all.
+            (
+                format!(r#"{{{running},"statuses":[{{{running},"timestamp":1}}]}}"#),
+                [P, P, P],
+            ),
+            // Passing, failing.
+            (
+                format!(
+                    r#"{{{running},{check},"statuses":[{{{running},"timestamp":1,"healthy":true}}]}}"#
+                ),
+                [P, P, P],
+            ),
+            (
+                format!(
+                    r#"{{{running},{check},"statuses":[{{{running},"timestamp":1,"healthy":false}}]}}"#
+                ),
+                [P, U, U],
+            ),
+            // Pre-1.8: no definition, a failing result.
+            (
+                format!(
+                    r#"{{{running},"statuses":[{{{running},"timestamp":1,"healthy":false}}]}}"#
+                ),
+                [P, U, U],
+            ),
+            // 1.8+: a check awaiting its first result.
+            (
+                format!(r#"{{{running},{check},"statuses":[{{{running},"timestamp":1}}]}}"#),
+                [P, P, U],
+            ),
+            // No running status yet: no result.
+            (format!(r#"{{{running},{check},"statuses":[]}}"#), [P, P, U]),
+            // The latest running status wins over an older failure.
+            (
+                format!(
+                    r#"{{{running},{check},"statuses":[{{{running},"timestamp":1,"healthy":false}},{{{running},"timestamp":2,"healthy":true}}]}}"#
+                ),
+                [P, P, P],
+            ),
+            // healthy: null is no result.
+            (
+                format!(
+                    r#"{{{running},{check},"statuses":[{{{running},"timestamp":1,"healthy":null}}]}}"#
+                ),
+                [P, P, U],
+            ),
+        ];
+        for (task, want) in cases {
+            assert_eq!(verdicts(&task), want, "{task}");
+        }
+    }
+
+    #[test]
+    fn visibility_levels_are_ordered() {
+        let levels = ["FRAMEWORK", "CLUSTER", "EXTERNAL"];
+        for (i, seen) in levels.iter().enumerate() {
+            let body = format!(
+                r#"{{"frameworks":[{{"tasks":[{{"state":"TASK_RUNNING","discovery":{{"visibility":"{seen}","name":"x"}}}}]}}]}}"#
+            );
+            let state = parse(body.as_bytes()).unwrap();
+            let t = &state.frameworks[0].tasks[0];
+            for (j, min) in levels.iter().enumerate() {
+                let min: Visibility = min.parse().unwrap();
+                let want = if i >= j {
+                    Verdict::Publish
+                } else {
+                    Verdict::NotVisible
+                };
+                assert_eq!(
+                    verdict(t, &opts(HealthyOnly::Off, Some(min))),
+                    want,
+                    "{seen} vs {min}"
+                );
+            }
+            assert_eq!(verdict(t, &opts(HealthyOnly::Off, None)), Verdict::Publish);
+        }
+        let state = parse(br#"{"frameworks":[{"tasks":[{"state":"TASK_RUNNING"}]}]}"#).unwrap();
+        let t = &state.frameworks[0].tasks[0];
+        let min = Some(Visibility::Framework);
+        assert_eq!(
+            verdict(t, &opts(HealthyOnly::Off, min)),
+            Verdict::NotVisible
+        );
+        assert_eq!(verdict(t, &opts(HealthyOnly::Off, None)), Verdict::Publish);
+    }
+
+    #[test]
+    fn the_label_replaces_the_global_order_only_when_valid() {
+        let global = [IpSource::Netinfo, IpSource::Host];
+        let sources = |labels: &str| {
+            let body =
+                format!(r#"{{"frameworks":[{{"tasks":[{{"id":"t","labels":{labels}}}]}}]}}"#);
+            let state = parse(body.as_bytes()).unwrap();
+            ip_sources(&state.frameworks[0].tasks[0], &global).into_owned()
+        };
+        assert_eq!(sources("[]"), global);
+        assert_eq!(
+            sources(
+                r#"[{"key":"team","value":"a"},{"key":"mesos2ns1.ip-sources","value":"host"}]"#
+            ),
+            [IpSource::Host]
+        );
+        assert_eq!(
+            sources(r#"[{"value":"docker, mesos","key":"mesos2ns1.ip-sources"}]"#),
+            [IpSource::Docker, IpSource::Mesos]
+        );
+        for bad in ["", "host,host", "hosts", "netinfo,,host"] {
+            let l = format!(r#"[{{"key":"mesos2ns1.ip-sources","value":"{bad}"}}]"#);
+            assert_eq!(sources(&l), global, "{bad:?}");
+        }
+        // The first such label counts.
+        assert_eq!(
+            sources(
+                r#"[{"key":"mesos2ns1.ip-sources","value":"mesos"},{"key":"mesos2ns1.ip-sources","value":"host"}]"#
+            ),
+            [IpSource::Mesos]
+        );
+    }
+
+    #[test]
+    fn option_values_parse() {
+        assert_eq!("strict".parse::<HealthyOnly>(), Ok(HealthyOnly::Strict));
+        assert_eq!("TRUE".parse::<HealthyOnly>(), Ok(HealthyOnly::On));
+        assert_eq!("false".parse::<HealthyOnly>(), Ok(HealthyOnly::Off));
+        assert!("maybe".parse::<HealthyOnly>().is_err());
+        assert_eq!("External".parse::<Visibility>(), Ok(Visibility::External));
+        assert!("public".parse::<Visibility>().is_err());
+        assert!(Visibility::Framework < Visibility::Cluster);
+        assert!(Visibility::Cluster < Visibility::External);
     }
 }

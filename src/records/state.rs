@@ -171,11 +171,17 @@ pub struct Task<'a> {
     pub latest_running: Option<Status<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub discovery: Discovery<'a>,
-    /// The task's labels (Marathon passes an app's labels to its tasks).
-    /// Mesos-DNS does not read them: a malformed list is ignored, never
-    /// a reason to reject the state.
-    #[serde(default, borrow, deserialize_with = "lenient::labels")]
-    pub labels: Vec<Label<'a>>,
+    /// Of the task's labels (Marathon passes an app's labels to its
+    /// tasks), only the value of the first `mesos2ns1.ip-sources` one is
+    /// kept. Mesos-DNS does not read labels: a malformed list is ignored,
+    /// never a reason to reject the state.
+    #[serde(
+        default,
+        borrow,
+        rename = "labels",
+        deserialize_with = "lenient::ip_sources_label"
+    )]
+    pub ip_sources_label: Option<Str<'a>>,
     /// Whether the task defines a Mesos health check. Mesos puts the
     /// definition in the state since 1.8; older masters leave it out.
     /// Only an object counts (its content is skipped).
@@ -447,24 +453,30 @@ mod lenient {
         }
     }
 
-    struct Labels;
-    impl<'de> Visitor<'de> for Labels {
-        type Value = Vec<Label<'de>>;
+    struct IpSourcesLabel;
+    impl<'de> Visitor<'de> for IpSourcesLabel {
+        type Value = Option<Str<'de>>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("anything")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
+            let mut found = None;
             while let Some(item) = seq.next_element_seed(OneLabelSeed)? {
-                out.extend(item);
+                if found.is_none()
+                    && let Some(label) = item
+                    && label.key == crate::records::filter::IP_SOURCES_LABEL
+                {
+                    found = Some(label.value);
+                }
             }
-            Ok(out)
+            Ok(found)
         }
         absent_otherwise!(bool, num, str, unit, map);
     }
 
-    pub fn labels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Label<'de>>, D::Error> {
-        d.deserialize_any(Labels)
+    /// The value of the first `mesos2ns1.ip-sources` label of a list.
+    pub fn ip_sources_label<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'de>>, D::Error> {
+        d.deserialize_any(IpSourcesLabel)
     }
 }
 
