@@ -166,6 +166,16 @@ fn one_zookeeper_member_down_does_not_stop_detection() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(env.owned(), expected(&state, DOMAIN));
     assert_eq!(env.leader_srv(), srv_to_leader(m.port()));
+
+    // A member that hangs (accepts, never answers) costs its share of the
+    // budget, not the detection.
+    let hole = BlackHole::start();
+    let url = format!("zk://127.0.0.1:{},{}/mesos", hole.port, zk.hosts());
+    for _ in 0..4 {
+        let out = env.run("plan", &url, &["--zk-detection-timeout", "6"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(!stderr(&out).contains("falling back"), "{}", text(&out));
+    }
 }
 
 #[test]
