@@ -95,11 +95,10 @@ pub enum Verdict {
 
 /// The filters' verdict on a task (visibility first, then health).
 pub fn verdict(task: &Task<'_>, opts: &GenOptions) -> Verdict {
-    if let Some(min) = opts.min_visibility {
-        let seen = task.discovery.visibility.parse::<Visibility>().ok();
-        if seen.is_none_or(|v| v < min) {
-            return Verdict::NotVisible;
-        }
+    if let Some(min) = opts.min_visibility
+        && task.discovery.visibility.is_none_or(|v| v < min)
+    {
+        return Verdict::NotVisible;
     }
     let healthy = task.latest_running.as_ref().and_then(|s| s.healthy);
     match (opts.healthy_only, healthy) {

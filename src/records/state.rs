@@ -272,10 +272,11 @@ pub struct Discovery<'a> {
     pub name: Str<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub ports: DiscoveryPorts<'a>,
-    /// `FRAMEWORK`, `CLUSTER` or `EXTERNAL`; "" without DiscoveryInfo.
-    /// Not read by Mesos-DNS: anything but a string counts as absent.
-    #[serde(default, borrow, deserialize_with = "lenient::text")]
-    pub visibility: Str<'a>,
+    /// `FRAMEWORK`, `CLUSTER` or `EXTERNAL`; `None` without DiscoveryInfo
+    /// or for a value Mesos does not define. Not read by Mesos-DNS:
+    /// anything but a string counts as absent.
+    #[serde(default, deserialize_with = "lenient::visibility")]
+    pub visibility: Option<crate::records::filter::Visibility>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -401,8 +402,22 @@ mod lenient {
         absent_otherwise!(bool, num, unit, seq, map);
     }
 
-    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Str<'de>, D::Error> {
-        d.deserialize_any(Text)
+    struct Vis;
+    impl<'de> Visitor<'de> for Vis {
+        type Value = Option<crate::records::filter::Visibility>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.parse().ok())
+        }
+        absent_otherwise!(bool, num, unit, seq, map);
+    }
+
+    pub fn visibility<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<crate::records::filter::Visibility>, D::Error> {
+        d.deserialize_any(Vis)
     }
 
     struct TextSeed;
