@@ -74,7 +74,7 @@ pub fn read_state(
     if cfg.masters.is_empty() {
         return Err(Fail::new(
             Exit::Usage,
-            "no state source: give --state-file or --masters (or \"masters\" in the config file)",
+            "no state source: give --state-file, --masters or --zk (or \"masters\" or \"zk\" in the config file)",
         ));
     }
     let opts = crate::mesos::MesosOptions {
@@ -111,11 +111,71 @@ fn read_capped(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(body)
 }
 
+/// With `zk` (and no state file), finds the leading master through
+/// ZooKeeper within `zkDetectionTimeout` and what is left of the deadline.
+/// The configuration returned lists the masters ZooKeeper reports (leader
+/// first), then the configured `masters`, which are also the fallback when
+/// detection fails, as in Mesos-DNS. Without `masters` a failed detection
+/// fails the run.
+pub fn detect_leader(
+    cfg: &Config,
+    deadline: Option<std::time::Instant>,
+) -> Result<std::borrow::Cow<'_, Config>, Fail> {
+    use std::borrow::Cow;
+    use std::time::Instant;
+    let Some(url) = cfg.zk.as_ref().filter(|_| cfg.state_file.is_none()) else {
+        return Ok(Cow::Borrowed(cfg));
+    };
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + cfg.deadline);
+    let mut budget = deadline.saturating_duration_since(Instant::now());
+    if !cfg.zk_detection_timeout.is_zero() {
+        budget = budget.min(cfg.zk_detection_timeout);
+    }
+    match crate::mesos::zk::detect(url, budget) {
+        Ok(found) => {
+            let mut out = cfg.clone();
+            let mut masters = found.masters.clone();
+            for m in &cfg.masters {
+                if !masters.contains(m) {
+                    masters.push(m.clone());
+                }
+            }
+            out.masters = masters;
+            out.zk_masters = found.masters;
+            Ok(Cow::Owned(out))
+        }
+        Err(e) if !cfg.masters.is_empty() => {
+            log::warn!("{e}; falling back to the configured masters");
+            Ok(Cow::Borrowed(cfg))
+        }
+        Err(e) => Err(Fail::new(Exit::Failed, e.to_string())),
+    }
+}
+
 /// Generation options from the configuration; masters lose their scheme.
+/// After ZooKeeper detection the masters are the ones ZooKeeper reports
+/// (as in Mesos-DNS), those with an IP address (Mesos-DNS requires one).
 pub fn gen_options(cfg: &Config) -> GenOptions {
     let mut opts = GenOptions::new(cfg.records_domain());
-    opts.masters = cfg
-        .masters
+    let zk_masters: Vec<String> = cfg
+        .zk_masters
+        .iter()
+        .filter(|m| {
+            let ok = records::generate::split_host_port(m)
+                .is_some_and(|(h, _)| h.parse::<std::net::IpAddr>().is_ok());
+            if !ok {
+                log::warn!("master {m} from ZooKeeper has no IP address: no master record for it");
+            }
+            ok
+        })
+        .cloned()
+        .collect();
+    let masters = if cfg.zk_masters.is_empty() {
+        &cfg.masters
+    } else {
+        &zk_masters
+    };
+    opts.masters = masters
         .iter()
         .map(|m| {
             m.strip_prefix("http://")
@@ -130,6 +190,8 @@ pub fn gen_options(cfg: &Config) -> GenOptions {
     opts.srv_weight = cfg.srv_weight;
     opts.max_task_ports = cfg.max_task_ports;
     opts.max_records = cfg.max_records;
+    opts.healthy_only = cfg.healthy_only;
+    opts.min_visibility = cfg.min_visibility;
     opts
 }
 
@@ -178,20 +240,24 @@ pub fn build_records_until(
         until,
         records::resolve::RESOLVE_WORKERS,
     );
-    let set = records::generate(&state, &gen_options(cfg), &resolved.table)
+    let opts = gen_options(cfg);
+    let set = records::generate(&state, &opts, &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
-    Ok((
-        set,
-        records::generate::counts(&state),
-        state.leader.to_string(),
-    ))
+    let mut counts = records::generate::counts(&state);
+    let left_out = records::filter::filter_counts(&state, &opts);
+    counts.unhealthy_tasks = left_out.unhealthy;
+    counts.not_visible_tasks = left_out.not_visible;
+    Ok((set, counts, state.leader.to_string()))
 }
 
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let t0 = std::time::Instant::now();
-    // The deadline bounds the fetch here too (three hung masters cost one
-    // deadline, not three timeouts).
-    let (body, source) = read_state(cfg, t0.checked_add(cfg.deadline))?;
+    // The deadline bounds detection and the fetch here too (three hung
+    // masters cost one deadline, not three timeouts).
+    let deadline = t0.checked_add(cfg.deadline);
+    let detected = detect_leader(cfg, deadline)?;
+    let cfg: &Config = &detected;
+    let (body, source) = read_state(cfg, deadline)?;
     let size = body.len();
     let t1 = std::time::Instant::now();
     let state = records::state::parse(&body)
@@ -204,7 +270,7 @@ fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let resolved = records::resolve::resolve_until(
         records::resolve::names_to_resolve(&state),
         std::sync::Arc::new(SystemResolver),
-        resolve_deadline(cfg, None),
+        resolve_deadline(cfg, deadline),
         records::resolve::RESOLVE_WORKERS,
     );
     let mut set = records::generate(&state, &gen_options(cfg), &resolved.table)

@@ -209,6 +209,32 @@ pub struct Opts {
         value_name = "PATH"
     )]
     pub metrics_file: Option<PathBuf>,
+    // ---- opt-in features (not in Mesos-DNS) ----
+    /// Leave out tasks whose latest health check failed; =strict also tasks with a check but no result yet [config: healthyOnly]
+    #[arg(long, global = true, env = "MESOS2NS1_HEALTHY_ONLY",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_name = "true|false|strict")]
+    pub healthy_only: Option<crate::records::filter::HealthyOnly>,
+    /// Publish only tasks whose DiscoveryInfo visibility is at least this: external, cluster, framework, or none (default: no filter) [config: minVisibility]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MIN_VISIBILITY",
+        value_name = "LEVEL"
+    )]
+    pub min_visibility: Option<String>,
+    /// Find the leading master through ZooKeeper: zk://host:port,.../path; --masters becomes the fallback [config: zk]
+    #[arg(long, global = true, env = "MESOS2NS1_ZK", value_name = "URL")]
+    pub zk: Option<String>,
+    /// How long ZooKeeper leader detection may take, seconds; 0: only the deadline (default 30) [config: zkDetectionTimeout]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_ZK_DETECTION_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub zk_detection_timeout: Option<u64>,
+
     /// More log output on stderr (-v, -vv, -vvv).
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -7,6 +7,8 @@
 //! config can be reused.
 
 use crate::cli::Opts;
+use crate::mesos::zk::{ZkUrl, parse_zk_url};
+use crate::records::filter::{HealthyOnly, Visibility};
 use crate::records::generate::{IpSource, parse_ip_sources, split_host_port};
 use crate::records::labels::LabelRules;
 use serde_json::{Map, Value};
@@ -97,6 +99,18 @@ pub struct Config {
     pub max_records: usize,
     /// Largest state read, from a master or a file.
     pub max_state_bytes: u64,
+    /// `--healthy-only[=strict]` [config: healthyOnly].
+    pub healthy_only: HealthyOnly,
+    /// `--min-visibility` [config: minVisibility]; `None`: no filter.
+    pub min_visibility: Option<Visibility>,
+    /// `--zk` [config: zk]: find the leader through ZooKeeper.
+    pub zk: Option<ZkUrl>,
+    /// `--zk-detection-timeout` [config: zkDetectionTimeout]; zero: only
+    /// the run's deadline bounds detection.
+    pub zk_detection_timeout: Duration,
+    /// Filled at run time by ZooKeeper detection: the registered masters,
+    /// leader first (empty without `zk`, or when detection failed).
+    pub zk_masters: Vec<String>,
 }
 
 /// Values read from the config file; `None` where the file is silent.
@@ -127,6 +141,10 @@ struct FileValues {
     max_task_ports: Option<u64>,
     max_records: Option<u64>,
     max_state_mib: Option<u64>,
+    healthy_only: Option<HealthyOnly>,
+    min_visibility: Option<Visibility>,
+    zk: Option<ZkUrl>,
+    zk_detection_timeout: Option<u64>,
 }
 
 /// Default largest state read (`--max-state-mib`). Big clusters have states
@@ -155,7 +173,6 @@ const MESOS_DNS_IGNORED: &[&str] = &[
     "recurseon",
     "settruncatebit",
     "enumerationon",
-    "zkdetectiontimeout",
     "zoneresolvers",
     "iamconfigfile",
     "certfile",
@@ -239,10 +256,34 @@ fn parse_file(
         match key.to_ascii_lowercase().as_str() {
             "masters" => f.masters = Some(get_strs(k, v)?),
             "zk" => {
-                if !map.keys().any(|k| k.eq_ignore_ascii_case("masters")) {
-                    return cerr(format!(
-                        "config key {k:?}: ZooKeeper discovery is not supported; list the masters in \"masters\""
-                    ));
+                f.zk = Some(
+                    parse_zk_url(&get_str(k, v)?)
+                        .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                )
+            }
+            "zkdetectiontimeout" => f.zk_detection_timeout = Some(get_u64(k, v)?),
+            "healthyonly" => {
+                f.healthy_only = Some(match v {
+                    Value::Bool(true) => HealthyOnly::On,
+                    Value::Bool(false) => HealthyOnly::Off,
+                    Value::String(s) => s
+                        .parse()
+                        .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                    other => {
+                        return cerr(format!(
+                            "config key {k:?}: expected true, false or \"strict\", got {}",
+                            type_name(other)
+                        ));
+                    }
+                })
+            }
+            "minvisibility" => {
+                let s = get_str(k, v)?;
+                if !s.eq_ignore_ascii_case("none") {
+                    f.min_visibility = Some(
+                        s.parse()
+                            .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                    );
                 }
             }
             "domain" => f.domain = Some(get_str(k, v)?),
@@ -382,6 +423,16 @@ impl Config {
                 ));
             }
         }
+
+        let zk = match &opts.zk {
+            Some(url) => Some(parse_zk_url(url).map_err(|e| ConfigError(format!("--zk: {e}")))?),
+            None => file.zk,
+        };
+        // Mesos-DNS's default.
+        let zk_detection_timeout = opts
+            .zk_detection_timeout
+            .or(file.zk_detection_timeout)
+            .unwrap_or(30);
 
         let zone_in = opts.zone.clone().or(file.zone);
         let domain_in = opts.domain.clone().or(file.domain);
@@ -578,6 +629,18 @@ impl Config {
             max_task_ports: max_task_ports as usize,
             max_records: max_records as usize,
             max_state_bytes: max_state_mib << 20,
+            healthy_only: opts.healthy_only.or(file.healthy_only).unwrap_or_default(),
+            min_visibility: match &opts.min_visibility {
+                Some(v) if v.trim().eq_ignore_ascii_case("none") => None,
+                Some(v) => Some(
+                    v.parse()
+                        .map_err(|e| ConfigError(format!("--min-visibility: {e}")))?,
+                ),
+                None => file.min_visibility,
+            },
+            zk,
+            zk_detection_timeout: Duration::from_secs(zk_detection_timeout),
+            zk_masters: Vec::new(),
         })
     }
 
@@ -586,8 +649,10 @@ impl Config {
         if self.zone.is_empty() {
             return cerr("no zone given: use --zone or \"zone\" in the config file");
         }
-        if self.masters.is_empty() && self.state_file.is_none() {
-            return cerr("no Mesos masters given: use --masters or \"masters\" in the config file");
+        if self.masters.is_empty() && self.state_file.is_none() && self.zk.is_none() {
+            return cerr(
+                "no Mesos masters given: use --masters or --zk (or \"masters\" or \"zk\" in the config file)",
+            );
         }
         if self.ns1_key == KeySource::None {
             return cerr(

@@ -63,6 +63,11 @@ pub struct Summary {
     /// Tasks whose SRV records were skipped for having more ports than
     /// `--max-task-ports`.
     pub tasks_over_port_bound: usize,
+    /// Running tasks left out because their health check failed
+    /// (`--healthy-only`).
+    pub unhealthy_tasks: usize,
+    /// Running tasks left out by `--min-visibility`.
+    pub not_visible_tasks: usize,
 }
 
 impl Summary {
@@ -98,11 +103,22 @@ impl Summary {
             self.api_calls,
             self.throttled,
             self.duration_seconds
-        ) + &if self.tasks_over_port_bound > 0 {
-            format!(" tasks_over_port_bound={}", self.tasks_over_port_bound)
-        } else {
-            String::new()
+        ) + &self.filter_note()
+    }
+
+    /// ` unhealthy=N hidden=M` when the opt-in filters left tasks out.
+    fn filter_note(&self) -> String {
+        let mut s = String::new();
+        if self.unhealthy_tasks > 0 {
+            s += &format!(" unhealthy={}", self.unhealthy_tasks);
         }
+        if self.not_visible_tasks > 0 {
+            s += &format!(" not_visible={}", self.not_visible_tasks);
+        }
+        if self.tasks_over_port_bound > 0 {
+            s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
+        }
+        s
     }
 
     /// Fills in the process figures (CPU time, peak memory) just before printing.
@@ -303,6 +319,15 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         "gauge",
         "Agents in the last state read.",
         &[("", s.agents as f64)],
+    );
+    metric(
+        "tasks_left_out",
+        "gauge",
+        "Running tasks left out of the records by the opt-in filters, by reason.",
+        &[
+            ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
+            ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
+        ],
     );
     metric(
         "cluster_running_tasks",

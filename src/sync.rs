@@ -160,6 +160,8 @@ fn run(
         .map_err(|e| Fail::new(Exit::Usage, e.0))?;
 
     // 1. The cluster. Any failure here returns before NS1 is contacted.
+    let detected = crate::app::detect_leader(cfg, Some(deadline))?;
+    let cfg: &Config = &detected;
     let (body, source) = read_state(cfg, Some(deadline))?;
     let (mut set, counts, leader) = crate::app::build_records_until(
         &body,
@@ -178,6 +180,8 @@ fn run(
     } = counts;
     summary.agents = agents;
     summary.running_tasks = running_tasks;
+    summary.unhealthy_tasks = counts.unhealthy_tasks;
+    summary.not_visible_tasks = counts.not_visible_tasks;
 
     if cfg.only_if_leader {
         let leader_ip = parse_pid(&leader)
@@ -332,6 +336,13 @@ fn print_plan(plan: &Plan) {
     println!("plan: {plan}");
 }
 
+/// Whether a nameserver is one of NS1's public managed nameservers
+/// (`dns1.p01.nsone.net` and the like).
+pub fn is_ns1_public_nameserver(name: &str) -> bool {
+    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    n.ends_with(".nsone.net")
+}
+
 /// `check`: the configuration, the masters and leader, the key and the
 /// zone, in that order; stops at the first problem with advice.
 fn check(cfg: &Config) -> Result<Exit, Fail> {
@@ -345,16 +356,29 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
         cfg.domain,
         cfg.masters.len()
     );
-    let (body, source) =
-        read_state(cfg, Instant::now().checked_add(cfg.deadline)).map_err(|f| {
-            Fail::new(
-                f.exit,
-                format!(
-                    "{} (check the masters list, the network path to port 5050 and mesosHTTPSOn)",
-                    f.msg
-                ),
-            )
-        })?;
+    let deadline = Instant::now().checked_add(cfg.deadline);
+    let detected = crate::app::detect_leader(cfg, deadline)?;
+    let cfg: &Config = &detected;
+    if let Some(url) = &cfg.zk {
+        match cfg.zk_masters.first() {
+            Some(leader) => println!(
+                "zookeeper: {url}: leader {leader}, {} masters registered",
+                cfg.zk_masters.len()
+            ),
+            None => println!(
+                "zookeeper: {url}: no leader detected (see the warning); using the configured masters"
+            ),
+        }
+    }
+    let (body, source) = read_state(cfg, deadline).map_err(|f| {
+        Fail::new(
+            f.exit,
+            format!(
+                "{} (check the masters list, the network path to port 5050 and mesosHTTPSOn)",
+                f.msg
+            ),
+        )
+    })?;
     let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
     println!(
         "mesos: state from {source}: leader {}, {} agents, {} frameworks, {} running tasks, {} records",
@@ -390,6 +414,24 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
         owned,
         cfg.domain
     );
+    if cfg.min_visibility.is_none() {
+        match client.zone_dns_servers(&cfg.zone) {
+            Ok(servers) if servers.iter().any(|s| is_ns1_public_nameserver(s)) => {
+                let msg = format!(
+                    "zone {} is served publicly (by {}) and --min-visibility is not set: \
+                     every running task's addresses are published to the internet; \
+                     set --min-visibility external (config \"minVisibility\") to publish only \
+                     tasks whose DiscoveryInfo visibility is EXTERNAL",
+                    cfg.zone,
+                    servers.join(", ")
+                );
+                log::warn!("{msg}");
+                println!("warning: {msg}");
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!("could not read the nameservers of zone {}: {e}", cfg.zone),
+        }
+    }
     if let Some(_lock) = lock_state_dir(&cfg.state_dir)? {
         println!("state dir: {} is writable", cfg.state_dir.display());
     } else {

@@ -31,6 +31,7 @@
 mod error;
 mod fetch;
 mod master;
+pub mod zk;
 
 use std::fmt;
 use std::path::PathBuf;

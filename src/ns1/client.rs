@@ -573,6 +573,38 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The zone's `dns_servers` (the nameservers NS1 serves it from), read
+    /// with `GET /v1/zones/{zone}?records=false`. Missing: empty.
+    pub fn zone_dns_servers(&mut self, zone: &str) -> Result<Vec<String>, Ns1Error> {
+        #[derive(Deserialize)]
+        struct ZoneInfo {
+            #[serde(default)]
+            dns_servers: Option<Vec<serde_json::Value>>,
+        }
+        let zone = normalize_name(zone);
+        let url = self
+            .endpoint
+            .url(&format!("zones/{}?records=false", path_segment(&zone)));
+        let reply = self.request("GET", &url, None)?;
+        if !reply.is_success() {
+            return Err(self.fail("GET", &url, &zone, &reply));
+        }
+        let info: ZoneInfo =
+            serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
+                method: "GET".to_string(),
+                path: self.endpoint.path_of(&url).to_string(),
+                detail: format!("zone body is not the expected JSON ({e})"),
+            })?;
+        Ok(info
+            .dns_servers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect())
+    }
+}
+
 fn already_exists(reply: &Reply) -> bool {
     matches!(reply.status, 400 | 409) && reply.says("already exists")
 }

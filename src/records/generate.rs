@@ -70,6 +70,9 @@ pub struct GenOptions {
     /// Most answers (A, AAAA and SRV resource records) a run may build; a
     /// state that makes more is refused.
     pub max_records: usize,
+    /// Opt-in filters (see `filter.rs`); off by default.
+    pub healthy_only: super::filter::HealthyOnly,
+    pub min_visibility: Option<super::filter::Visibility>,
 }
 
 /// Default of [`GenOptions::max_task_ports`].
@@ -88,6 +91,8 @@ impl GenOptions {
             srv_weight: 1,
             max_task_ports: DEFAULT_MAX_TASK_PORTS,
             max_records: DEFAULT_MAX_RECORDS,
+            healthy_only: super::filter::HealthyOnly::Off,
+            min_visibility: None,
         }
     }
 }
@@ -370,6 +375,10 @@ pub struct StateCounts {
     pub agents: usize,
     pub frameworks: usize,
     pub running_tasks: usize,
+    /// Running tasks left out by `healthyOnly` / `minVisibility` (filled
+    /// by [`super::filter::filter_counts`]; zero here).
+    pub unhealthy_tasks: usize,
+    pub not_visible_tasks: usize,
 }
 
 pub fn counts(state: &State<'_>) -> StateCounts {
@@ -382,6 +391,7 @@ pub fn counts(state: &State<'_>) -> StateCounts {
             .flat_map(|f| f.tasks.iter())
             .filter(|t| t.state == "TASK_RUNNING")
             .count(),
+        ..StateCounts::default()
     }
 }
 
@@ -510,6 +520,9 @@ pub fn generate(
             let Some(sips) = agents.get(task.slave_id.as_ref()) else {
                 continue;
             };
+            if super::filter::verdict(task, opts) != super::filter::Verdict::Publish {
+                continue;
+            }
             let ranges = resource_ports(&task.resources.ports).map_err(|e| {
                 GenError(format!(
                     "frameworks[{fi}].tasks[{ti}] (id {:?}) resources.ports {:?}: {e}",
@@ -542,7 +555,11 @@ pub fn generate(
             if set.answers().saturating_add(ports.len() * 8) > opts.max_records {
                 return err(too_many(opts.max_records));
             }
-            let tips = task_ips(task, sips, &opts.ip_sources);
+            let tips = task_ips(
+                task,
+                sips,
+                &super::filter::ip_sources(task, &opts.ip_sources),
+            );
             let ctx = TaskCtx {
                 fw: &fwname,
                 d,

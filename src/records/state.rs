@@ -197,6 +197,22 @@ pub struct Task<'a> {
     pub latest_running: Option<Status<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub discovery: Discovery<'a>,
+    /// Of the task's labels (Marathon passes an app's labels to its
+    /// tasks), only the value of the first `mesos2ns1.ip-sources` one is
+    /// kept. Mesos-DNS does not read labels: a malformed list is ignored,
+    /// never a reason to reject the state.
+    #[serde(
+        default,
+        borrow,
+        rename = "labels",
+        deserialize_with = "lenient::ip_sources_label"
+    )]
+    pub ip_sources_label: Option<Str<'a>>,
+    /// Whether the task defines a Mesos health check. Mesos puts the
+    /// definition in the state since 1.8; older masters leave it out.
+    /// Only an object counts (its content is skipped).
+    #[serde(default, deserialize_with = "lenient::object")]
+    pub health_check: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +231,11 @@ pub struct Status<'a> {
     pub labels: Vec<Label<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub container_status: ContainerStatus<'a>,
+    /// The health check's verdict, when Mesos has one (`None` before the
+    /// first check result, and for tasks without a check).
+    /// Not read by Mesos-DNS: anything but a boolean counts as absent.
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    pub healthy: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -277,6 +298,11 @@ pub struct Discovery<'a> {
     pub name: Str<'a>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub ports: DiscoveryPorts<'a>,
+    /// `FRAMEWORK`, `CLUSTER` or `EXTERNAL`; `None` without DiscoveryInfo
+    /// or for a value Mesos does not define. Not read by Mesos-DNS:
+    /// anything but a string counts as absent.
+    #[serde(default, deserialize_with = "lenient::visibility")]
+    pub visibility: Option<crate::records::filter::Visibility>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -310,6 +336,206 @@ pub struct DiscoveryPort<'a> {
     pub name: Str<'a>,
     #[serde(default, borrow, deserialize_with = "text")]
     pub protocol: Str<'a>,
+}
+
+/// Fields that Mesos-DNS does not read (only the opt-in filters do): a
+/// value of an unexpected shape is taken as absent, so that the default
+/// record set never depends on them.
+mod lenient {
+    use super::{Label, Str};
+    use serde::Deserializer;
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+    use std::fmt;
+
+    fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// Implements the visitor methods of every JSON shape but the kept one
+    /// as "absent".
+    macro_rules! absent_otherwise {
+        ($($skip:ident),*) => {
+            $(absent_otherwise!(@one $skip);)*
+        };
+        (@one bool) => {
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one num) => {
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> { Ok(Default::default()) }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> { Ok(Default::default()) }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one str) => {
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one unit) => {
+            fn visit_unit<E>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
+            fn visit_none<E>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
+        };
+        (@one seq) => {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq)?;
+                Ok(Default::default())
+            }
+        };
+        (@one map) => {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map)?;
+                Ok(Default::default())
+            }
+        };
+    }
+
+    struct Bool;
+    impl<'de> Visitor<'de> for Bool {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        absent_otherwise!(num, str, unit, seq, map);
+    }
+
+    struct Object;
+    impl<'de> Visitor<'de> for Object {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map)?;
+            Ok(true)
+        }
+        absent_otherwise!(bool, num, str, unit, seq);
+    }
+
+    /// Whether the value is a JSON object.
+    pub fn object<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(Object)
+    }
+
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        d.deserialize_any(Bool)
+    }
+
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Str<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+        absent_otherwise!(bool, num, unit, seq, map);
+    }
+
+    struct Vis;
+    impl<'de> Visitor<'de> for Vis {
+        type Value = Option<crate::records::filter::Visibility>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.parse().ok())
+        }
+        absent_otherwise!(bool, num, unit, seq, map);
+    }
+
+    pub fn visibility<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<crate::records::filter::Visibility>, D::Error> {
+        d.deserialize_any(Vis)
+    }
+
+    struct TextSeed;
+    impl<'de> serde::de::DeserializeSeed<'de> for TextSeed {
+        type Value = Str<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Text)
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(field_identifier, rename_all = "lowercase")]
+    enum Field {
+        Key,
+        Value,
+        #[serde(other)]
+        Other,
+    }
+
+    /// One label; `None` when it is not an object.
+    struct OneLabel;
+    impl<'de> Visitor<'de> for OneLabel {
+        type Value = Option<Label<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut label = Label::default();
+            while let Some(field) = map.next_key::<Field>()? {
+                match field {
+                    Field::Key => label.key = map.next_value_seed(TextSeed)?,
+                    Field::Value => label.value = map.next_value_seed(TextSeed)?,
+                    Field::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Some(label))
+        }
+        absent_otherwise!(bool, num, str, unit, seq);
+    }
+
+    struct OneLabelSeed;
+    impl<'de> serde::de::DeserializeSeed<'de> for OneLabelSeed {
+        type Value = Option<Label<'de>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(OneLabel)
+        }
+    }
+
+    struct IpSourcesLabel;
+    impl<'de> Visitor<'de> for IpSourcesLabel {
+        type Value = Option<Str<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(item) = seq.next_element_seed(OneLabelSeed)? {
+                if found.is_none()
+                    && let Some(label) = item
+                    && label.key == crate::records::filter::IP_SOURCES_LABEL
+                {
+                    found = Some(label.value);
+                }
+            }
+            Ok(found)
+        }
+        absent_otherwise!(bool, num, str, unit, map);
+    }
+
+    /// The value of the first `mesos2ns1.ip-sources` label of a list.
+    pub fn ip_sources_label<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'de>>, D::Error> {
+        d.deserialize_any(IpSourcesLabel)
+    }
 }
 
 /// Why a state document could not be read.
