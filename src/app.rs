@@ -3,39 +3,11 @@
 
 use crate::cli::{Cli, Command, Format, RecordsArgs};
 use crate::config::Config;
-use crate::records::{self, GenOptions, RecordSet, SystemResolver};
+use crate::records::{self, SystemResolver};
 use std::io::Write;
 
-/// Exit codes; part of the interface (cron, monitoring, image tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// The zone matches (plan: nothing to change).
-    Ok = 0,
-    /// Failed before any change.
-    Failed = 1,
-    /// Usage or configuration error.
-    Usage = 2,
-    /// Refused by a safety check.
-    Refused = 3,
-    /// Changes remain (sync: failed or postponed; plan: pending).
-    Remaining = 4,
-}
-
-/// An error that ends a run: its exit code and a one-line message.
-#[derive(Debug)]
-pub struct Fail {
-    pub exit: Exit,
-    pub msg: String,
-}
-
-impl Fail {
-    pub fn new(exit: Exit, msg: impl Into<String>) -> Fail {
-        Fail {
-            exit,
-            msg: msg.into(),
-        }
-    }
-}
+pub use crate::exit::{Exit, Fail};
+pub use crate::source::{build_records, gen_options, read_state};
 
 pub fn run(cli: Cli) -> i32 {
     let env_key = std::env::var("NS1_APIKEY").ok();
@@ -57,81 +29,6 @@ pub fn run(cli: Cli) -> i32 {
             fail.exit as i32
         }
     }
-}
-
-/// Reads the state: from `--state-file`, or from the leading master. With
-/// a deadline, no master is given longer than the time left before it.
-pub fn read_state(
-    cfg: &Config,
-    deadline: Option<std::time::Instant>,
-) -> Result<(Vec<u8>, String), Fail> {
-    if let Some(path) = &cfg.state_file {
-        let body = std::fs::read(path)
-            .map_err(|e| Fail::new(Exit::Failed, format!("state file {}: {e}", path.display())))?;
-        return Ok((body, path.display().to_string()));
-    }
-    if cfg.masters.is_empty() {
-        return Err(Fail::new(
-            Exit::Usage,
-            "no state source: give --state-file or --masters (or \"masters\" in the config file)",
-        ));
-    }
-    let opts = crate::mesos::MesosOptions {
-        masters: cfg.masters.clone(),
-        https: cfg.mesos_https,
-        ca_file: cfg.ca_file.clone(),
-        credentials: cfg
-            .read_mesos_credentials()
-            .map_err(|e| Fail::new(Exit::Usage, e.0))?,
-        connect_timeout: cfg.state_timeout.min(std::time::Duration::from_secs(5)),
-        timeout: match deadline {
-            Some(d) => cfg.state_timeout.min(
-                d.saturating_duration_since(std::time::Instant::now())
-                    .max(std::time::Duration::from_secs(1)),
-            ),
-            None => cfg.state_timeout,
-        },
-    };
-    let fetched =
-        crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
-    Ok((fetched.body, fetched.url))
-}
-
-/// Generation options from the configuration; masters lose their scheme.
-pub fn gen_options(cfg: &Config) -> GenOptions {
-    let mut opts = GenOptions::new(cfg.records_domain());
-    opts.masters = cfg
-        .masters
-        .iter()
-        .map(|m| {
-            m.strip_prefix("http://")
-                .or_else(|| m.strip_prefix("https://"))
-                .unwrap_or(m)
-                .trim_end_matches('/')
-                .to_string()
-        })
-        .collect();
-    opts.ip_sources = cfg.ip_sources.clone();
-    opts.rules = cfg.rules;
-    opts.srv_weight = cfg.srv_weight;
-    opts
-}
-
-/// Parses a state and generates its record set.
-pub fn build_records(
-    body: &[u8],
-    source: &str,
-    cfg: &Config,
-) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
-    let state = records::state::parse(body)
-        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
-    let set = records::generate(&state, &gen_options(cfg), &SystemResolver)
-        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
-    Ok((
-        set,
-        records::generate::counts(&state),
-        state.leader.to_string(),
-    ))
 }
 
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {

@@ -86,6 +86,10 @@ pub struct State<'a> {
     pub frameworks: Vec<Framework<'a>>,
     #[serde(default, borrow, deserialize_with = "nullable")]
     pub slaves: Vec<Slave<'a>>,
+    /// Frameworks that have ended; their tasks explain removals (never
+    /// generates records).
+    #[serde(default, borrow, deserialize_with = "nullable")]
+    pub completed_frameworks: Vec<Framework<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +103,10 @@ pub struct Framework<'a> {
     pub hostname: Str<'a>,
     #[serde(default, borrow, deserialize_with = "compact")]
     pub tasks: Vec<Task<'a>>,
+    /// Tasks that have ended; they explain removals (never generates
+    /// records).
+    #[serde(default, borrow, deserialize_with = "compact")]
+    pub completed_tasks: Vec<Task<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
