@@ -136,7 +136,7 @@ fn run_locked(cfg: &Config, mode: Mode, started: Instant) -> Result<Exit, Fail> 
         Err(e) => {
             damaged.push(format!(
                 "{e}, so how long records have been absent is unknown; fix or remove it, or run once with --force to start new clocks \
-                 (which deletes nothing at once: the removals then wait for the hold-down)"
+                 (which deletes nothing at once: the removals then wait for the hold-down, --remove-after)"
             ));
             None
         }
@@ -392,8 +392,14 @@ fn run(
             format!("{} changes pending ({plan})", plan.changes.len())
         }];
         why.extend(hold_notes(&decision, &policy));
+        if let Some(d) = &files.damaged {
+            why.push(d.clone());
+        }
+        for n in &why[1..] {
+            log::warn!("{n}");
+        }
         summary.reason = why.join("; ");
-        return Ok(if !decision.held.is_empty() {
+        return Ok(if !decision.held.is_empty() || files.damaged.is_some() {
             Exit::Refused
         } else if plan.is_empty() {
             Exit::Ok
@@ -441,6 +447,14 @@ fn run(
     note_stats(summary, &client.stats());
     let mut exit = finish(summary, plan, &applied);
     let mut notes = hold_notes(&decision, &policy);
+    if let Some(why) = &files.damaged
+        && decision.held.is_empty()
+    {
+        notes.push(format!("{why} (no removal was pending)"));
+    }
+    for n in &notes {
+        log::warn!("{n}");
+    }
     notes.extend(marker_note);
     if !notes.is_empty() {
         summary.reason = std::iter::once(summary.reason.clone())
@@ -448,7 +462,7 @@ fn run(
             .collect::<Vec<_>>()
             .join("; ");
     }
-    if !decision.held.is_empty() {
+    if !decision.held.is_empty() || files.damaged.is_some() {
         exit = Exit::Refused;
     }
     Ok(exit)
