@@ -417,6 +417,12 @@ pub struct Clocks {
     /// `"name TYPE answer"` → absent since.
     #[serde(default)]
     pub answers: std::collections::BTreeMap<String, f64>,
+    /// Keys (of `records` or `answers`) a check has held → the check. A
+    /// held removal stays held until it is released (`--settle`, `--force`)
+    /// or comes back, even once the check passes again: a failover's
+    /// partial states that shrink back below the share release nothing.
+    #[serde(default)]
+    pub held: std::collections::BTreeMap<String, String>,
 }
 
 pub fn record_key(name: &str, rtype: RecordType) -> String {
@@ -452,6 +458,9 @@ impl Clocks {
         }
         self.records.retain(|k, _| !keys.contains(k));
         self.answers.retain(|k, _| !answer_keys.contains(k));
+        let (records, answers) = (&self.records, &self.answers);
+        self.held
+            .retain(|k, _| records.contains_key(k) || answers.contains_key(k));
         self.observed = Some(now);
     }
 
@@ -478,6 +487,16 @@ pub enum Check {
     /// Unexplained removals over the window exceed the share of the
     /// window's median of owned records.
     MassRemoval,
+}
+
+impl Check {
+    fn parse(s: &str) -> Option<Check> {
+        match s {
+            "implausible-state" => Some(Check::ImplausibleState),
+            "mass-removal" => Some(Check::MassRemoval),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Check {
@@ -677,6 +696,10 @@ struct Candidate {
     /// Absent since (whole record), or the latest of the answers' clocks.
     since: f64,
     explained: bool,
+    /// The clock keys of its unexplained removals.
+    keys: Vec<String>,
+    /// The check that held it in an earlier run, if any.
+    was_held: Option<Check>,
 }
 
 /// Applies the hold-down, the window and the checks to a raw plan from
@@ -707,6 +730,9 @@ pub fn decide(
             .is_some_and(|set| set.contains(answer))
     };
     let mut candidates = Vec::new();
+    // Deletes still in their hold-down that nothing explains: they count
+    // when the mass-removal check judges the state (not in the window).
+    let mut waiting_unexplained = 0usize;
     for (index, c) in raw.changes.iter().enumerate() {
         match c.action {
             Action::Create => {}
@@ -724,14 +750,18 @@ pub fn decide(
                 }
                 let mut answers = Vec::new();
                 let mut since = f64::MIN;
+                let mut keys = Vec::new();
+                let mut was_held = None;
                 for a in removed {
                     let key = answer_key(&c.name, c.rtype, a);
                     let t = old.answers.get(&key).copied().unwrap_or(now).min(now);
-                    d.clocks.answers.insert(key, t);
                     let ex = is_explained(&c.name, c.rtype, a);
                     if !ex {
                         since = since.max(t);
+                        was_held = was_held.or(old.held.get(&key).and_then(|c| Check::parse(c)));
+                        keys.push(key.clone());
                     }
+                    d.clocks.answers.insert(key, t);
                     answers.push((a.clone(), t, ex));
                 }
                 let explained = answers.iter().all(|a| a.2);
@@ -743,16 +773,26 @@ pub fn decide(
                     answers,
                     since,
                     explained,
+                    keys,
+                    was_held,
                 });
             }
             Action::Delete => {
                 let key = record_key(&c.name, c.rtype);
                 let t = old.records.get(&key).copied().unwrap_or(now).min(now);
-                d.clocks.records.insert(key, t);
                 // Unclaimed or with unknown clocks every removal is listed
                 // as held, never silently waiting.
+                let was_held = old.held.get(&key).and_then(|c| Check::parse(c));
+                d.clocks.records.insert(key.clone(), t);
                 if p.claimed && p.damaged.is_none() && now - t < p.remove_after {
                     d.waiting += 1;
+                    let unexplained = c.old.as_ref().is_none_or(|o| {
+                        o.answers.is_empty()
+                            || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
+                    });
+                    if unexplained {
+                        waiting_unexplained += 1;
+                    }
                     let due = t + p.remove_after;
                     d.next_due = Some(d.next_due.map_or(due, |x: f64| x.min(due)));
                     continue;
@@ -773,6 +813,8 @@ pub fn decide(
                     answers,
                     since: t,
                     explained,
+                    keys: vec![key],
+                    was_held,
                 });
             }
         }
@@ -793,7 +835,7 @@ pub fn decide(
         .count();
     let limit = p.max_share * baseline;
     let mass = baseline >= MASS_CHANGE_MIN_RECORDS as f64
-        && (window_removed + fresh_unexplained) as f64 > limit;
+        && (window_removed + fresh_unexplained + waiting_unexplained) as f64 > limit;
     let mut holds: Vec<Option<Check>> = Vec::with_capacity(candidates.len());
     let mut counted = 0;
     for c in &candidates {
@@ -803,14 +845,16 @@ pub fn decide(
             Some(Check::StateFile)
         } else if c.explained {
             None
-        } else if implausible.is_some() || mass {
+        } else if implausible.is_some() || mass || c.was_held.is_some() {
             if p.force || settled(c.since) {
                 d.released += 1;
                 None
             } else if implausible.is_some() {
                 Some(Check::ImplausibleState)
-            } else {
+            } else if mass {
                 Some(Check::MassRemoval)
+            } else {
+                c.was_held
             }
         } else {
             counted += 1;
@@ -833,17 +877,29 @@ pub fn decide(
         && !candidates.is_empty()
     {
         d.reasons.push((Check::StateFile, why.clone()));
-    } else if holds.iter().any(|h| h.is_some()) {
-        if let Some(why) = &implausible {
-            d.reasons.push((Check::ImplausibleState, why.clone()));
-        } else {
+    } else {
+        let count = |check| holds.iter().filter(|h| **h == Some(check)).count();
+        if count(Check::ImplausibleState) > 0 {
+            d.reasons.push((
+                Check::ImplausibleState,
+                implausible.clone().unwrap_or_else(|| {
+                    "held earlier, they stay held until absent for --settle".to_string()
+                }),
+            ));
+        }
+        if count(Check::MassRemoval) > 0 {
             d.reasons.push((
                 Check::MassRemoval,
-                format!(
-                    "{fresh_unexplained} unexplained removals now and {window_removed} in the last {:.0} s exceed {:.1}% (--max-change-percent) of {baseline} owned records (the median over the window)",
-                    p.window,
-                    p.max_share * 100.0
-                ),
+                if mass {
+                    format!(
+                        "{} unexplained removals now ({fresh_unexplained} due, {waiting_unexplained} in their hold-down) and {window_removed} in the last {:.0} s exceed {:.1}% (--max-change-percent) of {baseline} owned records (the median over the window)",
+                        fresh_unexplained + waiting_unexplained,
+                        p.window,
+                        p.max_share * 100.0
+                    )
+                } else {
+                    "held earlier, they stay held until absent for --settle".to_string()
+                },
             ));
         }
     }
@@ -869,6 +925,11 @@ pub fn decide(
             .filter(|a| check == Check::FirstContact || check == Check::StateFile || !a.2)
             .map(|a| a.0.clone())
             .collect();
+        if matches!(check, Check::ImplausibleState | Check::MassRemoval) {
+            for k in &cand.keys {
+                d.clocks.held.insert(k.clone(), check.to_string());
+            }
+        }
         d.held.push(Held {
             action: change.action,
             name: change.name.clone(),

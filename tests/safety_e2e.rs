@@ -24,7 +24,9 @@ fn owned(env: &Env) -> std::collections::BTreeMap<(String, String), Vec<String>>
     env.ns1
         .records()
         .into_iter()
-        .filter(|r| r.0.ends_with(&format!(".{DOMAIN}")) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV"))
+        .filter(|r| {
+            r.0.ends_with(&format!(".{DOMAIN}")) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV")
+        })
         .map(|(d, t, _, a)| ((d, t), a))
         .collect()
 }
@@ -52,7 +54,11 @@ fn an_empty_cluster_is_refused_with_zero_writes() {
             "{err}"
         );
         assert!(stdout(&out).contains("exit=3"), "{}", text(&out));
-        assert!(stdout(&out).contains("held (implausible-state): delete slave.mesos.example.com A"), "{}", text(&out));
+        assert!(
+            stdout(&out).contains("held (implausible-state): delete slave.mesos.example.com A"),
+            "{}",
+            text(&out)
+        );
     }
     assert_eq!(env.ns1.writes(), 0);
     assert_eq!(env.ns1.records(), before);
@@ -98,13 +104,18 @@ fn a_plan_deleting_more_than_the_threshold_is_held_in_plan_and_sync_while_additi
         let err = stderr(&out);
         assert!(
             err.contains("mass-removal")
-                && err.contains("20 unexplained removals now and 0 in the last 3600 s exceed 30.0%")
+                && err.contains("20 unexplained removals now (20 due, 0 in their hold-down) and 0 in the last 3600 s exceed 30.0%")
                 && err.contains("of 20 owned records"),
             "{err}"
         );
-        assert!(err.contains("--force would delete these 20 held removals"), "{err}");
         assert!(
-            stdout(&out).contains("held (mass-removal): delete old0.marathon.mesos.example.com A [10.9.0.1]"),
+            err.contains("--force would delete these 20 held removals"),
+            "{err}"
+        );
+        assert!(
+            stdout(&out).contains(
+                "held (mass-removal): delete old0.marathon.mesos.example.com A [10.9.0.1]"
+            ),
             "{}",
             text(&out)
         );
@@ -112,7 +123,10 @@ fn a_plan_deleting_more_than_the_threshold_is_held_in_plan_and_sync_while_additi
     // The sync applied every addition and no delete.
     assert!(env.ns1.log().iter().all(|r| r.method != "DELETE"));
     assert_eq!(
-        owned(&env).into_iter().filter(|(k, _)| !k.0.starts_with("old")).collect::<std::collections::BTreeMap<_, _>>(),
+        owned(&env)
+            .into_iter()
+            .filter(|(k, _)| !k.0.starts_with("old"))
+            .collect::<std::collections::BTreeMap<_, _>>(),
         expected(&state, DOMAIN)
     );
     // A higher limit lets it through.
@@ -268,7 +282,9 @@ fn a_damaged_memory_file_holds_removals_until_forced_and_additions_apply() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("memory.json is damaged") && err.contains("--force") && err.contains("state-file"),
+        err.contains("memory.json is damaged")
+            && err.contains("--force")
+            && err.contains("state-file"),
         "{}",
         text(&out)
     );
