@@ -284,6 +284,23 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn files_of_another_user_are_refused() {
+        let d = tmpdir("owner");
+        let (dir, name) = if current_uid() == 0 {
+            std::fs::write(d.join("memory.json"), b"{}").unwrap();
+            std::os::unix::fs::chown(d.join("memory.json"), Some(65534), Some(65534)).unwrap();
+            (d.clone(), "memory.json")
+        } else {
+            // Owned by root, readable by all.
+            (PathBuf::from("/etc"), "passwd")
+        };
+        let e = read(&dir, name, 1 << 20).unwrap_err();
+        assert!(e.0.contains("not by the running user"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn full_disk_is_an_error_and_leaves_no_temp_file() {

@@ -709,3 +709,94 @@ fn the_hold_down_clock_survives_a_crash_and_a_damaged_file_refuses_removals() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env), expected(&state, DOMAIN));
 }
+
+#[cfg(unix)]
+#[test]
+fn state_dir_symlinks_are_never_followed() {
+    let env = env_new("links", true);
+    let state = env.serve(2, &as_refs(&many_tasks(4, 2)));
+    assert_eq!(run_at(&env, T0, "sync", &[]).status.code(), Some(0));
+    let dir = env.dir.path().join("state");
+    let outside = env.dir.file("outside.json", "precious");
+    for name in ["memory.json", "holddown.json"] {
+        let path = dir.join(name);
+        let kept = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        let out = run_at(&env, T0 + 60.0, "sync", &[]);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("symbolic link; refusing to follow it"),
+            "{name}: {}",
+            text(&out)
+        );
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, kept).unwrap();
+    }
+    assert_eq!(owned(&env), expected(&state, DOMAIN));
+    // A planted lock symlink: refused before anything is read.
+    std::fs::remove_file(dir.join("lock")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("lock")).unwrap();
+    env.ns1.clear_log();
+    let out = run_at(&env, T0 + 120.0, "sync", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("cannot open lock"), "{}", text(&out));
+    assert!(env.ns1.log().is_empty());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_error_before_any_change_and_leaves_no_temp_file() {
+    use std::os::unix::process::CommandExt;
+    let env = env_new("full", true);
+    env.serve(2, &as_refs(&many_tasks(4, 2)));
+    let config = env.dir.file("scenario-config.json", "{}");
+    std::fs::create_dir_all(env.dir.path().join("state")).unwrap();
+    env.ns1.clear_log();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"));
+    cmd.args(env.args("sync", &[]))
+        .arg("--config")
+        .arg(&config)
+        .env("NS1_APIKEY", "k")
+        .env("MESOS2NS1_TEST_NOW", format!("{T0}"));
+    // Files may grow to 16 bytes: every write of the safety state fails as
+    // on a full disk (EFBIG instead of ENOSPC; SIGXFSZ ignored).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: 16,
+                rlim_max: 16,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("cannot save the safety state")
+            && stderr(&out).contains("nothing was written to the zone"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.ns1.writes(), 0);
+    let left: Vec<String> = std::fs::read_dir(env.dir.path().join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|n| !n.starts_with(".tmp")), "{left:?}");
+    // With room again, the same run goes through.
+    let out = run_at(&env, T0 + 60.0, "sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
