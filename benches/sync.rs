@@ -305,7 +305,19 @@ fn main() {
         return;
     }
     let bin = binary();
-    initial_sync(&bin);
-    steady_state(&bin);
-    blip(&bin);
+    // `cargo bench --bench sync -- blip` runs only the named cases.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if wanted("initial") {
+        initial_sync(&bin);
+    }
+    if wanted("steady") {
+        steady_state(&bin);
+    }
+    if wanted("blip") {
+        blip(&bin);
+    }
 }

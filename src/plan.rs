@@ -423,7 +423,13 @@ pub struct Clocks {
     /// partial states that shrink back below the share release nothing.
     #[serde(default)]
     pub held: std::collections::BTreeMap<String, String>,
+    /// The last gaps between observing runs (the cadence, at most 8).
+    #[serde(default)]
+    pub intervals: Vec<f64>,
 }
+
+/// Gaps kept in [`Clocks::intervals`].
+const MAX_INTERVALS: usize = 8;
 
 pub fn record_key(name: &str, rtype: RecordType) -> String {
     format!("{name} {rtype}")
@@ -435,19 +441,52 @@ pub fn answer_key(name: &str, rtype: RecordType, answer: &str) -> String {
 
 impl Clocks {
     /// The longest gap between two runs over which the clocks stay valid:
-    /// twice the longest of the hold-down, the settle time and 10 minutes.
-    /// After a longer gap (the tool did not run, or another host ran it) a
-    /// name may have come back and gone again unseen, so the clocks restart.
-    pub fn max_gap(remove_after: f64, settle: Option<f64>) -> f64 {
-        2.0 * remove_after.max(settle.unwrap_or(0.0)).max(600.0)
+    /// twice the longest of the hold-down, the settle time and 10 minutes,
+    /// or three times the usual gap between runs if longer (a job run
+    /// hourly must still delete). After a longer gap (the tool did not run,
+    /// or another host ran it) a name may have come back and gone again
+    /// unseen, so the clocks restart.
+    pub fn max_gap(&self, remove_after: f64, settle: Option<f64>) -> f64 {
+        let base = 2.0 * remove_after.max(settle.unwrap_or(0.0)).max(600.0);
+        let mut gaps = self.intervals.clone();
+        gaps.retain(|g| g.is_finite() && *g >= 0.0);
+        gaps.sort_by(f64::total_cmp);
+        let usual = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
+        base.max(3.0 * usual)
+    }
+
+    /// The clocks to carry into a run at `now`: these, if still valid, else
+    /// none running; the cadence is kept and gains this gap either way.
+    pub fn carried(&self, now: f64, remove_after: f64, settle: Option<f64>) -> Clocks {
+        let mut c = if self.valid_at(now, self.max_gap(remove_after, settle)) {
+            self.clone()
+        } else {
+            Clocks {
+                intervals: self.intervals.clone(),
+                ..Clocks::default()
+            }
+        };
+        if let Some(t) = self.observed
+            && now >= t
+        {
+            c.intervals.push(now - t);
+            if c.intervals.len() > MAX_INTERVALS {
+                c.intervals.remove(0);
+            }
+        }
+        c
     }
 
     /// On a run that read the cluster but not the zone (a non-leader):
     /// names desired again lose their clocks; the others keep running.
-    pub fn observe_desired(&mut self, desired: &[Record], now: f64, max_gap: f64) {
-        if !self.valid_at(now, max_gap) {
-            *self = Clocks::default();
-        }
+    pub fn observe_desired(
+        &mut self,
+        desired: &[Record],
+        now: f64,
+        remove_after: f64,
+        settle: Option<f64>,
+    ) {
+        *self = self.carried(now, remove_after, settle);
         let mut keys = std::collections::HashSet::new();
         let mut answer_keys = std::collections::HashSet::new();
         for r in desired {
@@ -712,14 +751,11 @@ pub fn decide(
     p: &Policy,
 ) -> Decision {
     let now = p.now;
-    let old = if clocks.valid_at(now, Clocks::max_gap(p.remove_after, p.settle)) {
-        clocks.clone()
-    } else {
-        Clocks::default()
-    };
+    let old = clocks.carried(now, p.remove_after, p.settle);
     let mut d = Decision {
         clocks: Clocks {
             observed: Some(now),
+            intervals: old.intervals.clone(),
             ..Clocks::default()
         },
         ..Decision::default()
@@ -751,11 +787,13 @@ pub fn decide(
                 let mut answers = Vec::new();
                 let mut since = f64::MIN;
                 let mut keys = Vec::new();
+                let mut all_keys = Vec::new();
                 let mut was_held = None;
                 for a in removed {
                     let key = answer_key(&c.name, c.rtype, a);
                     let t = old.answers.get(&key).copied().unwrap_or(now).min(now);
                     let ex = is_explained(&c.name, c.rtype, a);
+                    all_keys.push(key.clone());
                     if !ex {
                         since = since.max(t);
                         was_held = was_held.or(old.held.get(&key).and_then(|c| Check::parse(c)));
@@ -767,6 +805,7 @@ pub fn decide(
                 let explained = answers.iter().all(|a| a.2);
                 if explained {
                     since = answers.iter().map(|a| a.1).fold(f64::MIN, f64::max);
+                    keys = all_keys;
                 }
                 candidates.push(Candidate {
                     index,
@@ -843,7 +882,10 @@ pub fn decide(
             Some(Check::FirstContact)
         } else if p.damaged.is_some() {
             Some(Check::StateFile)
-        } else if c.explained {
+        } else if c.explained && implausible.is_none() && !mass {
+            // Explanations are trusted only from a state the checks pass:
+            // a suspect state's completed tasks may cover the same answers
+            // as running tasks it has lost.
             None
         } else if implausible.is_some() || mass || c.was_held.is_some() {
             if p.force || settled(c.since) {
@@ -922,7 +964,9 @@ pub fn decide(
         let held_answers: Vec<String> = cand
             .answers
             .iter()
-            .filter(|a| check == Check::FirstContact || check == Check::StateFile || !a.2)
+            .filter(|a| {
+                check == Check::FirstContact || check == Check::StateFile || cand.explained || !a.2
+            })
             .map(|a| a.0.clone())
             .collect();
         if matches!(check, Check::ImplausibleState | Check::MassRemoval) {
@@ -1451,5 +1495,70 @@ mod tests {
         assert!(implausible(b(0, 0), &[], T, 3600.0, 0).is_none());
         // Outside the window, old figures no longer count.
         assert!(implausible(b(4, 40), &samples, T + 7200.0, 3600.0, 50).is_none());
+    }
+
+    #[test]
+    fn explanations_are_not_trusted_from_a_suspect_state() {
+        let mut p = policy(T);
+        p.remove_after = 0.0;
+        // 20 of 30 records go (15 unexplained: the state is suspect); the
+        // last 5 are explained.
+        let mut ex = Explained::new();
+        for i in 25..30 {
+            ex.entry((format!("r{i}.mesos.example.com"), RecordType::A))
+                .or_default()
+                .extend(["10.0.0.1".to_string(), "10.0.0.2".to_string()]);
+        }
+        let (zone, desired) = zone_and_desired(30, 10);
+        let d = decide(
+            compute(desired, zone, &own(), 60),
+            &ex,
+            &Clocks::default(),
+            &[],
+            &p,
+        );
+        assert_eq!(d.held.len(), 20, "{:?}", d.reasons);
+        assert!(d.held.iter().all(|h| h.answers.len() == 2));
+        // From a healthy state they go at once.
+        let (zone, desired) = zone_and_desired(30, 25);
+        let d = decide(
+            compute(desired, zone, &own(), 60),
+            &ex,
+            &Clocks::default(),
+            &[],
+            &p,
+        );
+        assert!(d.held.is_empty());
+        assert_eq!((d.plan.count(Action::Delete), d.explained), (5, 5));
+    }
+
+    #[test]
+    fn an_hourly_job_still_deletes() {
+        let mut samples = Vec::new();
+        let mut clocks = Clocks::default();
+        let mut deleted = 0;
+        for run in 0..6 {
+            let d = step(
+                20,
+                19,
+                &clocks,
+                &mut samples,
+                &policy(T + 3600.0 * run as f64),
+            );
+            deleted += d.plan.count(Action::Delete);
+            clocks = d.clocks;
+        }
+        assert!(deleted > 0, "{clocks:?}");
+        // A single long outage still restarts the clocks.
+        let mut c = clocks.clone();
+        c.records.insert("r19.mesos.example.com A".into(), T);
+        let d = step(
+            20,
+            19,
+            &c,
+            &mut samples,
+            &policy(T + 3600.0 * 5.0 + 86400.0),
+        );
+        assert_eq!((d.waiting, d.plan.count(Action::Delete)), (1, 0));
     }
 }

@@ -168,3 +168,41 @@ pub fn explained(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::RecordType;
+
+    #[test]
+    fn ended_tasks_explain_and_malformed_ones_are_skipped() {
+        let state = br#"{"leader": "master@10.0.0.1:5050",
+          "slaves": [{"id": "S0", "pid": "slave(1)@10.1.0.1:5051"}],
+          "frameworks": [{"name": "marathon", "pid": "scheduler@10.0.0.9:1",
+            "tasks": [
+              {"id": "web.1", "name": "web", "slave_id": "S0", "state": "TASK_RUNNING"},
+              {"id": "old.1", "name": "old", "slave_id": "S0", "state": "TASK_KILLED"}],
+            "completed_tasks": [1, "x", {"id": "gone.1", "name": "gone", "slave_id": "S0", "state": "TASK_FINISHED"},
+              {"id": 5}]}],
+          "completed_frameworks": {"not": "a list"}}"#;
+        let st = records::state::parse(state).unwrap();
+        let opts = GenOptions::new("mesos");
+        let ex = explained(st, &opts);
+        let has = |n: &str| ex.contains_key(&(n.to_string(), RecordType::A));
+        assert!(has("old.marathon.mesos") && has("gone.marathon.mesos"));
+        assert!(
+            !has("web.marathon.mesos"),
+            "a running task explains nothing"
+        );
+        assert!(!has("marathon.mesos"), "frameworks lose their own records");
+
+        let state = br#"{"leader": "master@10.0.0.1:5050",
+          "slaves": [{"id": "S0", "pid": "slave(1)@10.1.0.1:5051"}],
+          "frameworks": [],
+          "completed_frameworks": [{"name": "chronos", "tasks": [
+              {"id": "job.1", "name": "job", "slave_id": "S0", "state": "TASK_RUNNING"}]}, 7]}"#;
+        let st = records::state::parse(state).unwrap();
+        let ex = explained(st, &opts);
+        assert!(ex.contains_key(&("job.chronos.mesos".to_string(), RecordType::A)));
+    }
+}

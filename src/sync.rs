@@ -314,7 +314,7 @@ fn run(
             );
             files
                 .clocks
-                .observe_desired(&desired, now, Clocks::max_gap(remove_after, settle));
+                .observe_desired(&desired, now, remove_after, settle);
             files.save(&cfg.state_dir)?;
             summary.reason =
                 format!("this host is not the leading master ({leader_ip}); nothing to do");
