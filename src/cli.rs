@@ -15,7 +15,8 @@ use std::path::PathBuf;
         Each run finds the leading Mesos master, builds the Mesos-DNS record set, reads the NS1 zone \
         and applies the smallest set of changes. Meant to run from cron once a minute.\n\n\
         Exit codes: 0 zone matches (plan: nothing to change); 1 failed before any change; \
-        2 usage or configuration error; 3 refused by a safety check; \
+        2 usage or configuration error; 3 a safety check held removals (additions were applied), \
+        a state file is damaged, or adopt without --yes; \
         4 changes remain (sync: failed or postponed changes; plan: changes pending)."
 )]
 pub struct Cli {

@@ -10,7 +10,8 @@ pub enum Exit {
     Failed = 1,
     /// Usage or configuration error.
     Usage = 2,
-    /// Refused by a safety check.
+    /// A safety check held removals (additions were applied), a state
+    /// file is damaged, or `adopt` ran without `--yes`.
     Refused = 3,
     /// Changes remain (sync: failed or postponed; plan: pending).
     Remaining = 4,
