@@ -200,18 +200,12 @@ struct StateFiles {
 impl StateFiles {
     /// Saves the baseline and the clocks; an error ends the run before any
     /// change (a full disk must not silently turn the checks off).
-    fn save(&self, dir: &Path) -> Result<(), Fail> {
-        let fail = |e: crate::store::StoreError| {
-            Fail::new(
-                Exit::Failed,
-                format!("cannot save the safety state: {e}; nothing was written to the zone"),
-            )
-        };
+    fn save(&self, dir: &Path) -> Result<(), crate::store::StoreError> {
         if self.clocks_ok {
-            crate::report::save_clocks(dir, &self.clocks).map_err(fail)?;
+            crate::report::save_clocks(dir, &self.clocks)?;
         }
         if self.memory_ok {
-            self.memory.save(dir).map_err(fail)?;
+            self.memory.save(dir)?;
         }
         Ok(())
     }
@@ -315,7 +309,9 @@ fn run(
             files
                 .clocks
                 .observe_desired(&desired, now, remove_after, settle);
-            files.save(&cfg.state_dir)?;
+            files.save(&cfg.state_dir).map_err(|e| {
+                Fail::new(Exit::Failed, format!("cannot save the safety state: {e}"))
+            })?;
             summary.reason =
                 format!("this host is not the leading master ({leader_ip}); nothing to do");
             return Ok(Exit::Ok);
@@ -369,20 +365,21 @@ fn run(
         now_counts,
         domain: own.domain.clone(),
     };
-    let decision = plan::decide(
+    let raw_copy = (mode == Mode::Sync).then(|| raw.clone());
+    let mut decision = plan::decide(
         raw,
         &explained,
         &files.clocks,
         &files.memory.samples,
         &policy,
     );
-    let plan = &decision.plan;
-    summary.held = decision.held.len();
-    summary.waiting = decision.waiting;
-    summary.released = decision.released;
-    summary.explained = decision.explained;
 
     if mode == Mode::Plan {
+        let plan = &decision.plan;
+        summary.held = decision.held.len();
+        summary.waiting = decision.waiting;
+        summary.released = decision.released;
+        summary.explained = decision.explained;
         print_plan(plan);
         print_held(&decision);
         summary.pending = plan.changes.len();
@@ -409,14 +406,36 @@ fn run(
     }
 
     // 5. Remember, then apply. The clocks and this run's sample are saved
-    // before any change: a run that cannot save them changes nothing.
+    // before any change. A run that cannot save them (a full disk) removes
+    // nothing, since the next run would not know what it did, but still
+    // makes every addition, and exits 3 saying why.
     files.clocks = decision.clocks.clone();
     if let Some(sample) = decision.sample {
         files.memory.push_sample(sample, window);
     }
     files.memory.last_good = Some(now_counts);
     files.memory.released_total += decision.released as u64;
-    files.save(&cfg.state_dir)?;
+    if let Err(e) = files.save(&cfg.state_dir) {
+        let why = format!("cannot save the safety state: {e}; every removal is held");
+        log::error!("{why}");
+        let mut held_policy = policy.clone();
+        held_policy.damaged = Some(why.clone());
+        if let Some(raw) = raw_copy {
+            decision = plan::decide(
+                raw,
+                &explained,
+                &files.clocks,
+                &files.memory.samples,
+                &held_policy,
+            );
+        }
+        files.damaged = Some(why);
+    }
+    let plan = &decision.plan;
+    summary.held = decision.held.len();
+    summary.waiting = decision.waiting;
+    summary.released = decision.released;
+    summary.explained = decision.explained;
     if decision.released > 0 {
         log::warn!(
             "released {} held removals: absent for --settle ({}) or --force",

@@ -754,19 +754,25 @@ fn state_dir_symlinks_are_never_followed() {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn a_full_disk_is_an_error_before_any_change_and_leaves_no_temp_file() {
+fn a_full_disk_holds_every_removal_keeps_publishing_and_leaves_no_temp_file() {
     use std::os::unix::process::CommandExt;
     let env = env_new("full", true);
-    env.serve(2, &as_refs(&many_tasks(4, 2)));
+    let tasks = many_tasks(24, 3);
+    env.serve(3, &as_refs(&tasks));
+    assert_eq!(run_at(&env, T0, "sync", &[]).status.code(), Some(0));
+    // One app goes, one comes; the disk is full.
+    let mut next: Vec<_> = tasks.iter().filter(|x| x.0 != "app1").cloned().collect();
+    next.push(("fresh".into(), 2, 99));
+    let state = env.serve(3, &as_refs(&next));
     let config = env.dir.file("scenario-config.json", "{}");
-    std::fs::create_dir_all(env.dir.path().join("state")).unwrap();
+    let memory = std::fs::read(env.dir.path().join("state/memory.json")).unwrap();
     env.ns1.clear_log();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"));
-    cmd.args(env.args("sync", &[]))
+    cmd.args(env.args("sync", &["--remove-after", "0"]))
         .arg("--config")
         .arg(&config)
         .env("NS1_APIKEY", "k")
-        .env("MESOS2NS1_TEST_NOW", format!("{T0}"));
+        .env("MESOS2NS1_TEST_NOW", format!("{}", T0 + 60.0));
     // Files may grow to 16 bytes: every write of the safety state fails as
     // on a full disk (EFBIG instead of ENOSPC; SIGXFSZ ignored).
     unsafe {
@@ -783,20 +789,34 @@ fn a_full_disk_is_an_error_before_any_change_and_leaves_no_temp_file() {
         });
     }
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         stderr(&out).contains("cannot save the safety state")
-            && stderr(&out).contains("nothing was written to the zone"),
+            && stderr(&out).contains("every removal is held"),
         "{}",
         text(&out)
     );
-    assert_eq!(env.ns1.writes(), 0);
+    assert!(
+        stdout(&out).contains("held (state-file): delete app1.marathon.mesos.example.com A"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(deletes(&env), 0);
+    let now = owned(&env);
+    for key in expected(&state, DOMAIN).keys() {
+        assert!(now.contains_key(key), "{key:?} not published");
+    }
     let left: Vec<String> = std::fs::read_dir(env.dir.path().join("state"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(left.iter().all(|n| !n.starts_with(".tmp")), "{left:?}");
-    // With room again, the same run goes through.
-    let out = run_at(&env, T0 + 60.0, "sync", &[]);
+    assert_eq!(
+        std::fs::read(env.dir.path().join("state/memory.json")).unwrap(),
+        memory
+    );
+    // With room again, the removal goes.
+    let out = run_at(&env, T0 + 120.0, "sync", &["--remove-after", "0"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env), expected(&state, DOMAIN));
 }
