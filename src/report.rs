@@ -209,8 +209,9 @@ pub fn save_clocks(dir: &Path, clocks: &Clocks) -> Result<(), crate::store::Stor
     crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
 }
 
-/// Writes a file by renaming a complete temporary file (unpredictable
-/// name, created with O_EXCL) over it.
+/// Writes a file readable by others (mode 0644 before the umask) by
+/// renaming a complete temporary file (unpredictable name, created with
+/// O_EXCL) over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -220,7 +221,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| std::io::Error::other(format!("{} has no file name", path.display())))?;
-    crate::store::write_atomic(dir, name, bytes).map_err(|e| std::io::Error::other(e.0))
+    crate::store::write_atomic_mode(dir, name, bytes, 0o644).map_err(|e| std::io::Error::other(e.0))
 }
 
 /// A Prometheus node-exporter textfile, written atomically.

@@ -139,6 +139,12 @@ fn random_u64() -> u64 {
 /// Creates a new temporary file in `dir` with an unpredictable name and
 /// `O_EXCL` (never an existing file or a symlink planted there), mode 0600.
 pub fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File), StoreError> {
+    create_temp_mode(dir, name, 0o600)
+}
+
+fn create_temp_mode(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File), StoreError> {
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut last = None;
     for _ in 0..16 {
         let tmp = dir.join(format!(".tmp.{name}.{:016x}", random_u64()));
@@ -147,7 +153,7 @@ pub fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File), StoreError
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600)
+            opts.mode(mode)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
         }
         match opts.open(&tmp) {
@@ -171,9 +177,15 @@ pub fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File), StoreError
 /// Atomically replaces STATE_DIR/name: unpredictable temp name created with O_EXCL in dir, write, fsync, rename,
 /// fsync dir; on any error the temp file is removed and the error returned.
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), StoreError> {
+    write_atomic_mode(dir, name, data, 0o600)
+}
+
+/// [`write_atomic`] with the file's permission bits (before the umask),
+/// for files other programs read (a metrics textfile: 0644).
+pub fn write_atomic_mode(dir: &Path, name: &str, data: &[u8], mode: u32) -> Result<(), StoreError> {
     check_name(name)?;
     let path = dir.join(name);
-    let (tmp, file) = create_temp(dir, name)?;
+    let (tmp, file) = create_temp_mode(dir, name, mode)?;
     finish_write(dir, &path, &tmp, file, data)
 }
 
@@ -281,6 +293,25 @@ mod tests {
         // Writing replaces the link itself, never the file it points to.
         write_atomic(&d, "memory.json", b"new").unwrap();
         assert_eq!(std::fs::read(d.join("target")).unwrap(), b"secret");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn modes_private_by_default_readable_on_request() {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .unwrap();
+        let d = tmpdir("mode");
+        write_atomic(&d, "memory.json", b"x").unwrap();
+        write_atomic_mode(&d, "m.prom", b"x", 0o644).unwrap();
+        let mode = |n: &str| std::fs::metadata(d.join(n)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("memory.json"), 0o600 & !umask);
+        assert_eq!(mode("m.prom"), 0o644 & !umask);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
