@@ -655,7 +655,11 @@ pub fn has_removals(plan: &Plan) -> bool {
         Action::Create => false,
         Action::Delete => true,
         Action::Update => match (&c.old, &c.new) {
-            (Some(o), Some(n)) => o.answers.iter().any(|a| !n.answers.contains(a)),
+            (Some(o), Some(n)) => {
+                let new: std::collections::HashSet<&str> =
+                    n.answers.iter().map(String::as_str).collect();
+                o.answers.iter().any(|a| !new.contains(a.as_str()))
+            }
             _ => false,
         },
     })
@@ -776,10 +780,12 @@ pub fn decide(
                 let (Some(o), Some(n)) = (&c.old, &c.new) else {
                     continue;
                 };
+                let new: std::collections::HashSet<&str> =
+                    n.answers.iter().map(String::as_str).collect();
                 let removed: Vec<&String> = o
                     .answers
                     .iter()
-                    .filter(|a| !n.answers.contains(a))
+                    .filter(|a| !new.contains(a.as_str()))
                     .collect();
                 if removed.is_empty() {
                     continue;
@@ -949,8 +955,12 @@ pub fn decide(
     // The plan to apply.
     let mut raw = raw;
     let mut keep: Vec<bool> = vec![true; raw.changes.len()];
+    let mut candidate = vec![false; raw.changes.len()];
+    for c in &candidates {
+        candidate[c.index] = true;
+    }
     for (index, c) in raw.changes.iter().enumerate() {
-        if c.action == Action::Delete && !candidates.iter().any(|k| k.index == index) {
+        if c.action == Action::Delete && !candidate[index] {
             keep[index] = false; // waiting for the hold-down
         }
     }

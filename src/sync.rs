@@ -135,8 +135,7 @@ fn run_locked(cfg: &Config, mode: Mode, started: Instant) -> Result<Exit, Fail> 
         }
         Err(e) => {
             damaged.push(format!(
-                "{e}, so how long records have been absent is unknown; fix or remove it, or run once with --force to start new clocks \
-                 (which deletes nothing at once: the removals then wait for the hold-down, --remove-after)"
+                "{e}, so how long records have been absent is unknown; fix or remove it, or run once with --force to start new clocks"
             ));
             None
         }
@@ -388,7 +387,7 @@ fn run(
         } else {
             format!("{} changes pending ({plan})", plan.changes.len())
         }];
-        why.extend(hold_notes(&decision, &policy));
+        why.extend(hold_notes(&decision, &policy, Some(files.clocks_ok)));
         if let Some(d) = &files.damaged {
             why.push(d.clone());
         }
@@ -415,7 +414,9 @@ fn run(
     }
     files.memory.last_good = Some(now_counts);
     files.memory.released_total += decision.released as u64;
+    let mut save_failed = false;
     if let Err(e) = files.save(&cfg.state_dir) {
+        save_failed = true;
         let why = format!("cannot save the safety state: {e}; every removal is held");
         log::error!("{why}");
         let mut held_policy = policy.clone();
@@ -465,7 +466,8 @@ fn run(
     let applied = apply(&mut client, &cfg.zone, cfg.ttl, plan, deadline);
     note_stats(summary, &client.stats());
     let mut exit = finish(summary, plan, &applied);
-    let mut notes = hold_notes(&decision, &policy);
+    let state_force = (!save_failed).then_some(files.clocks_ok);
+    let mut notes = hold_notes(&decision, &policy, state_force);
     if let Some(why) = &files.damaged
         && decision.held.is_empty()
     {
@@ -489,7 +491,9 @@ fn run(
 
 /// The summary's words about held and waiting removals: the check, its
 /// figures, the release, and what --force would delete.
-fn hold_notes(d: &Decision, p: &Policy) -> Vec<String> {
+/// `state_force`: whether `--force` would clear a state-file hold (a
+/// damaged file, not a full disk), and whether the clocks are readable.
+fn hold_notes(d: &Decision, p: &Policy, state_force: Option<bool>) -> Vec<String> {
     let mut notes = Vec::new();
     for (check, why) in &d.reasons {
         let n = d.held_by(*check);
@@ -521,7 +525,37 @@ fn hold_notes(d: &Decision, p: &Policy) -> Vec<String> {
             Check::ImplausibleState | Check::MassRemoval => {
                 format!("; --force would delete these {n} held removals (listed above) now")
             }
-            _ => String::new(),
+            Check::StateFile if state_force.is_none() => String::new(),
+            Check::StateFile => {
+                let clocks_ok = state_force == Some(true);
+                // Under --force a damaged file starts over: the held
+                // answers go at once, whole records once their (new) clocks
+                // pass the hold-down.
+                let held = |a| {
+                    d.held
+                        .iter()
+                        .filter(|h| h.check == *check && h.action == a)
+                        .count()
+                };
+                let (deletes, answers) = (held(plan::Action::Delete), held(plan::Action::Update));
+                let now = if clocks_ok || p.remove_after <= 0.0 {
+                    deletes
+                } else {
+                    0
+                };
+                format!(
+                    "; --force would delete {now} of the {deletes} held records and the held answers of {answers} records (listed above) now{}",
+                    if now < deletes {
+                        format!(
+                            ", the other records after --remove-after ({} s)",
+                            p.remove_after
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+            Check::FirstContact => String::new(),
         };
         notes.push(format!(
             "held {n} removals by the {check} check: {why}{release}{force}"

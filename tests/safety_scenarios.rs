@@ -792,7 +792,8 @@ fn a_full_disk_holds_every_removal_keeps_publishing_and_leaves_no_temp_file() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         stderr(&out).contains("cannot save the safety state")
-            && stderr(&out).contains("every removal is held"),
+            && stderr(&out).contains("every removal is held")
+            && !stderr(&out).contains("--force"),
         "{}",
         text(&out)
     );
