@@ -351,7 +351,6 @@ fn run(
 
     // 4. Safety: the hold-down, the window and the checks decide which
     // removals go now; every addition goes.
-    let removes = plan::has_removals(&raw);
     let policy = Policy {
         now,
         remove_after,
@@ -445,8 +444,9 @@ fn run(
         );
     }
     let mut marker_note = None;
-    if !claimed && !removes {
-        // First contact with nothing to leave alone: claim the domain
+    if !claimed && decision.unexplained == 0 && files.damaged.is_none() {
+        // First contact with nothing to leave alone (every removal, if any,
+        // is a record of a task the state lists as ended): claim the domain
         // before anything else, so an interrupted first sync stays claimed.
         match client.create(
             &cfg.zone,

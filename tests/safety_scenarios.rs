@@ -821,3 +821,45 @@ fn a_full_disk_holds_every_removal_keeps_publishing_and_leaves_no_temp_file() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env), expected(&state, DOMAIN));
 }
+
+#[test]
+fn first_contact_claims_when_every_removal_is_an_ended_task_of_the_cluster() {
+    // An upgrade from a release without the marker: the zone holds the
+    // cluster's records, and one task has just finished.
+    let env = env_new("upgrade", false);
+    let tasks = many_tasks(12, 3);
+    let before = cluster(&env.master.addr(), 3, &as_refs(&tasks));
+    for ((name, rtype), answers) in expected(&before, DOMAIN) {
+        let a: Vec<&str> = answers.iter().map(String::as_str).collect();
+        env.ns1.insert(&name, &rtype, 60, &a);
+    }
+    let done = tasks[0].clone();
+    let rest: Vec<_> = tasks[1..].to_vec();
+    let state = with_completed(
+        cluster(&env.master.addr(), 3, &as_refs(&rest)),
+        &[(done.0.as_str(), done.1, done.2)],
+        "TASK_FINISHED",
+    );
+    serve(&env, &state);
+    let out = run_at(&env, T0, "sync", &[]);
+    // Claimed, but nothing removed on first contact.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("held (first-contact)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        env.ns1
+            .records()
+            .iter()
+            .any(|r| (r.0.clone(), r.1.clone()) == marker(DOMAIN))
+    );
+    assert_eq!(deletes(&env), 0);
+    // The ended task's records go after the hold-down.
+    assert_eq!(run_at(&env, T0 + 60.0, "sync", &[]).status.code(), Some(0));
+    assert_eq!(deletes(&env), 0);
+    let out = run_at(&env, T0 + 120.0, "sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env), expected(&state, DOMAIN));
+}
