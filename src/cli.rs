@@ -15,7 +15,8 @@ use std::path::PathBuf;
         Each run finds the leading Mesos master, builds the Mesos-DNS record set, reads the NS1 zone \
         and applies the smallest set of changes. Meant to run from cron once a minute.\n\n\
         Exit codes: 0 zone matches (plan: nothing to change); 1 failed before any change; \
-        2 usage or configuration error; 3 refused by a safety check; \
+        2 usage or configuration error; 3 a safety check held removals (additions were applied), \
+        a state file is damaged, or adopt without --yes; \
         4 changes remain (sync: failed or postponed changes; plan: changes pending)."
 )]
 pub struct Cli {
@@ -35,6 +36,17 @@ pub enum Command {
     Records(RecordsArgs),
     /// Check the configuration, the masters, the leader, the NS1 key and the zone.
     Check,
+    /// Claim the domain for mesos2ns1: show what adoption deletes (the
+    /// records under the domain the cluster does not produce) and, with
+    /// --yes, delete them and write the ownership marker.
+    Adopt(AdoptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Really adopt: delete the records listed and write the marker.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -180,9 +192,28 @@ pub struct Opts {
         value_name = "PCT"
     )]
     pub max_change_percent: Option<f64>,
-    /// Override the safety checks for this run.
+    /// Release, for this run, removals held by the implausible-state and mass-removal checks (and start new clocks and baseline over a damaged state file).
     #[arg(long, global = true)]
     pub force: bool,
+    /// Delete an owned record only once it has been absent from the cluster for this long, seconds; 0 deletes at once (default 120) [config: removeAfterSeconds]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_REMOVE_AFTER",
+        value_name = "SECS"
+    )]
+    pub remove_after: Option<u64>,
+    /// The sliding window of the safety checks' baseline and removal count, seconds (default 3600) [config: windowSeconds]
+    #[arg(long, global = true, env = "MESOS2NS1_WINDOW", value_name = "SECS")]
+    pub window: Option<u64>,
+    /// Release removals held by a check once they have stayed absent this long, seconds, or `never` (default 900) [config: settleSeconds]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_SETTLE",
+        value_name = "SECS|never"
+    )]
+    pub settle: Option<String>,
 
     // ---- run discipline ----
     /// Where the tool keeps what it remembers between runs (default /var/lib/mesos2ns1) [config: stateDir]

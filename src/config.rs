@@ -91,6 +91,12 @@ pub struct Config {
     pub only_if_leader: bool,
     pub summary_json: bool,
     pub metrics_file: Option<PathBuf>,
+    /// `--remove-after`, seconds.
+    pub remove_after: u64,
+    /// `--window`, seconds.
+    pub window: u64,
+    /// `--settle`, seconds; None: `never`.
+    pub settle: Option<u64>,
     /// Warnings found while loading (unknown keys, loose key-file mode).
     pub warnings: Vec<String>,
     /// Most ports one task may have before its SRV records are skipped.
@@ -145,6 +151,9 @@ struct FileValues {
     min_visibility: Option<Visibility>,
     zk: Option<ZkUrl>,
     zk_detection_timeout: Option<u64>,
+    remove_after: Option<u64>,
+    window: Option<u64>,
+    settle: Option<String>,
 }
 
 /// Default largest state read (`--max-state-mib`). Big clusters have states
@@ -328,6 +337,14 @@ fn parse_file(
             "exclude" => f.exclude = Some(get_strs(k, v)?),
             "maxchangepercent" => f.max_change_percent = Some(get_f64(k, v)?),
             "statedir" => f.state_dir = Some(get_str(k, v)?.into()),
+            "removeafterseconds" => f.remove_after = Some(get_u64(k, v)?),
+            "windowseconds" => f.window = Some(get_u64(k, v)?),
+            "settleseconds" => {
+                f.settle = Some(match v {
+                    Value::String(s) => s.clone(),
+                    _ => get_u64(k, v)?.to_string(),
+                })
+            }
             "deadlineseconds" => f.deadline = Some(get_f64(k, v)?),
             "onlyifleader" => f.only_if_leader = Some(get_bool(k, v)?),
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
@@ -594,6 +611,25 @@ impl Config {
                 "max state size {max_state_mib} MiB is not between 1 and 65536"
             ));
         }
+        let remove_after = opts.remove_after.or(file.remove_after).unwrap_or(120);
+        let window = opts.window.or(file.window).unwrap_or(3600);
+        if !(60..=30 * 86400).contains(&window) {
+            return cerr(format!(
+                "window {window} s is not between 60 and 2592000 seconds"
+            ));
+        }
+        let settle = match opts.settle.clone().or(file.settle) {
+            None => Some(900),
+            Some(s) if s.trim().eq_ignore_ascii_case("never") => None,
+            Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+                ConfigError(format!(
+                    "settle {s:?} is neither a number of seconds nor \"never\""
+                ))
+            })?),
+        };
+        if remove_after > 30 * 86400 || settle.is_some_and(|s| s > 30 * 86400) {
+            return cerr("remove-after and settle must be at most 2592000 seconds (30 days)");
+        }
 
         Ok(Config {
             config_file,
@@ -625,6 +661,9 @@ impl Config {
             only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
+            remove_after,
+            window,
+            settle,
             warnings,
             max_task_ports: max_task_ports as usize,
             max_records: max_records as usize,

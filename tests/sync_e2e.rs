@@ -206,7 +206,10 @@ fn every_fault_class_converges_within_three_runs() {
                 .fail_matching(method, "/zones/example.com/", fault, 3);
             let mut converged = false;
             for _ in 0..3 {
-                let out = env.run("sync", &[]);
+                // One task of nine is a third of this small zone's records:
+                // the mass-removal check (tests/safety_e2e.rs) is not the
+                // subject here.
+                let out = env.run("sync", &["--max-change-percent", "100"]);
                 let code = out.status.code();
                 assert!(
                     matches!(code, Some(0) | Some(4)),
@@ -314,18 +317,15 @@ fn ttl_changes_and_legacy_flags() {
     env.serve(1, &[("web", 0, 1)]);
     assert_eq!(env.run("sync", &[]).status.code(), Some(0));
     env.ns1.clear_log();
-    // A TTL change updates every record: the mass-change check refuses it
-    // until the operator confirms with --force.
+    // A TTL change updates every record; it removes nothing, so no
+    // safety check holds it.
     let out = env.run("sync", &["--ttl", "30"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert_eq!(env.ns1.writes(), 0);
-    let out = env.run("sync", &["--ttl", "30", "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         env.ns1
             .records()
             .iter()
-            .filter(|r| r.0.ends_with(DOMAIN) && r.1 != "NS")
+            .filter(|r| r.0.ends_with(DOMAIN) && r.1 != "NS" && r.1 != "TXT")
             .all(|r| r.2 == 30)
     );
     assert!(

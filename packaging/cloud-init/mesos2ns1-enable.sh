@@ -13,7 +13,8 @@
 #   MESOS2NS1_ENABLED   "true" to enable (label mesos2ns1_enabled)
 #   MESOS2NS1_ZONE      NS1 zone that receives the records (label mesos2ns1_zone)
 #   MESOS2NS1_DOMAIN    domain the records are named under: the zone or a
-#                       name inside it (label mesos2ns1_domain; default: the zone)
+#                       name inside it (label mesos2ns1_domain; default:
+#                       mesos.<zone>, a domain of the cluster's own)
 #   MESOS2NS1_NS1_KEY   NS1 API key (a hidden Heat parameter, not a label:
 #                       labels are readable by everyone who can see the
 #                       cluster template)
@@ -31,7 +32,7 @@ fi
 placeholder() { case $1 in @@*@@) echo "$2" ;; *) echo "$1" ;; esac; }
 enabled=$(placeholder "${MESOS2NS1_ENABLED:-@@MESOS2NS1_ENABLED@@}" false)
 zone=$(placeholder "${MESOS2NS1_ZONE:-@@MESOS2NS1_ZONE@@}" "")
-domain=$(placeholder "${MESOS2NS1_DOMAIN:-@@MESOS2NS1_DOMAIN@@}" "$zone")
+domain=$(placeholder "${MESOS2NS1_DOMAIN:-@@MESOS2NS1_DOMAIN@@}" "mesos.$zone")
 key=$(placeholder "${MESOS2NS1_NS1_KEY:-@@MESOS2NS1_NS1_KEY@@}" "")
 endpoint=$(placeholder "${MESOS2NS1_ENDPOINT:-@@MESOS2NS1_ENDPOINT@@}" "")
 masters=$(placeholder "${MESOS_MASTERS_IPS:-@@MESOS_MASTERS_IPS@@}" "")

@@ -137,6 +137,8 @@ struct RecordSummary {
     short_answers: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     tier: Option<u32>,
+    #[serde(default)]
+    link: Option<serde_json::Value>,
 }
 
 /// Parses one page of a zone listing (the body of `GET zones/:zone`) into
@@ -186,6 +188,12 @@ impl From<RecordSummary> for ZoneRecord {
             ttl: r.ttl,
             answers,
             tier: r.tier,
+            link: match r.link {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) if s.is_empty() => None,
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            },
         }
     }
 }
@@ -750,6 +758,8 @@ mod tests {
             vec!["0 1 31000 t.example.com.".to_string()]
         );
         assert_eq!(recs[0].tier, Some(1));
+        assert_eq!(recs[0].link, None);
+        assert_eq!(recs[2].link.as_deref(), Some("other.example.com"));
         assert!(recs[2].answers.is_empty());
         assert_eq!(recs[2].ttl, None);
         let empty: ZonePage = serde_json::from_str(r#"{"zone":"z"}"#).unwrap();

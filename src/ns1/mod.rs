@@ -133,6 +133,8 @@ pub struct ZoneRecord {
     pub answers: Vec<String>,
     /// 1 for a plain record; > 1 means filters/metadata ("advanced").
     pub tier: Option<u32>,
+    /// The record this one links to (`link`), for linked records.
+    pub link: Option<String>,
 }
 
 /// Request counters.

@@ -89,6 +89,64 @@ where
     d.deserialize_option(Text)
 }
 
+/// A list of which only the well-formed elements are kept; anything but a
+/// list is an empty list. Each element is read as its raw JSON text, then
+/// parsed on its own: a malformed element is skipped, and the fields that
+/// keep raw text (pids) read as they do in `frameworks`.
+fn lenient_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Lenient<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Lenient<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+                if let Ok(t) = serde_json::from_str::<T>(v.get()) {
+                    out.push(t);
+                }
+            }
+            out.shrink_to_fit();
+            Ok(out)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Vec<T>, A::Error> {
+            while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Vec<T>, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_none<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(Lenient(std::marker::PhantomData))
+}
+
 /// A pid as Mesos-DNS reads it: the raw JSON text of the value (`PID`
 /// implements `json.Unmarshaler`, which gets the undecoded bytes: quotes,
 /// escapes and all, or `null`). `None` only when the key is missing.
@@ -107,6 +165,11 @@ pub struct State<'a> {
     pub frameworks: Vec<Framework<'a>>,
     #[serde(default, borrow, deserialize_with = "list")]
     pub slaves: Vec<Slave<'a>>,
+    /// Frameworks that have ended; their tasks explain removals (never
+    /// generates records). Read leniently: Mesos-DNS ignores this field,
+    /// so a malformed entry is skipped, never a reason to reject the state.
+    #[serde(default, borrow, deserialize_with = "lenient_list")]
+    pub completed_frameworks: Vec<Framework<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +184,10 @@ pub struct Framework<'a> {
     pub hostname: Str<'a>,
     #[serde(default, borrow, deserialize_with = "compact")]
     pub tasks: Vec<Task<'a>>,
+    /// Tasks that have ended; they explain removals (never generates
+    /// records). Read leniently, as `completed_frameworks`.
+    #[serde(default, borrow, deserialize_with = "lenient_list")]
+    pub completed_tasks: Vec<Task<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
