@@ -85,6 +85,13 @@ pub struct Config {
     pub only_if_leader: bool,
     pub summary_json: bool,
     pub metrics_file: Option<PathBuf>,
+    /// Create a missing zone with one zone-file import (`createZone`).
+    pub create_zone: bool,
+    /// Read the whole zone at least this often, even when its serial did
+    /// not move (`fullReadEverySeconds`, default 600).
+    pub full_read_every: Duration,
+    /// Allow plain http to a non-loopback NS1 endpoint (`ns1AllowHttp`).
+    pub ns1_allow_http: bool,
     /// Warnings found while loading (unknown keys, loose key-file mode).
     pub warnings: Vec<String>,
 }
@@ -114,6 +121,9 @@ struct FileValues {
     deadline: Option<f64>,
     only_if_leader: Option<bool>,
     metrics_file: Option<PathBuf>,
+    create_zone: Option<bool>,
+    full_read_every: Option<f64>,
+    ns1_allow_http: Option<bool>,
 }
 
 /// Mesos-DNS keys that do not change what mesos2ns1 does; accepted quietly
@@ -272,6 +282,9 @@ fn parse_file(
             "deadlineseconds" => f.deadline = Some(get_f64(k, v)?),
             "onlyifleader" => f.only_if_leader = Some(get_bool(k, v)?),
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
+            "createzone" => f.create_zone = Some(get_bool(k, v)?),
+            "fullreadeveryseconds" | "fullreadevery" => f.full_read_every = Some(get_f64(k, v)?),
+            "ns1allowhttp" => f.ns1_allow_http = Some(get_bool(k, v)?),
             lower if MESOS_DNS_IGNORED.contains(&lower) => {
                 log::info!("config key {k:?} is a Mesos-DNS setting with no effect here; ignored")
             }
@@ -425,11 +438,25 @@ impl Config {
             .clone()
             .or(file.ns1_endpoint)
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        if !(ns1_endpoint.starts_with("https://") || ns1_endpoint.starts_with("http://")) {
+        let scheme = ns1_endpoint
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("https" | "http")) {
             return cerr(format!(
                 "NS1 endpoint {ns1_endpoint:?} is not an http(s) URL"
             ));
         }
+
+        let full_read_every = opts
+            .full_read_every
+            .or(file.full_read_every)
+            .unwrap_or(600.0);
+        if !(full_read_every.is_finite() && (0.0..=86_400.0).contains(&full_read_every)) {
+            return cerr(format!(
+                "full read every {full_read_every} s is not between 0 and 86400"
+            ));
+        }
+        let full_read_every = Duration::from_secs_f64(full_read_every);
 
         let mut exclude = file.exclude.unwrap_or_default();
         exclude.extend(opts.exclude.iter().cloned());
@@ -480,6 +507,9 @@ impl Config {
             only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
+            create_zone: opts.create_zone.or(file.create_zone).unwrap_or(false),
+            full_read_every,
+            ns1_allow_http: opts.ns1_allow_http.or(file.ns1_allow_http).unwrap_or(false),
             warnings,
         })
     }

@@ -15,5 +15,6 @@ pub mod ns1;
 pub mod plan;
 pub mod records;
 pub mod report;
+pub mod store;
 pub mod sync;
 pub mod tls;

@@ -266,7 +266,14 @@ fn run(
 
     // 5. Apply. The state passed the checks: it is the new baseline.
     memory.last_good = Some(now);
-    let applied = apply(&mut client, &cfg.zone, cfg.ttl, &plan, deadline);
+    let applied = apply(
+        &mut client,
+        &cfg.zone,
+        &cfg.domain,
+        cfg.ttl,
+        &plan,
+        deadline,
+    );
     note_stats(summary, &client.stats());
     Ok(finish(summary, &plan, &applied))
 }
