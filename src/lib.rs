@@ -18,3 +18,4 @@ pub mod report;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod zone_read;

@@ -10,6 +10,7 @@ use crate::ns1::{Client, Ns1Api, Ns1Options, Stats};
 use crate::plan::{self, Baseline, Ownership, Plan};
 use crate::records::generate::{StateCounts, parse_pid};
 use crate::report::{Memory, Summary, write_metrics};
+use crate::zone_read;
 use std::fs::{self, File, TryLockError};
 use std::net::IpAddr;
 use std::path::Path;
@@ -224,12 +225,26 @@ fn run(
     opts.read_timeout = cfg.ns1_timeout;
     opts.ca_file = cfg.ca_file.clone();
     opts.deadline = Some(deadline);
+    opts.allow_http = cfg.ns1_allow_http;
     let mut client = Client::new(opts).map_err(|e| Fail::new(Exit::Usage, e.to_string()))?;
-    let zone = client.list_zone(&cfg.zone).map_err(|e| {
+    // Cached listing, pacing across runs, --create-zone: see zone_read.
+    let read_opts = zone_read::ReadOptions {
+        zone: &cfg.zone,
+        endpoint: &cfg.ns1_endpoint,
+        state_dir: &cfg.state_dir,
+        full_read_every: cfg.full_read_every,
+        create_zone: cfg.create_zone,
+    };
+    zone_read::load_pacing(&cfg.state_dir, &client);
+    let view = zone_read::read_zone(&mut client, &read_opts).map_err(|e| {
         note_stats(summary, &client.stats());
+        zone_read::save_pacing(&cfg.state_dir, &client);
         Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
     })?;
-    let plan = plan::compute(desired, zone, &own, cfg.ttl);
+    zone_read::after_read(&read_opts, &view);
+    zone_read::save_pacing(&cfg.state_dir, &client);
+    let zone_missing = view.source == zone_read::Source::Missing;
+    let mut plan = plan::compute(desired, view.records, &own, cfg.ttl);
     summary.unchanged = plan.unchanged;
     summary.owned = plan.owned;
     note_stats(summary, &client.stats());
@@ -249,6 +264,16 @@ fn run(
         }
     }
 
+    if !write && zone_missing {
+        print_plan(&plan);
+        summary.pending = plan.changes.len();
+        summary.reason = format!(
+            "zone {} does not exist; sync --create-zone would create it with {} record sets in one import",
+            cfg.zone,
+            plan.changes.len()
+        );
+        return Ok(Exit::Remaining);
+    }
     if !write {
         print_plan(&plan);
         summary.pending = plan.changes.len();
@@ -266,6 +291,26 @@ fn run(
 
     // 5. Apply. The state passed the checks: it is the new baseline.
     memory.last_good = Some(now);
+    let mut imported = 0;
+    if zone_missing {
+        let before = plan.count(plan::Action::Create);
+        let listing = zone_read::create_zone(&mut client, &cfg.zone, &cfg.domain, cfg.ttl, &plan);
+        zone_read::after_write(&read_opts);
+        let listing = listing.map_err(|e| {
+            note_stats(summary, &client.stats());
+            zone_read::save_pacing(&cfg.state_dir, &client);
+            Fail::new(Exit::Failed, format!("creating zone {}: {e}", cfg.zone))
+        })?;
+        plan = plan::compute(
+            zone_read::desired_from_creates(&plan),
+            listing.records,
+            &own,
+            cfg.ttl,
+        );
+        imported = before
+            .saturating_sub(plan.count(plan::Action::Create) + plan.count(plan::Action::Update));
+        log::info!("zone import created {imported} record sets; the rest record by record: {plan}");
+    }
     let applied = apply(
         &mut client,
         &cfg.zone,
@@ -275,7 +320,13 @@ fn run(
         deadline,
     );
     note_stats(summary, &client.stats());
-    Ok(finish(summary, &plan, &applied))
+    zone_read::save_pacing(&cfg.state_dir, &client);
+    if applied.created + applied.updated + applied.deleted + applied.failed.len() > 0 {
+        zone_read::after_write(&read_opts);
+    }
+    let exit = finish(summary, &plan, &applied);
+    summary.created += imported;
+    Ok(exit)
 }
 
 fn finish(summary: &mut Summary, plan: &Plan, applied: &Applied) -> Exit {
@@ -359,6 +410,7 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
     let mut opts = Ns1Options::new(cfg.ns1_endpoint.clone(), key);
     opts.read_timeout = cfg.ns1_timeout;
     opts.ca_file = cfg.ca_file.clone();
+    opts.allow_http = cfg.ns1_allow_http;
     let mut client = Client::new(opts).map_err(|e| Fail::new(Exit::Usage, e.to_string()))?;
     let zone = client.list_zone(&cfg.zone).map_err(|e| {
         Fail::new(
