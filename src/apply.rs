@@ -316,14 +316,30 @@ fn send(client: &mut dyn Ns1Api, zone: &str, ttl: u32, change: &Change) -> Resul
 }
 
 /// The changes of each method, most-queried names first (stable by the
-/// plan's order within a priority).
-fn queues(plan: &Plan, domain: &str) -> [Vec<usize>; 3] {
+/// plan's order within a priority). A prerequisite inherits the priority
+/// of its most-queried dependant, so that a service name's SRV record is
+/// not held back behind the per-instance A records it points to.
+fn queues(plan: &Plan, domain: &str, deps: &[Vec<usize>]) -> [Vec<usize>; 3] {
     let domain = normalize_name(domain);
     let mut targets = HashSet::new();
     for c in &plan.changes {
         if c.rtype == RecordType::SRV {
             targets.extend(srv_targets(c.old.as_ref()));
             targets.extend(srv_targets(c.new.as_ref()));
+        }
+    }
+    let mut prio: Vec<u8> = plan
+        .changes
+        .iter()
+        .map(|c| priority(&c.name, &domain, &targets))
+        .collect();
+    // Chains are at most create → SRV write → delete: two passes suffice;
+    // a few more cost nothing.
+    for _ in 0..3 {
+        for (i, ds) in deps.iter().enumerate() {
+            for &d in ds {
+                prio[d] = prio[d].min(prio[i]);
+            }
         }
     }
     let mut qs: [Vec<(u8, usize)>; 3] = Default::default();
@@ -333,7 +349,7 @@ fn queues(plan: &Plan, domain: &str) -> [Vec<usize>; 3] {
             Action::Update => 1,
             Action::Delete => 2,
         };
-        qs[q].push((priority(&c.name, &domain, &targets), i));
+        qs[q].push((prio[i], i));
     }
     qs.map(|mut q| {
         q.sort();
@@ -352,9 +368,11 @@ pub fn apply(
     deadline: Instant,
 ) -> Applied {
     let n = plan.changes.len();
+    let deps = dependencies(&plan.changes);
+    let [creates, updates, deletes] = queues(plan, domain, &deps);
     let shared = Shared {
         plan,
-        deps: dependencies(&plan.changes),
+        deps,
         board: Mutex::new(Board {
             state: vec![State::Pending; n],
             stop: false,
@@ -365,7 +383,6 @@ pub fn apply(
         zone,
         ttl,
     };
-    let [creates, updates, deletes] = queues(plan, domain);
     let forks = if n == 0 {
         None
     } else {

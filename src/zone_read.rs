@@ -73,6 +73,8 @@ struct CacheHeader {
 
 /// One cached record: domain, type, ttl, tier, answers.
 type CachedRecord = (String, String, Option<u32>, Option<u32>, Vec<String>);
+/// The same, borrowed, for writing.
+type CachedRef<'a> = (&'a str, &'a str, Option<u32>, Option<u32>, &'a [String]);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -154,7 +156,7 @@ fn save_cache(
     serial: u64,
     records: &[ZoneRecord],
 ) -> Result<(), String> {
-    let cached: Vec<(&str, &str, Option<u32>, Option<u32>, &[String])> = records
+    let cached: Vec<CachedRef<'_>> = records
         .iter()
         .map(|r| {
             (
