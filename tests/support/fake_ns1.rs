@@ -353,9 +353,19 @@ impl FakeNs1 {
         lock(&self.state).store(&domain, &rtype, ttl, answers);
     }
 
-    /// Removes a record directly (no request logged). Returns whether it
-    /// existed.
+    /// Removes a record directly (no request logged), moving the zone's
+    /// serial as NS1 does on every change. Returns whether it existed.
     pub fn remove(&self, domain: &str, rtype: &str) -> bool {
+        let removed = self.remove_keeping_serial(domain, rtype);
+        if removed {
+            lock(&self.state).serial += 1;
+        }
+        removed
+    }
+
+    /// Removes a record without moving the serial: a change the serial
+    /// does not announce (which the cached listing must survive).
+    pub fn remove_keeping_serial(&self, domain: &str, rtype: &str) -> bool {
         let key = (
             domain.trim_end_matches('.').to_ascii_lowercase(),
             rtype.to_ascii_uppercase(),
