@@ -228,6 +228,26 @@ pub struct Opts {
           value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub only_if_leader: Option<bool>,
 
+    // ---- NS1 writes and reads ----
+    /// Create the zone if it does not exist, with every record in one zone-file import [config: createZone]
+    #[arg(long, global = true, env = "MESOS2NS1_CREATE_ZONE",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub create_zone: Option<bool>,
+    /// Read the whole zone at least this often even when its serial did not move (default 600; 0: every run) [config: fullReadEverySeconds]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_FULL_READ_EVERY",
+        value_name = "SECS"
+    )]
+    pub full_read_every: Option<f64>,
+    /// Allow plain http to an NS1 endpoint that is not loopback (the key travels unencrypted) [config: ns1AllowHttp]
+    #[arg(long, global = true, env = "MESOS2NS1_NS1_ALLOW_HTTP",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub ns1_allow_http: Option<bool>,
+
     // ---- output ----
     /// Print the end-of-run summary as one JSON object instead of a text line.
     #[arg(long, global = true)]

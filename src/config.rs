@@ -97,6 +97,13 @@ pub struct Config {
     pub window: u64,
     /// `--settle`, seconds; None: `never`.
     pub settle: Option<u64>,
+    /// Create a missing zone with one zone-file import (`createZone`).
+    pub create_zone: bool,
+    /// Read the whole zone at least this often, even when its serial did
+    /// not move (`fullReadEverySeconds`, default 600).
+    pub full_read_every: Duration,
+    /// Allow plain http to a non-loopback NS1 endpoint (`ns1AllowHttp`).
+    pub ns1_allow_http: bool,
     /// Warnings found while loading (unknown keys, loose key-file mode).
     pub warnings: Vec<String>,
     /// Most ports one task may have before its SRV records are skipped.
@@ -154,6 +161,9 @@ struct FileValues {
     remove_after: Option<u64>,
     window: Option<u64>,
     settle: Option<String>,
+    create_zone: Option<bool>,
+    full_read_every: Option<f64>,
+    ns1_allow_http: Option<bool>,
 }
 
 /// Default largest state read (`--max-state-mib`). Big clusters have states
@@ -351,6 +361,9 @@ fn parse_file(
             "maxtaskports" => f.max_task_ports = Some(get_u64(k, v)?),
             "maxrecords" => f.max_records = Some(get_u64(k, v)?),
             "maxstatemib" => f.max_state_mib = Some(get_u64(k, v)?),
+            "createzone" => f.create_zone = Some(get_bool(k, v)?),
+            "fullreadeveryseconds" | "fullreadevery" => f.full_read_every = Some(get_f64(k, v)?),
+            "ns1allowhttp" => f.ns1_allow_http = Some(get_bool(k, v)?),
             lower if MESOS_DNS_IGNORED.contains(&lower) => {
                 log::info!("config key {k:?} is a Mesos-DNS setting with no effect here; ignored")
             }
@@ -558,11 +571,25 @@ impl Config {
             .clone()
             .or(file.ns1_endpoint)
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        if !(ns1_endpoint.starts_with("https://") || ns1_endpoint.starts_with("http://")) {
+        let scheme = ns1_endpoint
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("https" | "http")) {
             return cerr(format!(
                 "NS1 endpoint {ns1_endpoint:?} is not an http(s) URL"
             ));
         }
+
+        let full_read_every = opts
+            .full_read_every
+            .or(file.full_read_every)
+            .unwrap_or(600.0);
+        if !(full_read_every.is_finite() && (0.0..=86_400.0).contains(&full_read_every)) {
+            return cerr(format!(
+                "full read every {full_read_every} s is not between 0 and 86400"
+            ));
+        }
+        let full_read_every = Duration::from_secs_f64(full_read_every);
 
         let mut exclude = file.exclude.unwrap_or_default();
         exclude.extend(opts.exclude.iter().cloned());
@@ -664,6 +691,9 @@ impl Config {
             remove_after,
             window,
             settle,
+            create_zone: opts.create_zone.or(file.create_zone).unwrap_or(false),
+            full_read_every,
+            ns1_allow_http: opts.ns1_allow_http.or(file.ns1_allow_http).unwrap_or(false),
             warnings,
             max_task_ports: max_task_ports as usize,
             max_records: max_records as usize,

@@ -20,3 +20,4 @@ pub mod source;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod zone_read;

@@ -11,6 +11,7 @@ use crate::plan::{self, Baseline, Check, Clocks, Decision, Ownership, Plan, Poli
 use crate::records::generate::{StateCounts, parse_pid};
 use crate::report::{Memory, Summary, write_metrics};
 use crate::source::{build_records, build_records_explained, read_state};
+use crate::zone_read;
 use std::fs::{self, File, TryLockError};
 use std::net::IpAddr;
 use std::path::Path;
@@ -342,11 +343,26 @@ fn run(
     opts.read_timeout = cfg.ns1_timeout;
     opts.ca_file = cfg.ca_file.clone();
     opts.deadline = Some(deadline);
+    opts.allow_http = cfg.ns1_allow_http;
     let mut client = Client::new(opts).map_err(|e| Fail::new(Exit::Usage, e.to_string()))?;
-    let zone = client.list_zone(&cfg.zone).map_err(|e| {
+    // Cached listing, pacing across runs, --create-zone: see zone_read.
+    let read_opts = zone_read::ReadOptions {
+        zone: &cfg.zone,
+        endpoint: &cfg.ns1_endpoint,
+        state_dir: &cfg.state_dir,
+        full_read_every: cfg.full_read_every,
+        create_zone: cfg.create_zone,
+    };
+    zone_read::load_pacing(&cfg.state_dir, &client);
+    let view = zone_read::read_zone(&mut client, &read_opts).map_err(|e| {
         note_stats(summary, &client.stats());
+        zone_read::save_pacing(&cfg.state_dir, &client);
         Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
     })?;
+    zone_read::after_read(&read_opts, &view);
+    zone_read::save_pacing(&cfg.state_dir, &client);
+    let zone_missing = view.source == zone_read::Source::Missing;
+    let zone = view.records;
     let claimed = is_claimed(&zone, &own.domain);
     let raw = plan::compute(desired, zone, &own, cfg.ttl);
     summary.unchanged = raw.unchanged;
@@ -365,7 +381,19 @@ fn run(
             summary,
             files,
             deadline,
+            &read_opts,
         );
+    }
+
+    if mode == Mode::Plan && zone_missing {
+        print_plan(&raw);
+        summary.pending = raw.changes.len();
+        summary.reason = format!(
+            "zone {} does not exist; sync --create-zone would create it with {} record sets in one import",
+            cfg.zone,
+            raw.changes.len()
+        );
+        return Ok(Exit::Remaining);
     }
 
     // 4. Safety: the hold-down, the window and the checks decide which
@@ -463,7 +491,10 @@ fn run(
         );
     }
     let mut marker_note = None;
-    if !claimed && decision.unexplained == 0 && files.damaged.is_none() {
+    let mut wrote = false;
+    // A zone that does not exist yet gets the marker in its import.
+    if !claimed && !zone_missing && decision.unexplained == 0 && files.damaged.is_none() {
+        wrote = true;
         // First contact with nothing to leave alone (every removal, if any,
         // is a record of a task the state lists as ended): claim the domain
         // before anything else, so an interrupted first sync stays claimed.
@@ -482,9 +513,46 @@ fn run(
         }
     }
     print_held(&decision);
-    let applied = apply(&mut client, &cfg.zone, cfg.ttl, plan, deadline);
+    let mut plan = std::borrow::Cow::Borrowed(plan);
+    let mut imported = 0;
+    if zone_missing {
+        // --create-zone: one zone-file import (with the ownership marker),
+        // then the listing is compared with the plan and what the import
+        // did not create is written record by record.
+        let before = plan.count(plan::Action::Create);
+        let listing = zone_read::create_zone(&mut client, &cfg.zone, &cfg.domain, cfg.ttl, &plan);
+        zone_read::after_write(&read_opts);
+        let listing = listing.map_err(|e| {
+            note_stats(summary, &client.stats());
+            zone_read::save_pacing(&cfg.state_dir, &client);
+            Fail::new(Exit::Failed, format!("creating zone {}: {e}", cfg.zone))
+        })?;
+        let rest = plan::compute(
+            zone_read::desired_from_creates(&plan),
+            listing.records,
+            &own,
+            cfg.ttl,
+        );
+        imported = before
+            .saturating_sub(rest.count(plan::Action::Create) + rest.count(plan::Action::Update));
+        log::info!("zone import created {imported} record sets; the rest record by record: {rest}");
+        plan = std::borrow::Cow::Owned(rest);
+    }
+    let applied = apply(
+        &mut client,
+        &cfg.zone,
+        &cfg.domain,
+        cfg.ttl,
+        &plan,
+        deadline,
+    );
     note_stats(summary, &client.stats());
-    let mut exit = finish(summary, plan, &applied);
+    zone_read::save_pacing(&cfg.state_dir, &client);
+    if wrote || applied.created + applied.updated + applied.deleted + applied.failed.len() > 0 {
+        zone_read::after_write(&read_opts);
+    }
+    let mut exit = finish(summary, &plan, &applied);
+    summary.created += imported;
     let state_force = (!save_failed).then_some(files.clocks_ok);
     let mut notes = hold_notes(&decision, &policy, state_force);
     if let Some(why) = &files.damaged
@@ -613,6 +681,7 @@ fn adopt(
     summary: &mut Summary,
     files: &StateFiles,
     deadline: Instant,
+    read_opts: &zone_read::ReadOptions,
 ) -> Result<Exit, Fail> {
     let own_domain = normalize_name(&cfg.domain);
     if claimed {
@@ -669,8 +738,10 @@ fn adopt(
                 format!("could not write the ownership marker: {e}; nothing else was written"),
             )
         })?;
-    let applied = apply(client, &cfg.zone, cfg.ttl, &removals, deadline);
+    let applied = apply(client, &cfg.zone, &cfg.domain, cfg.ttl, &removals, deadline);
     note_stats(summary, &client.stats());
+    zone_read::save_pacing(&cfg.state_dir, client);
+    zone_read::after_write(read_opts);
     let exit = finish(summary, &removals, &applied);
     summary.reason = format!("claimed {own_domain}; {}", summary.reason);
     Ok(exit)
@@ -780,6 +851,7 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
     let mut opts = Ns1Options::new(cfg.ns1_endpoint.clone(), key);
     opts.read_timeout = cfg.ns1_timeout;
     opts.ca_file = cfg.ca_file.clone();
+    opts.allow_http = cfg.ns1_allow_http;
     let mut client = Client::new(opts).map_err(|e| Fail::new(Exit::Usage, e.to_string()))?;
     let zone = client.list_zone(&cfg.zone).map_err(|e| {
         Fail::new(

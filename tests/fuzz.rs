@@ -775,7 +775,6 @@ fn headers_target(input: &[u8]) {
 }
 
 #[test]
-#[ignore = "finds the X-Ratelimit-Period panic (1e20) that the ns1 branch fixes; un-ignore when it is merged"]
 fn fuzz_rate_limit_headers() {
     campaign(
         "ratelimit",
