@@ -545,13 +545,13 @@ mod tests {
                 .unwrap_err()
                 .contains("wrote")
         );
-        // Too large a file is not even read.
+        // Too large a file is refused (read no further than the cap).
         let f = std::fs::File::create(&path).unwrap();
         f.set_len(MAX_CACHE_BYTES + 1).unwrap();
         assert!(
             load_cache(&dir, "example.com", "e", every)
                 .unwrap_err()
-                .contains("allowed")
+                .contains("larger than")
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
