@@ -342,7 +342,7 @@ fn a_shared_account_slows_to_the_share_left_without_429s() {
     // 20 tokens refilled in 1 s; another tool spends 12 of the 20 per second.
     fake.set_bucket("PUT", 20, 1.0);
     fake.set_foreign_spend("PUT", 12.0);
-    fake.set_delay(Duration::from_millis(10));
+    fake.set_delay(Duration::from_millis(20));
     let mut o = Ns1Options::new(fake.endpoint(), "k");
     o.read_timeout = Duration::from_secs(5);
     let mut c = Client::new(o).unwrap();
@@ -430,6 +430,27 @@ fn a_partial_import_is_finished_record_by_record() {
         puts, 4,
         "what the import left out is written record by record"
     );
+}
+
+#[test]
+fn a_lost_import_reply_is_not_an_error_and_the_zone_is_not_imported_twice() {
+    let env = env_without_zone("import-lost");
+    let state = env.serve(2, &as_refs(&many_tasks(6, 2)));
+    env.ns1
+        .fail_matching("PUT", "/import/zonefile/", Fault::LoseReply, 1);
+    let out = env.run("sync", &["--create-zone"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
+    let imports: Vec<Request> = env
+        .ns1
+        .log()
+        .into_iter()
+        .filter(|r| r.path.contains("/import/"))
+        .collect();
+    // The retry found the zone there and changed nothing.
+    assert_eq!(imports.len(), 2);
+    assert_eq!(imports[1].status, 400);
+    assert_eq!(env.ns1.writes(), 2, "nothing written record by record");
 }
 
 #[test]
