@@ -10,17 +10,22 @@
 //!    in the zone. Reported: zone pages read, writes (must be 0), CPU time,
 //!    and CPU time as a ratio to `mesos2ns1 records` on the same state.
 //!
-//! 3. Churn (issue 9): 300 tasks replaced (creates, updates and deletes
+//! 3. Blip (issue 8): over 10 runs a minute apart, one framework (10% of
+//!    the tasks) is missing from one poll and one agent from another.
+//!    Reported: the writes made by the hold-down (default 120 s) against
+//!    immediate deletes (`--remove-after 0`, Mesos-DNS's behaviour) in the
+//!    same run; target 0 deletes and 0 re-creates for the missing names.
+//! 4. Churn (issue 9): 300 tasks replaced (creates, updates and deletes
 //!    mixed) with NS1's bucket shapes and the periods scaled down 100×.
 //!    Reported: wall time against the sequential bound (the sum of each
 //!    method's drain time) and the parallel bound (the largest), and 429s.
-//! 4. Back to back: five runs right after a run that emptied the PUT
+//! 5. Back to back: five runs right after a run that emptied the PUT
 //!    bucket; 429s (target 0).
-//! 5. First sync of about 5,900 record sets into a zone that does not
+//! 6. First sync of about 5,900 record sets into a zone that does not
 //!    exist: with `--create-zone` (one import) and record by record.
-//! 6. Deadline: a deadline that cuts a large plan; what is left, by
+//! 7. Deadline: a deadline that cuts a large plan; what is left, by
 //!    priority (target: only priority 3 and 4).
-//! 7. Steady state with the cached listing: GETs per run at 100,000 tasks
+//! 8. Steady state with the cached listing: GETs per run at 100,000 tasks
 //!    over 10 runs (target 20 or fewer, against 161 pages).
 //!
 //! Figures are ratios against baselines measured in the same run.
@@ -201,6 +206,128 @@ fn steady_state(bin: &PathBuf) {
         s["duration_seconds"].as_f64().unwrap(),
         s["peak_rss_bytes"].as_f64().unwrap() / 1e6,
         cpu / records_cpu
+    );
+}
+
+/// Section 3, the blip: a cluster of 20 agents with 360 marathon tasks
+/// and 40 chronos tasks (10%), polled 10 times a minute apart.
+fn blip_state(leader: &str, chronos: bool, missing_agent: Option<usize>) -> Value {
+    let keep = |t: &(String, usize, usize)| Some(t.1) != missing_agent;
+    let marathon: Vec<_> = many_tasks(360, 20).into_iter().filter(keep).collect();
+    let batch: Vec<_> = (0..40)
+        .map(|i| (format!("batch{}", i / 4), i % 20, 5000 + i))
+        .filter(keep)
+        .collect();
+    let mut state = cluster(leader, 20, &as_refs(&marathon));
+    if let Some(a) = missing_agent {
+        state["slaves"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|s| s["id"] != format!("agent-0000-S{a}"));
+    }
+    if chronos {
+        let mut fw = cluster(leader, 20, &as_refs(&batch))["frameworks"][0].clone();
+        fw["name"] = Value::from("chronos");
+        fw["pid"] = Value::from("scheduler@10.0.0.8:15102");
+        state["frameworks"].as_array_mut().unwrap().push(fw);
+    }
+    state
+}
+
+/// Writes by method over runs 2..=10, and the deletes and re-creates of
+/// names the full cluster has.
+struct BlipWrites {
+    creates: usize,
+    updates: usize,
+    deletes: usize,
+    recreated: usize,
+}
+
+fn blip_once(bin: &PathBuf, remove_after: &str) -> BlipWrites {
+    let env = Env::new("bench-blip");
+    for method in ["PUT", "POST", "DELETE"] {
+        env.ns1.set_bucket(method, 1_000_000, 1.0);
+    }
+    let leader = env.master.addr();
+    let config = env.dir.file("bench-config.json", "{}");
+    let t0 = 1_800_000_000.0f64;
+    let mut deleted = std::collections::BTreeSet::new();
+    let mut out = BlipWrites {
+        creates: 0,
+        updates: 0,
+        deletes: 0,
+        recreated: 0,
+    };
+    for run in 1..=10 {
+        let state = match run {
+            4 => blip_state(&leader, false, None),
+            7 => blip_state(&leader, true, Some(5)),
+            _ => blip_state(&leader, true, None),
+        };
+        env.master.set_state(state.to_string());
+        env.ns1.clear_log();
+        let o = Command::new(bin)
+            .args(env.args("sync", &["--remove-after", remove_after]))
+            .arg("--config")
+            .arg(&config)
+            .env("NS1_APIKEY", "bench-key")
+            .env("MESOS2NS1_TEST_NOW", format!("{}", t0 + 60.0 * run as f64))
+            .output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(3)),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        if run == 1 {
+            continue;
+        }
+        for r in env.ns1.log() {
+            match r.method.as_str() {
+                "PUT" => {
+                    out.creates += 1;
+                    if deleted.contains(&r.path) {
+                        out.recreated += 1;
+                    }
+                }
+                "POST" => out.updates += 1,
+                "DELETE" => {
+                    out.deletes += 1;
+                    deleted.insert(r.path.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn blip(bin: &PathBuf) {
+    let full = expected(&blip_state("127.0.0.1:5050", true, None), DOMAIN).len();
+    let hold = blip_once(bin, "120");
+    let now = blip_once(bin, "0");
+    println!(
+        "blip: 10 runs a minute apart over {full} (name, type) pairs; run 4 misses the chronos framework (10% of the tasks), run 7 misses agent 5"
+    );
+    for (label, w) in [
+        ("hold-down 120 s (default)", &hold),
+        ("immediate deletes (--remove-after 0, baseline)", &now),
+    ] {
+        println!(
+            "  {label}: {} writes = {} creates ({} re-creates) + {} updates + {} deletes",
+            w.creates + w.updates + w.deletes,
+            w.creates,
+            w.recreated,
+            w.updates,
+            w.deletes
+        );
+    }
+    let total = |w: &BlipWrites| (w.creates + w.updates + w.deletes) as f64;
+    println!(
+        "  writes ratio {:.3} of the baseline; deletes {} (target 0), re-creates {} (target 0); updates are the answer changes of names shared with live tasks",
+        total(&hold) / total(&now).max(1.0),
+        hold.deletes,
+        hold.recreated
     );
 }
 
@@ -467,6 +594,9 @@ fn main() {
     }
     if want("steady_state") {
         steady_state(&bin);
+    }
+    if want("blip") {
+        blip(&bin);
     }
     if want("churn") {
         churn(&bin);

@@ -33,7 +33,7 @@ pub const MAX_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// Most records a cache may claim.
 pub const MAX_CACHE_RECORDS: u64 = 2_500_000;
 const MAX_PACING_BYTES: u64 = 64 * 1024;
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// Where the run's view of the zone came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +71,25 @@ struct CacheHeader {
     sha256: String,
 }
 
-/// One cached record: domain, type, ttl, tier, answers.
-type CachedRecord = (String, String, Option<u32>, Option<u32>, Vec<String>);
+/// One cached record: domain, type, ttl, tier, answers, link (a linked
+/// record is never owned: the link must survive the cache).
+type CachedRecord = (
+    String,
+    String,
+    Option<u32>,
+    Option<u32>,
+    Vec<String>,
+    Option<String>,
+);
 /// The same, borrowed, for writing.
-type CachedRef<'a> = (&'a str, &'a str, Option<u32>, Option<u32>, &'a [String]);
+type CachedRef<'a> = (
+    &'a str,
+    &'a str,
+    Option<u32>,
+    Option<u32>,
+    &'a [String],
+    Option<&'a str>,
+);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -137,12 +152,13 @@ fn load_cache(
     }
     let records = cached
         .into_iter()
-        .map(|(domain, rtype, ttl, tier, answers)| ZoneRecord {
+        .map(|(domain, rtype, ttl, tier, answers, link)| ZoneRecord {
             domain,
             rtype,
             ttl,
             answers,
             tier,
+            link,
         })
         .collect();
     Ok((header.serial, records))
@@ -165,6 +181,7 @@ fn save_cache(
                 r.ttl,
                 r.tier,
                 r.answers.as_slice(),
+                r.link.as_deref(),
             )
         })
         .collect();
@@ -314,14 +331,15 @@ pub fn save_pacing(dir: &Path, client: &crate::ns1::Client) {
 }
 
 /// The ownership marker record (name, type, answers) to include in a
-/// zone-file import, once the ownership marker of the safety work
-/// (issue 8: TXT `_mesos2ns1.<domain>`) exists.
-///
-/// HOOK: this branch has no marker yet, so it returns `None`. At merge,
-/// return the marker the plan/sync layer writes, e.g.
-/// `Some((format!("_mesos2ns1.{domain}"), "TXT".into(), vec![marker_text]))`.
-pub fn ownership_marker_for_import(_domain: &str) -> Option<(String, String, Vec<String>)> {
-    None
+/// zone-file import: the TXT `_mesos2ns1.<domain>` that claims the domain
+/// (see `sync::marker_name`).
+pub fn ownership_marker_for_import(domain: &str) -> Option<(String, String, Vec<String>)> {
+    let domain = crate::ns1::normalize_name(domain);
+    Some((
+        crate::sync::marker_name(&domain),
+        "TXT".into(),
+        vec![crate::sync::marker_text(&domain)],
+    ))
 }
 
 /// Whether a name or answer can go into a zone file as it is.
@@ -469,6 +487,7 @@ mod tests {
             ttl: Some(60),
             answers: a.iter().map(|s| s.to_string()).collect(),
             tier: Some(1),
+            link: None,
         }
     }
 

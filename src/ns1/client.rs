@@ -178,6 +178,38 @@ struct RecordSummary {
     short_answers: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     tier: Option<u32>,
+    #[serde(default)]
+    link: Option<serde_json::Value>,
+}
+
+/// Parses one page of a zone listing (the body of `GET zones/:zone`) into
+/// its records, as `list_zone` does. For tests and the fuzz campaign.
+pub fn parse_zone_page(body: &[u8]) -> Result<Vec<ZoneRecord>, String> {
+    let page: ZonePage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(page
+        .records
+        .summaries()
+        .into_iter()
+        .map(ZoneRecord::from)
+        .collect())
+}
+
+/// The record summaries of a page, whether `records` is a list or an
+/// optional list.
+trait Summaries {
+    fn summaries(self) -> Vec<RecordSummary>;
+}
+
+impl Summaries for Vec<RecordSummary> {
+    fn summaries(self) -> Vec<RecordSummary> {
+        self
+    }
+}
+
+impl Summaries for Option<Vec<RecordSummary>> {
+    fn summaries(self) -> Vec<RecordSummary> {
+        self.unwrap_or_default()
+    }
 }
 
 impl From<RecordSummary> for ZoneRecord {
@@ -197,6 +229,12 @@ impl From<RecordSummary> for ZoneRecord {
             ttl: r.ttl,
             answers,
             tier: r.tier,
+            link: match r.link {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) if s.is_empty() => None,
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            },
         }
     }
 }
@@ -632,6 +670,38 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The zone's `dns_servers` (the nameservers NS1 serves it from), read
+    /// with `GET /v1/zones/{zone}?records=false`. Missing: empty.
+    pub fn zone_dns_servers(&mut self, zone: &str) -> Result<Vec<String>, Ns1Error> {
+        #[derive(Deserialize)]
+        struct ZoneInfo {
+            #[serde(default)]
+            dns_servers: Option<Vec<serde_json::Value>>,
+        }
+        let zone = normalize_name(zone);
+        let url = self
+            .endpoint
+            .url(&format!("zones/{}?records=false", path_segment(&zone)));
+        let reply = self.request("GET", &url, None)?;
+        if !reply.is_success() {
+            return Err(self.fail("GET", &url, &zone, &reply));
+        }
+        let info: ZoneInfo =
+            serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
+                method: "GET".to_string(),
+                path: self.endpoint.path_of(&url).to_string(),
+                detail: format!("zone body is not the expected JSON ({e})"),
+            })?;
+        Ok(info
+            .dns_servers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect())
+    }
+}
+
 fn already_exists(reply: &Reply) -> bool {
     matches!(reply.status, 400 | 409) && reply.says("already exists")
 }
@@ -852,6 +922,8 @@ mod tests {
             vec!["0 1 31000 t.example.com.".to_string()]
         );
         assert_eq!(recs[0].tier, Some(1));
+        assert_eq!(recs[0].link, None);
+        assert_eq!(recs[2].link.as_deref(), Some("other.example.com"));
         assert!(recs[2].answers.is_empty());
         assert_eq!(recs[2].ttl, None);
         let missing: ZonePage = serde_json::from_str(r#"{"zone":"z","serial":7}"#).unwrap();

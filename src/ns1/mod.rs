@@ -24,6 +24,7 @@ pub mod rdata;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use client::parse_zone_page;
 pub use client::{Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
 pub use error::{Ns1Error, describe_body};
 pub use pacing::PacingState;
@@ -138,6 +139,8 @@ pub struct ZoneRecord {
     pub answers: Vec<String>,
     /// 1 for a plain record; > 1 means filters/metadata ("advanced").
     pub tier: Option<u32>,
+    /// The record this one links to (`link`), for linked records.
+    pub link: Option<String>,
 }
 
 /// A whole zone listing.

@@ -87,6 +87,10 @@ struct StoredRecord {
     ttl: u32,
     answers: Vec<Vec<Value>>,
     answer_ids: Vec<String>,
+    /// `link` (linked records); set only by [`FakeNs1::insert_special`].
+    link: Option<String>,
+    /// `tier` (1 plain, > 1 advanced); set only by [`FakeNs1::insert_special`].
+    tier: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +215,8 @@ impl State {
                 ttl,
                 answers,
                 answer_ids,
+                link: None,
+                tier: 1,
             },
         );
         self.serial += 1;
@@ -351,6 +357,29 @@ impl FakeNs1 {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
         let answers = answers.iter().map(|a| parse_short(&rtype, a)).collect();
         lock(&self.state).store(&domain, &rtype, ttl, answers);
+    }
+
+    /// Seeds a record as [`FakeNs1::insert`] does, with a `link` and a
+    /// `tier` (a linked or an advanced record, as NS1 lists them).
+    pub fn insert_special(
+        &self,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[&str],
+        link: Option<&str>,
+        tier: u32,
+    ) {
+        self.insert(domain, rtype, ttl, answers);
+        let key = (
+            domain.trim_end_matches('.').to_ascii_lowercase(),
+            rtype.to_ascii_uppercase(),
+        );
+        let mut st = lock(&self.state);
+        if let Some(r) = st.records.get_mut(&key) {
+            r.link = link.map(str::to_string);
+            r.tier = tier;
+        }
     }
 
     /// Removes a record directly (no request logged), moving the zone's
@@ -1031,9 +1060,9 @@ fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
         page.push(json!({
             "domain": domain,
             "short_answers": r.answers.iter().map(|a| short_answer(a)).collect::<Vec<_>>(),
-            "link": null,
+            "link": r.link,
             "ttl": r.ttl,
-            "tier": 1,
+            "tier": r.tier,
             "type": rtype,
             "id": r.id,
         }));
@@ -1072,9 +1101,9 @@ fn record_json(st: &State, domain: &str, rtype: &str, r: &StoredRecord) -> Value
         "type": rtype,
         "ttl": r.ttl,
         "id": r.id,
-        "tier": 1,
+        "tier": r.tier,
         "use_client_subnet": true,
-        "link": null,
+        "link": r.link,
         "answers": answers,
         "filters": [],
         "regions": {},
