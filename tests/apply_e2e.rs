@@ -19,6 +19,11 @@ type Set = BTreeMap<(String, String), Vec<String>>;
 
 const DOMAIN: &str = "mesos.example.com";
 
+/// These tests are about applying a churn, not about the mass-removal
+/// safety check (tests/safety_*.rs): replacing a task in a small cluster
+/// removes far more than 30% of its records.
+const CHURN: &[&str] = &["--max-change-percent", "100"];
+
 fn owned(ns1: &FakeNs1) -> Set {
     ns1.records()
         .into_iter()
@@ -145,7 +150,7 @@ fn ordering_rules_hold_under_dropped_replies_and_5xx() {
         .fail_matching("POST", "_app0.", Fault::ServerError500Json, 1);
     env.ns1
         .fail_matching("DELETE", "app0-", Fault::LoseReply, 1);
-    let out = env.run("sync", &[]);
+    let out = env.run("sync", CHURN);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
     let log = env.ns1.log();
@@ -164,7 +169,7 @@ fn a_failed_prerequisite_postpones_its_dependants() {
     // Every create of app0's new slave A record fails for good.
     env.ns1
         .fail_matching("PUT", "app0-", Fault::ServerError500Json, 1000);
-    let out = env.run("sync", &["--deadline", "40"]);
+    let out = env.run("sync", &["--deadline", "40", CHURN[0], CHURN[1]]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let log = env.ns1.log();
     // No SRV record was pointed at the missing target, and the old target
@@ -189,7 +194,7 @@ fn a_failed_prerequisite_postpones_its_dependants() {
     assert!(stdout.contains("postponed"), "{stdout}");
     // The next run, without the fault, finishes the job.
     env.ns1.clear_faults();
-    let out = env.run("sync", &[]);
+    let out = env.run("sync", CHURN);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
 }
@@ -209,7 +214,7 @@ fn methods_run_concurrently_and_one_failing_method_does_not_stop_the_others() {
     // Every update fails: POST is down.
     env.ns1
         .fail_matching("POST", "", Fault::ServerError500Json, 10_000);
-    let out = env.run("sync", &["--deadline", "40"]);
+    let out = env.run("sync", &["--deadline", "40", CHURN[0], CHURN[1]]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let log = env.ns1.log();
     let puts = log
@@ -240,7 +245,7 @@ fn methods_run_concurrently_and_one_failing_method_does_not_stop_the_others() {
     // POST back: the next run completes.
     env.ns1.clear_faults();
     env.ns1.set_delay(Duration::ZERO);
-    let out = env.run("sync", &[]);
+    let out = env.run("sync", CHURN);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
 }
@@ -342,7 +347,7 @@ fn a_shared_account_slows_to_the_share_left_without_429s() {
     // 20 tokens refilled in 1 s; another tool spends 12 of the 20 per second.
     fake.set_bucket("PUT", 20, 1.0);
     fake.set_foreign_spend("PUT", 12.0);
-    fake.set_delay(Duration::from_millis(10));
+    fake.set_delay(Duration::from_millis(20));
     let mut o = Ns1Options::new(fake.endpoint(), "k");
     o.read_timeout = Duration::from_secs(5);
     let mut c = Client::new(o).unwrap();
@@ -420,16 +425,58 @@ fn a_partial_import_is_finished_record_by_record() {
     let out = env.run("sync", &["--create-zone"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
-    let puts = env
+    let log = env.ns1.log();
+    // The last four record sets of the imported file were dropped; the
+    // owned ones among them are written record by record.
+    let import = log.iter().find(|r| r.path.contains("/import/")).unwrap();
+    let mut sets: Vec<(String, String)> = Vec::new();
+    for line in import.body.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 5 && f[2] == "IN" {
+            let key = (f[0].trim_end_matches('.').to_string(), f[3].to_string());
+            if !sets.contains(&key) {
+                sets.push(key);
+            }
+        }
+    }
+    let owned_type = |t: &str| ["A", "AAAA", "SRV"].contains(&t);
+    let dropped: Vec<(String, String)> = sets[sets.len() - 4..]
+        .iter()
+        .filter(|(_, t)| owned_type(t))
+        .cloned()
+        .collect();
+    let puts: Vec<(String, String)> = log
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/zones/"))
+        .filter_map(target)
+        .filter(|(_, t)| owned_type(t))
+        .collect();
+    assert!(!dropped.is_empty());
+    assert_eq!(
+        puts, dropped,
+        "what the import left out is written record by record"
+    );
+}
+
+#[test]
+fn a_lost_import_reply_is_not_an_error_and_the_zone_is_not_imported_twice() {
+    let env = env_without_zone("import-lost");
+    let state = env.serve(2, &as_refs(&many_tasks(6, 2)));
+    env.ns1
+        .fail_matching("PUT", "/import/zonefile/", Fault::LoseReply, 1);
+    let out = env.run("sync", &["--create-zone"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
+    let imports: Vec<Request> = env
         .ns1
         .log()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.contains("/zones/"))
-        .count();
-    assert_eq!(
-        puts, 4,
-        "what the import left out is written record by record"
-    );
+        .filter(|r| r.path.contains("/import/"))
+        .collect();
+    // The retry found the zone there and changed nothing.
+    assert_eq!(imports.len(), 2);
+    assert_eq!(imports[1].status, 400);
+    assert_eq!(env.ns1.writes(), 2, "nothing written record by record");
 }
 
 #[test]
