@@ -1,0 +1,87 @@
+//! Adversarial review of the safety model: sequences of inputs that must
+//! neither delete wrongly, nor lock the tool up, nor lose its state files.
+//! The real binary against the fake Mesos master and the fake NS1 zone.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::harness::*;
+
+const DOMAIN: &str = "mesos.example.com";
+
+/// `env.run`, but killed after `limit`: a run that hangs fails the test
+/// instead of hanging the suite. `None`: it was killed.
+fn run_within(env: &Env, cmd: &str, extra: &[&str], limit: Duration) -> Option<Output> {
+    let config = env.dir.path().join("empty-config.json");
+    if !config.exists() {
+        std::fs::write(&config, "{}").unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(env.args(cmd, extra))
+        .arg("--config")
+        .arg(&config)
+        .env("NS1_APIKEY", "test-key-0123456789")
+        .env_remove("MESOS2NS1_CONFIG")
+        .env("MESOS2NS1_REMOVE_AFTER", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn owned_names(env: &Env) -> Vec<String> {
+    env.ns1
+        .records()
+        .into_iter()
+        .filter(|r| r.0.ends_with(&format!(".{DOMAIN}")) && r.1 != "TXT")
+        .map(|r| format!("{} {}", r.0, r.1))
+        .collect()
+}
+
+/// A FIFO planted in the state dir (by anyone who can write there) in
+/// place of a state file must not hang the run: opening it for reading
+/// blocks until a writer comes, before any check of the file's type, and
+/// the hung run would hold the lock, so every later run would say
+/// "another run holds the lock; nothing to do" and publish nothing.
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_the_state_dir_does_not_hang_the_run() {
+    for name in ["holddown.json", "memory.json", "lock"] {
+        let env = Env::new(&format!("fifo-{name}"));
+        env.serve(2, &as_refs(&many_tasks(6, 2)));
+        let state = env.dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let fifo = state.join(name);
+        let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success());
+        let out = run_within(&env, "sync", &["--deadline", "20"], Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{name}: the run hung on a FIFO"));
+        let code = out.status.code();
+        if name == "lock" {
+            // No lock, no run: a clear error.
+            assert_eq!(code, Some(2), "{name}: {}", text(&out));
+        } else {
+            // A damaged state file: additions still go, removals held.
+            assert_eq!(code, Some(3), "{name}: {}", text(&out));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("not a regular file"),
+                "{name}: {}",
+                text(&out)
+            );
+            assert!(!owned_names(&env).is_empty(), "{name}: nothing published");
+        }
+    }
+}
