@@ -890,7 +890,10 @@ pub fn decide(
 
     // Which check, if any, holds each candidate.
     let settled = |since: f64| p.settle.is_some_and(|s| now - since >= s);
-    let window_removed: usize = in_window(samples, now, p.window).map(|s| s.removed).sum();
+    // Saturating: a memory file's figures are not trusted to be small.
+    let window_removed: usize = in_window(samples, now, p.window)
+        .map(|s| s.removed)
+        .fold(0, usize::saturating_add);
     let mut owned: Vec<usize> = in_window(samples, now, p.window)
         .filter_map(|s| s.owned)
         .collect();
@@ -903,7 +906,10 @@ pub fn decide(
         .count();
     let limit = p.max_share * baseline;
     let mass = baseline >= MASS_CHANGE_MIN_RECORDS as f64
-        && (window_removed + fresh_unexplained + waiting_unexplained) as f64 > limit;
+        && window_removed
+            .saturating_add(fresh_unexplained)
+            .saturating_add(waiting_unexplained) as f64
+            > limit;
     let mut holds: Vec<Option<Check>> = Vec::with_capacity(candidates.len());
     // For answer removals, the answers a hold keeps: each answer settles
     // on its own clock, and under the share only answers held earlier stay
@@ -1726,5 +1732,35 @@ mod tests {
         // minutes on 12 records): answers are held, but each only for
         // --settle, so at most the live one and those of the last 900 s.
         assert!(zone_r0.len() <= 4, "dead answers pile up: {zone_r0:?}");
+    }
+    /// Review: huge figures in a (damaged but parseable) memory file must
+    /// neither panic nor wrap the window's count below the share.
+    #[test]
+    fn huge_window_figures_saturate() {
+        let mut p = policy(T);
+        p.remove_after = 0.0;
+        let samples: Vec<Sample> = (0..2)
+            .map(|i| Sample {
+                time: T - 10.0 + i as f64,
+                owned: Some(usize::MAX),
+                agents: usize::MAX,
+                running_tasks: usize::MAX,
+                removed: usize::MAX,
+            })
+            .collect();
+        let (zone, desired) = zone_and_desired(20, 19);
+        p.now_counts = Baseline {
+            agents: usize::MAX,
+            running_tasks: usize::MAX,
+        };
+        let d = decide(
+            compute(desired, zone, &own(), 60),
+            &Explained::new(),
+            &Clocks::default(),
+            &samples,
+            &p,
+        );
+        assert_eq!(d.held.len(), 1, "{:?}", d.reasons);
+        assert_eq!(d.plan.count(Action::Delete), 0);
     }
 }
