@@ -970,6 +970,14 @@ pub fn decide(
                     if c.answers.iter().any(|a| !a.2 && settled(a.1)) {
                         d.released += 1;
                     }
+                    // Unexplained answers dropped now that no check held
+                    // count in the window.
+                    if c.answers
+                        .iter()
+                        .any(|a| !a.2 && !settled(a.1) && !keep.iter().any(|k| k.0 == a.0))
+                    {
+                        counted += 1;
+                    }
                     held_set = Some(keep);
                 }
                 check
