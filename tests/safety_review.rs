@@ -85,3 +85,84 @@ fn a_fifo_in_the_state_dir_does_not_hang_the_run() {
         }
     }
 }
+
+const T0: f64 = 1_800_000_000.0;
+
+type Zone = std::collections::BTreeMap<(String, String), Vec<String>>;
+
+/// One run at `now` with the real defaults (hold-down 120 s, window
+/// 3600 s, settle 900 s, 30%).
+fn run_at(env: &Env, now: f64, cmd: &str, extra: &[&str]) -> Output {
+    let config = env.dir.file("review-config.json", "{}");
+    Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(env.args(cmd, extra))
+        .arg("--config")
+        .arg(&config)
+        .env("NS1_APIKEY", "test-key-0123456789")
+        .env("MESOS2NS1_TEST_NOW", format!("{now}"))
+        .env_remove("MESOS2NS1_CONFIG")
+        .env_remove("MESOS2NS1_REMOVE_AFTER")
+        .output()
+        .unwrap()
+}
+
+fn owned(env: &Env) -> Zone {
+    env.ns1
+        .records()
+        .into_iter()
+        .filter(|r| {
+            r.0.ends_with(&format!(".{DOMAIN}")) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV")
+        })
+        .map(|(d, t, _, a)| ((d, t), a))
+        .collect()
+}
+
+fn fast_env(tag: &str) -> Env {
+    let env = Env::new(tag);
+    for method in ["PUT", "POST", "DELETE"] {
+        env.ns1.set_bucket(method, 100_000, 1.0);
+    }
+    env
+}
+
+/// The issue's failover scenario with a partial state under the share:
+/// after a master failover one agent of six (17% of the records, under
+/// the 30% share) re-registers only after 8 minutes. Its tasks are live
+/// all along; their records are deleted after the 120 s hold-down and
+/// re-created 6 minutes later. The checks never see it: the loss stays
+/// under the share, and the hold-down is shorter than Mesos's agent
+/// re-registration timeout (10 min). Telling a failover's partial state
+/// apart (the state's `elected_time`, a leader change) would hold such
+/// removals for --settle; that is a design change, left to the issue.
+#[test]
+#[ignore = "design: a failover partial state under the mass-removal share deletes after the hold-down (needs failover detection, e.g. elected_time)"]
+fn a_small_failover_partial_state_deletes_nothing() {
+    let env = fast_env("small-failover");
+    // Six services, each with its three tasks on one agent.
+    let tasks: Vec<(String, usize, usize)> = (0..18)
+        .map(|i| (format!("svc{}", i / 3), i / 3, i))
+        .collect();
+    env.serve(6, &as_refs(&tasks));
+    let mut t = T0;
+    for _ in 0..3 {
+        assert_eq!(run_at(&env, t, "sync", &[]).status.code(), Some(0));
+        t += 60.0;
+    }
+    let full = owned(&env);
+    env.ns1.clear_log();
+    let end = t + 480.0;
+    let present: Vec<_> = tasks.iter().filter(|x| x.1 < 5).cloned().collect();
+    while t < end {
+        env.serve(5, &as_refs(&present));
+        let out = run_at(&env, t, "sync", &[]);
+        let now = owned(&env);
+        let lost: Vec<_> = full.keys().filter(|k| !now.contains_key(*k)).collect();
+        assert!(
+            lost.is_empty(),
+            "at +{}s: live records deleted: {lost:?}\n{}",
+            t - T0,
+            text(&out)
+        );
+        t += 60.0;
+    }
+}
