@@ -659,6 +659,9 @@ pub struct Decision {
     pub explained: usize,
     /// Unexplained removals in the plan (they count in the window).
     pub unexplained: usize,
+    /// The changes counted in this run's sample (`removed`), so that a run
+    /// can take back those that failed or were postponed.
+    pub counted: Vec<(String, RecordType)>,
     /// The clocks to save.
     pub clocks: Clocks,
     /// This run's sample for the window.
@@ -962,6 +965,7 @@ pub fn decide(
                             d.released += 1;
                         } else {
                             counted += 1;
+                            d.counted.push((change.name.clone(), change.rtype));
                         }
                         holds.push(None);
                         held_sets.push(None);
@@ -977,6 +981,7 @@ pub fn decide(
                         .any(|a| !a.2 && !settled(a.1) && !keep.iter().any(|k| k.0 == a.0))
                     {
                         counted += 1;
+                        d.counted.push((change.name.clone(), change.rtype));
                     }
                     held_set = Some(keep);
                 }
@@ -984,6 +989,7 @@ pub fn decide(
             }
         } else {
             counted += 1;
+            d.counted.push((change.name.clone(), change.rtype));
             None
         };
         holds.push(hold);

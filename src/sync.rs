@@ -484,6 +484,27 @@ fn run(
     print_held(&decision);
     let applied = apply(&mut client, &cfg.zone, cfg.ttl, plan, deadline);
     note_stats(summary, &client.stats());
+    // Removals that failed or were postponed did not happen: they are
+    // counted again when a later run makes them, not on every run that
+    // tries (the memory is saved again at the end of the run).
+    if !decision.counted.is_empty()
+        && let Some(sample) = files.memory.samples.last_mut().filter(|s| s.time == now)
+    {
+        let tail = plan.changes.len().saturating_sub(applied.postponed);
+        let undone: std::collections::HashSet<(&str, crate::records::RecordType)> = applied
+            .failed
+            .iter()
+            .map(|(c, _)| c)
+            .chain(&plan.changes[tail..])
+            .map(|c| (c.name.as_str(), c.rtype))
+            .collect();
+        let taken_back = decision
+            .counted
+            .iter()
+            .filter(|(name, rtype)| undone.contains(&(name.as_str(), *rtype)))
+            .count();
+        sample.removed = sample.removed.saturating_sub(taken_back);
+    }
     let mut exit = finish(summary, plan, &applied);
     let state_force = (!save_failed).then_some(files.clocks_ok);
     let mut notes = hold_notes(&decision, &policy, state_force);

@@ -166,3 +166,57 @@ fn a_small_failover_partial_state_deletes_nothing() {
         t += 60.0;
     }
 }
+
+/// A delete that NS1 refuses on every run (or that the deadline postpones)
+/// is counted in the window once per run, as if it had been applied each
+/// time: a single stuck record fills the window's share, and a later,
+/// small, legitimate removal is then held for --settle.
+#[test]
+fn a_stuck_delete_is_not_counted_in_the_window_on_every_run() {
+    let env = fast_env("stuck-delete");
+    let svc = |n: usize| -> Vec<(String, usize, usize)> {
+        (0..n).map(|i| (format!("svc{i}"), i % 3, i)).collect()
+    };
+    env.serve(3, &as_refs(&svc(10)));
+    let mut t = T0;
+    for _ in 0..3 {
+        assert_eq!(run_at(&env, t, "sync", &[]).status.code(), Some(0));
+        t += 60.0;
+    }
+    let total = owned(&env).len();
+    // svc9 ends; one of its records cannot be deleted (NS1 answers 500).
+    env.serve(3, &as_refs(&svc(9)));
+    env.ns1.fail_matching(
+        "DELETE",
+        "/svc9.marathon.mesos.example.com/A",
+        support::fake_ns1::Fault::ServerError500Json,
+        100_000,
+    );
+    // 13 runs, each cut by a short deadline while it retries the delete
+    // (failed or postponed: either way it did not happen).
+    for _ in 0..13 {
+        run_at(&env, t, "sync", &["--deadline", "2"]);
+        t += 60.0;
+    }
+    assert!(
+        owned(&env).contains_key(&("svc9.marathon.mesos.example.com".into(), "A".into())),
+        "the fault did not hold"
+    );
+    // svc8 ends too: 8 of ~{total} records, well under the 30% share even
+    // with svc9's records.
+    env.serve(3, &as_refs(&svc(8)));
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(run_at(&env, t, "sync", &[]));
+        t += 60.0;
+    }
+    let left: Vec<_> = owned(&env)
+        .into_keys()
+        .filter(|k| k.0.contains("svc8"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{total} owned records; svc8 still there after the hold-down: {left:?}\n{}",
+        text(last.as_ref().unwrap())
+    );
+}
