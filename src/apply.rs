@@ -36,6 +36,9 @@ pub struct Applied {
     /// Changes not started because the deadline came, a prerequisite
     /// failed, or a failure made the rest pointless (a rejected key).
     pub postponed: usize,
+    /// Indices (into the plan's changes) of the changes that did not
+    /// happen: failed or postponed.
+    pub not_done: Vec<usize>,
 }
 
 impl Applied {
@@ -416,7 +419,10 @@ pub fn apply(
         }
     }
     let board = shared.board.into_inner().unwrap_or_else(|e| e.into_inner());
-    let out = board.out;
+    let mut out = board.out;
+    out.not_done = (0..board.state.len())
+        .filter(|&i| board.state[i] != State::Done)
+        .collect();
     if out.postponed > 0 {
         log::warn!(
             "{} changes left for the next run (deadline, or a prerequisite that did not happen)",

@@ -659,6 +659,9 @@ pub struct Decision {
     pub explained: usize,
     /// Unexplained removals in the plan (they count in the window).
     pub unexplained: usize,
+    /// The changes counted in this run's sample (`removed`), so that a run
+    /// can take back those that failed or were postponed.
+    pub counted: Vec<(String, RecordType)>,
     /// The clocks to save.
     pub clocks: Clocks,
     /// This run's sample for the window.
@@ -890,7 +893,10 @@ pub fn decide(
 
     // Which check, if any, holds each candidate.
     let settled = |since: f64| p.settle.is_some_and(|s| now - since >= s);
-    let window_removed: usize = in_window(samples, now, p.window).map(|s| s.removed).sum();
+    // Saturating: a memory file's figures are not trusted to be small.
+    let window_removed: usize = in_window(samples, now, p.window)
+        .map(|s| s.removed)
+        .fold(0, usize::saturating_add);
     let mut owned: Vec<usize> = in_window(samples, now, p.window)
         .filter_map(|s| s.owned)
         .collect();
@@ -903,10 +909,19 @@ pub fn decide(
         .count();
     let limit = p.max_share * baseline;
     let mass = baseline >= MASS_CHANGE_MIN_RECORDS as f64
-        && (window_removed + fresh_unexplained + waiting_unexplained) as f64 > limit;
+        && window_removed
+            .saturating_add(fresh_unexplained)
+            .saturating_add(waiting_unexplained) as f64
+            > limit;
     let mut holds: Vec<Option<Check>> = Vec::with_capacity(candidates.len());
+    // For answer removals, the answers a hold keeps: each answer settles
+    // on its own clock, and under the share only answers held earlier stay
+    // held (a record whose tasks churn never keeps dead answers forever).
+    let mut held_sets: Vec<Option<Vec<(String, f64)>>> = Vec::with_capacity(candidates.len());
     let mut counted = 0;
     for c in &candidates {
+        let change = &raw.changes[c.index];
+        let mut held_set = None;
         let hold = if !p.claimed {
             Some(Check::FirstContact)
         } else if p.damaged.is_some() {
@@ -920,18 +935,65 @@ pub fn decide(
             if p.force || settled(c.since) {
                 d.released += 1;
                 None
-            } else if implausible.is_some() {
-                Some(Check::ImplausibleState)
-            } else if mass {
-                Some(Check::MassRemoval)
             } else {
-                c.was_held
+                let check = if implausible.is_some() {
+                    Some(Check::ImplausibleState)
+                } else if mass {
+                    Some(Check::MassRemoval)
+                } else {
+                    c.was_held
+                };
+                if change.action == Action::Update {
+                    let keep: Vec<(String, f64)> = c
+                        .answers
+                        .iter()
+                        .filter(|a| {
+                            (c.explained || !a.2)
+                                && !settled(a.1)
+                                && (implausible.is_some()
+                                    || mass
+                                    || old.held.contains_key(&answer_key(
+                                        &change.name,
+                                        change.rtype,
+                                        &a.0,
+                                    )))
+                        })
+                        .map(|a| (a.0.clone(), a.1))
+                        .collect();
+                    if keep.is_empty() {
+                        if c.answers.iter().any(|a| settled(a.1)) {
+                            d.released += 1;
+                        } else {
+                            counted += 1;
+                            d.counted.push((change.name.clone(), change.rtype));
+                        }
+                        holds.push(None);
+                        held_sets.push(None);
+                        continue;
+                    }
+                    if c.answers.iter().any(|a| !a.2 && settled(a.1)) {
+                        d.released += 1;
+                    }
+                    // Unexplained answers dropped now that no check held
+                    // count in the window.
+                    if c.answers
+                        .iter()
+                        .any(|a| !a.2 && !settled(a.1) && !keep.iter().any(|k| k.0 == a.0))
+                    {
+                        counted += 1;
+                        d.counted.push((change.name.clone(), change.rtype));
+                    }
+                    held_set = Some(keep);
+                }
+                check
             }
         } else {
             counted += 1;
+            d.counted.push((change.name.clone(), change.rtype));
             None
         };
         holds.push(hold);
+        held_sets.push(held_set);
     }
     d.unexplained = candidates.iter().filter(|c| !c.explained).count();
     d.explained = candidates.len() - d.unexplained;
@@ -987,24 +1049,41 @@ pub fn decide(
             keep[index] = false; // waiting for the hold-down
         }
     }
-    for (cand, hold) in candidates.iter().zip(&holds) {
+    for ((cand, hold), held_set) in candidates.iter().zip(&holds).zip(&held_sets) {
         let Some(check) = *hold else { continue };
         let change = &mut raw.changes[cand.index];
+        let since = held_set.as_ref().map_or(cand.since, |set| {
+            set.iter().map(|a| a.1).fold(f64::MIN, f64::max)
+        });
         let release_at = match check {
             Check::FirstContact | Check::StateFile => None,
-            _ => p.settle.map(|s| cand.since + s),
+            _ => p.settle.map(|s| since + s),
         };
-        let held_answers: Vec<String> = cand
-            .answers
-            .iter()
-            .filter(|a| {
-                check == Check::FirstContact || check == Check::StateFile || cand.explained || !a.2
-            })
-            .map(|a| a.0.clone())
-            .collect();
+        let held_answers: Vec<String> = match held_set {
+            Some(set) => set.iter().map(|a| a.0.clone()).collect(),
+            None => cand
+                .answers
+                .iter()
+                .filter(|a| {
+                    check == Check::FirstContact
+                        || check == Check::StateFile
+                        || cand.explained
+                        || !a.2
+                })
+                .map(|a| a.0.clone())
+                .collect(),
+        };
         if matches!(check, Check::ImplausibleState | Check::MassRemoval) {
-            for k in &cand.keys {
-                d.clocks.held.insert(k.clone(), check.to_string());
+            if held_set.is_some() {
+                for a in &held_answers {
+                    d.clocks
+                        .held
+                        .insert(answer_key(&change.name, change.rtype, a), check.to_string());
+                }
+            } else {
+                for k in &cand.keys {
+                    d.clocks.held.insert(k.clone(), check.to_string());
+                }
             }
         }
         d.held.push(Held {
@@ -1013,7 +1092,7 @@ pub fn decide(
             rtype: change.rtype,
             answers: held_answers.clone(),
             check,
-            since: cand.since,
+            since,
             release_at,
         });
         match change.action {
@@ -1593,5 +1672,109 @@ mod tests {
             &policy(T + 3600.0 * 5.0 + 86400.0),
         );
         assert_eq!((d.waiting, d.plan.count(Action::Delete)), (1, 0));
+    }
+    /// Review: a record whose answers keep churning (one unexplained
+    /// answer replaced every run) must still lose the answer held by a
+    /// mass removal once that answer alone has been absent for --settle;
+    /// and a fresh answer removal under the share is not held just because
+    /// an older answer of the same record was.
+    #[test]
+    fn held_answers_settle_one_by_one_under_churn() {
+        let mut p = policy(T);
+        p.remove_after = 0.0;
+        let own = own();
+        let name = |i| format!("r{i}.mesos.example.com");
+        // 12 records; 5 lose 10.0.0.2: mass removal, held.
+        let mut zone: Vec<ZoneRecord> = (0..12)
+            .map(|i| zr(&name(i), "A", 60, &["10.0.0.1", "10.0.0.2"]))
+            .collect();
+        let mut desired: Vec<Record> = (0..12)
+            .map(|i| {
+                let a: &[&str] = if i < 5 {
+                    &["10.0.0.1"]
+                } else {
+                    &["10.0.0.1", "10.0.0.2"]
+                };
+                rec(&name(i), RecordType::A, a)
+            })
+            .collect();
+        let mut samples = Vec::new();
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own, 60),
+            &Explained::new(),
+            &Clocks::default(),
+            &samples,
+            &p,
+        );
+        samples.extend(d.sample);
+        assert_eq!(d.held.len(), 5);
+        let mut clocks = d.clocks;
+        // r1..r4 come back; r0 stays without 10.0.0.2 and its other task
+        // is replaced (unexplained) every 5 minutes.
+        for r in desired.iter_mut().take(5).skip(1) {
+            r.answers = vec!["10.0.0.1".into(), "10.0.0.2".into()];
+        }
+        let mut zone_r0 = vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()];
+        for step in 1..=8 {
+            p.now = T + 300.0 * step as f64;
+            let live = format!("10.0.1.{step}");
+            desired[0].answers = vec![live.clone()];
+            zone[0].answers = zone_r0.clone();
+            let d = decide(
+                compute(desired.clone(), zone.clone(), &own, 60),
+                &Explained::new(),
+                &clocks,
+                &samples,
+                &p,
+            );
+            samples.extend(d.sample);
+            clocks = d.clocks.clone();
+            let r0 = d.plan.changes.iter().find(|c| c.name == name(0));
+            if let Some(c) = r0 {
+                zone_r0 = c.new.as_ref().unwrap().answers.clone();
+            }
+            if p.now - T >= 900.0 {
+                assert!(
+                    !zone_r0.contains(&"10.0.0.2".to_string()),
+                    "held since T, absent for {} s: {zone_r0:?} {:?}",
+                    p.now - T,
+                    d.held
+                );
+            }
+        }
+        // The churn itself exceeds the window's share (one removal every 5
+        // minutes on 12 records): answers are held, but each only for
+        // --settle, so at most the live one and those of the last 900 s.
+        assert!(zone_r0.len() <= 4, "dead answers pile up: {zone_r0:?}");
+    }
+    /// Review: huge figures in a (damaged but parseable) memory file must
+    /// neither panic nor wrap the window's count below the share.
+    #[test]
+    fn huge_window_figures_saturate() {
+        let mut p = policy(T);
+        p.remove_after = 0.0;
+        let samples: Vec<Sample> = (0..2)
+            .map(|i| Sample {
+                time: T - 10.0 + i as f64,
+                owned: Some(usize::MAX),
+                agents: usize::MAX,
+                running_tasks: usize::MAX,
+                removed: usize::MAX,
+            })
+            .collect();
+        let (zone, desired) = zone_and_desired(20, 19);
+        p.now_counts = Baseline {
+            agents: usize::MAX,
+            running_tasks: usize::MAX,
+        };
+        let d = decide(
+            compute(desired, zone, &own(), 60),
+            &Explained::new(),
+            &Clocks::default(),
+            &samples,
+            &p,
+        );
+        assert_eq!(d.held.len(), 1, "{:?}", d.reasons);
+        assert_eq!(d.plan.count(Action::Delete), 0);
     }
 }

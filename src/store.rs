@@ -55,7 +55,10 @@ pub fn open_checked(path: &Path, opts: &mut OpenOptions) -> Result<Option<File>,
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        // O_NONBLOCK: opening a FIFO planted in the dir returns at once
+        // (and is refused below) instead of waiting for a writer; it
+        // changes nothing for a regular file.
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
     }
     let file = match opts.open(path) {
         Ok(f) => f,

@@ -551,6 +551,25 @@ fn run(
     if wrote || applied.created + applied.updated + applied.deleted + applied.failed.len() > 0 {
         zone_read::after_write(&read_opts);
     }
+    // Removals that failed or were postponed did not happen: they are
+    // counted again when a later run makes them, not on every run that
+    // tries (the memory is saved again at the end of the run).
+    if !decision.counted.is_empty()
+        && let Some(sample) = files.memory.samples.last_mut().filter(|s| s.time == now)
+    {
+        let undone: std::collections::HashSet<(&str, crate::records::RecordType)> = applied
+            .not_done
+            .iter()
+            .filter_map(|&i| plan.changes.get(i))
+            .map(|c| (c.name.as_str(), c.rtype))
+            .collect();
+        let taken_back = decision
+            .counted
+            .iter()
+            .filter(|(name, rtype)| undone.contains(&(name.as_str(), *rtype)))
+            .count();
+        sample.removed = sample.removed.saturating_sub(taken_back);
+    }
     let mut exit = finish(summary, &plan, &applied);
     summary.created += imported;
     let state_force = (!save_failed).then_some(files.clocks_ok);
