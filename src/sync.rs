@@ -46,6 +46,11 @@ pub fn marker_text(domain: &str) -> String {
     format!("mesos2ns1 owns the A, AAAA and SRV records below {domain}")
 }
 
+/// The state-dir file where `adopt` keeps what it showed, for `adopt --yes`.
+const ADOPT_PREVIEW: &str = "adopt-preview.json";
+/// How long an `adopt` preview stays valid for `adopt --yes`.
+const ADOPT_PREVIEW_SECS: f64 = 3600.0;
+
 /// Whether the zone listing holds the domain's ownership marker.
 pub fn is_claimed(zone: &[ZoneRecord], domain: &str) -> bool {
     let name = marker_name(domain);
@@ -735,13 +740,67 @@ fn adopt(
     print_plan(&removals);
     let n = removals.changes.len();
     if !yes {
+        // `adopt --yes` deletes exactly what this preview listed, nothing
+        // the cluster lost in between (a failover's partial state).
+        let lines: Vec<String> = removals.changes.iter().map(|c| c.to_string()).collect();
+        let preview = serde_json::json!({
+            "domain": own_domain,
+            "time": now(),
+            "changes": lines,
+        });
+        crate::store::write_atomic(
+            &cfg.state_dir,
+            ADOPT_PREVIEW,
+            preview.to_string().as_bytes(),
+        )
+        .map_err(|e| Fail::new(Exit::Failed, format!("cannot save the adopt preview: {e}")))?;
         summary.pending = n;
         summary.reason = format!(
             "adopting {own_domain} would delete or change the {n} records listed above \
              (records under {own_domain} that the cluster does not produce); nothing was written: \
-             run `mesos2ns1 adopt --yes` to do it"
+             run `mesos2ns1 adopt --yes` within an hour to do exactly that"
         );
         return Ok(Exit::Refused);
+    }
+    // Only what the last preview listed, to the letter (same answers and
+    // TTL), and only if that preview is recent and of this domain.
+    let preview: Option<serde_json::Value> =
+        crate::store::read(&cfg.state_dir, ADOPT_PREVIEW, 16 << 20)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+    let listed: std::collections::HashSet<String> = match &preview {
+        Some(v)
+            if v["domain"] == own_domain.as_str()
+                && v["time"]
+                    .as_f64()
+                    .is_some_and(|t| (0.0..=ADOPT_PREVIEW_SECS).contains(&(now() - t))) =>
+        {
+            v["changes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        _ => {
+            return Err(Fail::new(
+                Exit::Refused,
+                format!(
+                    "adopt --yes: no recent preview of {own_domain}; run `mesos2ns1 adopt` first to see what it deletes; nothing was written"
+                ),
+            ));
+        }
+    };
+    let before = removals.changes.len();
+    removals.changes.retain(|c| listed.contains(&c.to_string()));
+    if removals.changes.len() < before {
+        log::warn!(
+            "adopt --yes: {} removals were not in the preview and are left to the next syncs' checks",
+            before - removals.changes.len()
+        );
     }
     client
         .create(
@@ -757,6 +816,7 @@ fn adopt(
                 format!("could not write the ownership marker: {e}; nothing else was written"),
             )
         })?;
+    let _ = std::fs::remove_file(cfg.state_dir.join(ADOPT_PREVIEW));
     let applied = apply(client, &cfg.zone, &cfg.domain, cfg.ttl, &removals, deadline);
     note_stats(summary, &client.stats());
     zone_read::save_pacing(&cfg.state_dir, client);

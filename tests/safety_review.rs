@@ -231,7 +231,6 @@ fn a_stuck_delete_is_not_counted_in_the_window_on_every_run() {
 /// claims and leaves the removals to the next syncs' checks. Judgement
 /// call on the "shows what adoption will delete".
 #[test]
-#[ignore = "design: adopt --yes deletes from a fresh state with no hold-down or mass check; a partial state between preview and --yes deletes live records"]
 fn adopt_yes_deletes_only_what_the_preview_listed() {
     let env = Env::unclaimed("adopt-toctou");
     for method in ["PUT", "POST", "DELETE"] {
