@@ -597,6 +597,24 @@ pub struct Policy {
     pub now_counts: Baseline,
     /// The domain, for messages.
     pub domain: String,
+    /// Until when (Unix time) the leading master may still be waiting for
+    /// its agents to re-register after its election: unexplained deletes
+    /// wait until then, as they wait for the hold-down.
+    pub recovering_until: Option<f64>,
+}
+
+/// How long after a master's election its agents may still be
+/// re-registering: Mesos's default `--agent_reregister_timeout` (10
+/// minutes) and a minute to spare.
+pub const FAILOVER_RECOVERY_SECS: f64 = 660.0;
+
+/// The end of a recent election's recovery, from the state's
+/// `elected_time`; `None` when unknown, long past, or implausibly far in
+/// the future (a skewed clock must not hold deletes for ever).
+pub fn recovering_until(elected_unix: Option<u64>, now: f64) -> Option<f64> {
+    let elected = elected_unix? as f64;
+    let until = elected + FAILOVER_RECOVERY_SECS;
+    (now < until && elected <= now + 300.0).then_some(until)
 }
 
 /// One removal held back.
@@ -855,16 +873,22 @@ pub fn decide(
                 // as held, never silently waiting.
                 let was_held = old.held.get(&key).and_then(|c| Check::parse(c));
                 d.clocks.records.insert(key.clone(), t);
-                if p.claimed && p.damaged.is_none() && now - t < p.remove_after {
+                let unexplained = c.old.as_ref().is_none_or(|o| {
+                    o.answers.is_empty()
+                        || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
+                });
+                // A new leader's agents may still be re-registering: what
+                // nothing explains waits for them, like the hold-down.
+                let recovering = unexplained && p.recovering_until.is_some_and(|u| now < u);
+                if p.claimed && p.damaged.is_none() && (now - t < p.remove_after || recovering) {
                     d.waiting += 1;
-                    let unexplained = c.old.as_ref().is_none_or(|o| {
-                        o.answers.is_empty()
-                            || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
-                    });
                     if unexplained {
                         waiting_unexplained += 1;
                     }
-                    let due = t + p.remove_after;
+                    let mut due = t + p.remove_after;
+                    if recovering {
+                        due = due.max(p.recovering_until.unwrap_or(due));
+                    }
                     d.next_due = Some(d.next_due.map_or(due, |x: f64| x.min(due)));
                     continue;
                 }
@@ -1358,6 +1382,7 @@ mod tests {
                 running_tasks: 40,
             },
             domain: "mesos.example.com".into(),
+            recovering_until: None,
         }
     }
 

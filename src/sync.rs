@@ -414,7 +414,15 @@ fn run(
         damaged: files.damaged.clone(),
         now_counts,
         domain: own.domain.clone(),
+        recovering_until: plan::recovering_until(counts.elected_unix, now),
     };
+    if let Some(until) = policy.recovering_until {
+        log::info!(
+            "the leading master was elected less than {} s ago: deletes nothing explains wait until {} for its agents to re-register",
+            plan::FAILOVER_RECOVERY_SECS,
+            plan::format_time(until)
+        );
+    }
     let raw_copy = (mode == Mode::Sync).then(|| raw.clone());
     let mut decision = plan::decide(
         raw,

@@ -379,6 +379,9 @@ pub struct StateCounts {
     /// by [`super::filter::filter_counts`]; zero here).
     pub unhealthy_tasks: usize,
     pub not_visible_tasks: usize,
+    /// The leader's `elected_time`, whole Unix seconds, when the state
+    /// gives a plausible one.
+    pub elected_unix: Option<u64>,
 }
 
 pub fn counts(state: &State<'_>) -> StateCounts {
@@ -391,6 +394,10 @@ pub fn counts(state: &State<'_>) -> StateCounts {
             .flat_map(|f| f.tasks.iter())
             .filter(|t| t.state == "TASK_RUNNING")
             .count(),
+        elected_unix: state
+            .elected_time
+            .filter(|t| (0.0..1e11).contains(t))
+            .map(|t| t as u64),
         ..StateCounts::default()
     }
 }

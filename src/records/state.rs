@@ -147,6 +147,16 @@ where
     d.deserialize_any(Lenient(std::marker::PhantomData))
 }
 
+/// A number, or nothing: any other value (or a non-finite number) is
+/// unknown, never a reason to reject the state.
+fn lenient_time<'de, D>(d: D) -> Result<Option<f64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_f64().filter(|t| t.is_finite()))
+}
+
 /// A pid as Mesos-DNS reads it: the raw JSON text of the value (`PID`
 /// implements `json.Unmarshaler`, which gets the undecoded bytes: quotes,
 /// escapes and all, or `null`). `None` only when the key is missing.
@@ -161,6 +171,12 @@ where
 pub struct State<'a> {
     #[serde(default, borrow, deserialize_with = "text")]
     pub leader: Str<'a>,
+    /// When the leading master was elected (Unix seconds, Mesos's
+    /// `elected_time`); read leniently: anything but a finite number is
+    /// unknown. Mesos-DNS ignores it; the safety checks use it to tell a
+    /// master that is still waiting for its agents to re-register.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub elected_time: Option<f64>,
     #[serde(default, borrow, deserialize_with = "list")]
     pub frameworks: Vec<Framework<'a>>,
     #[serde(default, borrow, deserialize_with = "list")]
