@@ -927,6 +927,7 @@ pub fn decide(
     owned.push(raw.owned);
     let baseline = median(&mut owned).unwrap_or(0.0);
     let implausible = implausible(p.now_counts, samples, now, p.window, raw.owned);
+    let no_agents = implausible.is_some() && p.now_counts.agents == 0;
     let fresh_unexplained = candidates
         .iter()
         .filter(|c| !c.explained && !settled(c.since))
@@ -956,7 +957,10 @@ pub fn decide(
             // as running tasks it has lost.
             None
         } else if implausible.is_some() || mass || c.was_held.is_some() {
-            if p.force || settled(c.since) {
+            // A state with no agents at all is never taken as the
+            // cluster's real shape, however long it lasts: it has nothing
+            // to serve, and deleting everything for it helps nobody.
+            if p.force || (settled(c.since) && !no_agents) {
                 d.released += 1;
                 None
             } else {
@@ -1081,6 +1085,7 @@ pub fn decide(
         });
         let release_at = match check {
             Check::FirstContact | Check::StateFile => None,
+            Check::ImplausibleState if no_agents => None,
             _ => p.settle.map(|s| since + s),
         };
         let held_answers: Vec<String> = match held_set {
@@ -1632,6 +1637,53 @@ mod tests {
         assert!(implausible(b(0, 0), &[], T, 3600.0, 0).is_none());
         // Outside the window, old figures no longer count.
         assert!(implausible(b(4, 40), &samples, T + 7200.0, 3600.0, 50).is_none());
+    }
+
+    #[test]
+    fn a_state_with_no_agents_is_never_released_by_settle() {
+        let mut p = policy(T);
+        p.remove_after = 0.0;
+        p.now_counts = Baseline {
+            agents: 0,
+            running_tasks: 0,
+        };
+        let (zone, desired) = zone_and_desired(30, 0);
+        let first = decide(
+            compute(desired, zone, &own(), 60),
+            &Explained::new(),
+            &Clocks::default(),
+            &[],
+            &p,
+        );
+        assert_eq!(first.held.len(), 30, "{:?}", first.reasons);
+        assert!(first.held.iter().all(|h| h.release_at.is_none()));
+        // Run after run a minute apart, long past --settle: still held.
+        let mut clocks = first.clocks.clone();
+        let mut later = p.clone();
+        for i in 1..=20 {
+            later.now = T + 60.0 * i as f64;
+            let (zone, desired) = zone_and_desired(30, 0);
+            let d = decide(
+                compute(desired, zone, &own(), 60),
+                &Explained::new(),
+                &clocks,
+                &[],
+                &later,
+            );
+            assert_eq!((d.held.len(), d.plan.count(Action::Delete)), (30, 0));
+            clocks = d.clocks;
+        }
+        // --force releases.
+        later.force = true;
+        let (zone, desired) = zone_and_desired(30, 0);
+        let d = decide(
+            compute(desired, zone, &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &[],
+            &later,
+        );
+        assert_eq!(d.plan.count(Action::Delete), 30);
     }
 
     #[test]

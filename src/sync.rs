@@ -637,7 +637,7 @@ fn hold_notes(d: &Decision, p: &Policy, state_force: Option<bool>) -> Vec<String
                             .fold(t, f64::max)
                     )
                 ),
-                None => "; --settle never: they stay until --force".to_string(),
+                None => "; they are not released by themselves (--settle never, or a state with no agents): they stay until the cluster has them again or --force".to_string(),
             },
         };
         let force = match check {
