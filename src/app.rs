@@ -3,39 +3,13 @@
 
 use crate::cli::{Cli, Command, Format, RecordsArgs};
 use crate::config::Config;
-use crate::records::{self, GenOptions, RecordSet, SystemResolver};
+use crate::records::{self, SystemResolver};
 use std::io::Write;
 
-/// Exit codes; part of the interface (cron, monitoring, image tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// The zone matches (plan: nothing to change).
-    Ok = 0,
-    /// Failed before any change.
-    Failed = 1,
-    /// Usage or configuration error.
-    Usage = 2,
-    /// Refused by a safety check.
-    Refused = 3,
-    /// Changes remain (sync: failed or postponed; plan: pending).
-    Remaining = 4,
-}
-
-/// An error that ends a run: its exit code and a one-line message.
-#[derive(Debug)]
-pub struct Fail {
-    pub exit: Exit,
-    pub msg: String,
-}
-
-impl Fail {
-    pub fn new(exit: Exit, msg: impl Into<String>) -> Fail {
-        Fail {
-            exit,
-            msg: msg.into(),
-        }
-    }
-}
+pub use crate::exit::{Exit, Fail};
+pub use crate::source::{
+    build_records, build_records_until, detect_leader, gen_options, read_state, resolve_deadline,
+};
 
 pub fn run(cli: Cli) -> i32 {
     let env_key = std::env::var("NS1_APIKEY").ok();
@@ -59,84 +33,14 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-/// Reads the state: from `--state-file`, or from the leading master. With
-/// a deadline, no master is given longer than the time left before it.
-pub fn read_state(
-    cfg: &Config,
-    deadline: Option<std::time::Instant>,
-) -> Result<(Vec<u8>, String), Fail> {
-    if let Some(path) = &cfg.state_file {
-        let body = std::fs::read(path)
-            .map_err(|e| Fail::new(Exit::Failed, format!("state file {}: {e}", path.display())))?;
-        return Ok((body, path.display().to_string()));
-    }
-    if cfg.masters.is_empty() {
-        return Err(Fail::new(
-            Exit::Usage,
-            "no state source: give --state-file or --masters (or \"masters\" in the config file)",
-        ));
-    }
-    let opts = crate::mesos::MesosOptions {
-        masters: cfg.masters.clone(),
-        https: cfg.mesos_https,
-        ca_file: cfg.ca_file.clone(),
-        credentials: cfg
-            .read_mesos_credentials()
-            .map_err(|e| Fail::new(Exit::Usage, e.0))?,
-        connect_timeout: cfg.state_timeout.min(std::time::Duration::from_secs(5)),
-        timeout: match deadline {
-            Some(d) => cfg.state_timeout.min(
-                d.saturating_duration_since(std::time::Instant::now())
-                    .max(std::time::Duration::from_secs(1)),
-            ),
-            None => cfg.state_timeout,
-        },
-    };
-    let fetched =
-        crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
-    Ok((fetched.body, fetched.url))
-}
-
-/// Generation options from the configuration; masters lose their scheme.
-pub fn gen_options(cfg: &Config) -> GenOptions {
-    let mut opts = GenOptions::new(cfg.records_domain());
-    opts.masters = cfg
-        .masters
-        .iter()
-        .map(|m| {
-            m.strip_prefix("http://")
-                .or_else(|| m.strip_prefix("https://"))
-                .unwrap_or(m)
-                .trim_end_matches('/')
-                .to_string()
-        })
-        .collect();
-    opts.ip_sources = cfg.ip_sources.clone();
-    opts.rules = cfg.rules;
-    opts.srv_weight = cfg.srv_weight;
-    opts
-}
-
-/// Parses a state and generates its record set.
-pub fn build_records(
-    body: &[u8],
-    source: &str,
-    cfg: &Config,
-) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
-    let state = records::state::parse(body)
-        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
-    let set = records::generate(&state, &gen_options(cfg), &SystemResolver)
-        .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
-    Ok((
-        set,
-        records::generate::counts(&state),
-        state.leader.to_string(),
-    ))
-}
-
 fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let t0 = std::time::Instant::now();
-    let (body, source) = read_state(cfg, None)?;
+    // The deadline bounds detection and the fetch here too (three hung
+    // masters cost one deadline, not three timeouts).
+    let deadline = t0.checked_add(cfg.deadline);
+    let detected = detect_leader(cfg, deadline)?;
+    let cfg: &Config = &detected;
+    let (body, source) = read_state(cfg, deadline)?;
     let size = body.len();
     let t1 = std::time::Instant::now();
     let state = records::state::parse(&body)
@@ -146,7 +50,13 @@ fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
         "records: parsed; peak memory so far {} bytes",
         crate::report::process_usage().1
     );
-    let mut set = records::generate(&state, &gen_options(cfg), &SystemResolver)
+    let resolved = records::resolve::resolve_until(
+        records::resolve::names_to_resolve(&state),
+        std::sync::Arc::new(SystemResolver),
+        resolve_deadline(cfg, deadline),
+        records::resolve::RESOLVE_WORKERS,
+    );
+    let mut set = records::generate(&state, &gen_options(cfg), &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     log::debug!(
         "records: generated; peak memory so far {} bytes",

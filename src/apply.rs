@@ -1,9 +1,28 @@
-//! Carries out a plan through the NS1 client: creates and updates before
-//! deletes, one failed change does not stop the others, and nothing new is
-//! started past the deadline.
+//! Carries out a plan through the NS1 client.
+//!
+//! NS1's rate-limit buckets are per HTTP method, so creates (PUT), updates
+//! (POST) and deletes (DELETE) go out concurrently, one thread per method
+//! with one request in flight each, every one paced by its own bucket.
+//! Where the order matters it is kept:
+//!
+//! * an SRV record that gains a target is written only after the target's
+//!   A/AAAA create (when that create is in the plan);
+//! * an A/AAAA record an SRV record points to is deleted only after that
+//!   SRV record stopped pointing at it (its update or delete);
+//! * a change whose prerequisite failed (or was postponed) is postponed to
+//!   the next run, never sent out of order.
+//!
+//! Within each method the most-queried names go first ([`priority`]), so
+//! that when the deadline cuts a run short, what is left is the least
+//! queried. One failed change does not stop the others; nothing new starts
+//! past the deadline; an error after which every request would fail (a
+//! rejected key, a missing zone) stops all methods.
 
-use crate::ns1::{Ns1Api, Ns1Error};
+use crate::ns1::{Ns1Api, Ns1Error, normalize_name};
 use crate::plan::{Action, Change, Plan};
+use crate::records::RecordType;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// What happened to the changes of one plan.
@@ -14,8 +33,8 @@ pub struct Applied {
     pub deleted: usize,
     /// Changes that failed, with the error, in one line each.
     pub failed: Vec<(Change, String)>,
-    /// Changes not started because the deadline came (or a failure made
-    /// the rest pointless, such as a rejected key).
+    /// Changes not started because the deadline came, a prerequisite
+    /// failed, or a failure made the rest pointless (a rejected key).
     pub postponed: usize,
 }
 
@@ -27,68 +46,465 @@ impl Applied {
 
 /// Errors after which every further request would fail the same way.
 fn is_fatal(e: &Ns1Error) -> bool {
-    matches!(
-        e,
-        Ns1Error::Auth { .. } | Ns1Error::ZoneNotFound { .. } | Ns1Error::Deadline { .. }
-    )
+    matches!(e, Ns1Error::Auth { .. } | Ns1Error::ZoneNotFound { .. })
 }
 
-pub fn apply(
-    client: &mut dyn Ns1Api,
-    zone: &str,
-    ttl: u32,
-    plan: &Plan,
-    deadline: Instant,
-) -> Applied {
-    let mut out = Applied::default();
-    // The plan is sorted creates, updates, deletes; keep that order.
-    for (i, change) in plan.changes.iter().enumerate() {
-        if Instant::now() >= deadline {
-            out.postponed = plan.changes.len() - i;
-            log::warn!(
-                "deadline reached: {} changes left for the next run",
-                out.postponed
-            );
-            break;
+/// How much a name is queried, 1 (most) to 4 (least), for a name below
+/// `domain`:
+/// 1. the leader and master names (`leader.D`, `_leader._tcp.D`,
+///    `master.D`, `masterN.D`);
+/// 2. service names `TASK.FW.D`, `_TASK._PROTO.FW.D`,
+///    `_PORT._TASK._PROTO.FW.D` and framework names;
+/// 3. per-instance names (SRV targets, `N-HASH-S.FW.D`) and names under
+///    `.slave.D`;
+/// 4. `slave.D` and `_slave._tcp.D`.
+///
+/// `targets` holds the SRV targets of the plan (normalized).
+pub fn priority(name: &str, domain: &str, targets: &HashSet<String>) -> u8 {
+    let name = name.trim_end_matches('.');
+    let rel = match name.strip_suffix(domain) {
+        Some(r) if r.ends_with('.') => &r[..r.len() - 1],
+        _ => return 2,
+    };
+    match rel {
+        "leader" | "_leader._tcp" | "_leader._udp" | "master" => return 1,
+        "slave" | "_slave._tcp" | "_slave._udp" => return 4,
+        _ => {}
+    }
+    if let Some(n) = rel.strip_prefix("master")
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return 1;
+    }
+    if rel == "slave" || rel.ends_with(".slave") {
+        return 3;
+    }
+    if targets.contains(name) || is_canonical_label(rel.split('.').next().unwrap_or("")) {
+        return 3;
+    }
+    2
+}
+
+/// `N-HASH-S`: a Mesos-DNS canonical task label, HASH being five
+/// z-base-32 characters.
+fn is_canonical_label(label: &str) -> bool {
+    const ZB32: &[u8] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
+    if label.starts_with('_') {
+        return false;
+    }
+    let mut parts = label.rsplitn(3, '-');
+    let (Some(slave), Some(hash), Some(_name)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !slave.is_empty() && hash.len() == 5 && hash.bytes().all(|b| ZB32.contains(&b))
+}
+
+fn srv_target(answer: &str) -> Option<String> {
+    let target = answer.split_whitespace().nth(3)?;
+    Some(normalize_name(target))
+}
+
+fn srv_targets(data: Option<&crate::plan::RecordData>) -> HashSet<String> {
+    data.map(|d| d.answers.iter().filter_map(|a| srv_target(a)).collect())
+        .unwrap_or_default()
+}
+
+/// Prerequisites of each change (indices into `changes`).
+pub fn dependencies(changes: &[Change]) -> Vec<Vec<usize>> {
+    let mut deps = vec![Vec::new(); changes.len()];
+    // A/AAAA creates and deletes by name.
+    let mut addr_creates: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut addr_deletes: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if matches!(c.rtype, RecordType::A | RecordType::AAAA) {
+            match c.action {
+                Action::Create => addr_creates.entry(c.name.as_str()).or_default().push(i),
+                Action::Delete => addr_deletes.entry(c.name.as_str()).or_default().push(i),
+                Action::Update => {}
+            }
         }
-        let answers = change
-            .new
-            .as_ref()
-            .map(|d| d.answers.as_slice())
-            .unwrap_or(&[]);
-        let rtype = change.rtype.as_str();
-        let result = match change.action {
-            Action::Create => client.create(zone, &change.name, rtype, ttl, answers),
-            Action::Update => client.update(zone, &change.name, rtype, ttl, answers),
-            Action::Delete => client.delete(zone, &change.name, rtype),
-        };
-        match result {
-            Ok(()) => {
-                log::info!("{change}");
-                match change.action {
-                    Action::Create => out.created += 1,
-                    Action::Update => out.updated += 1,
-                    Action::Delete => out.deleted += 1,
-                }
+    }
+    for (i, c) in changes.iter().enumerate() {
+        if c.rtype != RecordType::SRV {
+            continue;
+        }
+        let old = srv_targets(c.old.as_ref());
+        let new = srv_targets(c.new.as_ref());
+        for gained in new.difference(&old) {
+            if let Some(creates) = addr_creates.get(gained.as_str()) {
+                deps[i].extend(creates);
             }
-            Err(Ns1Error::Deadline { .. }) => {
-                out.postponed = plan.changes.len() - i;
-                log::warn!(
-                    "deadline reached: {} changes left for the next run",
-                    out.postponed
-                );
-                break;
-            }
-            Err(e) => {
-                log::error!("{} {} {} failed: {e}", change.action, change.name, rtype);
-                let fatal = is_fatal(&e);
-                out.failed.push((change.clone(), e.to_string()));
-                if fatal {
-                    out.postponed = plan.changes.len() - i - 1;
-                    break;
+        }
+        for lost in old.difference(&new) {
+            if let Some(deletes) = addr_deletes.get(lost.as_str()) {
+                for &d in deletes {
+                    deps[d].push(i);
                 }
             }
         }
     }
+    for d in &mut deps {
+        d.sort_unstable();
+        d.dedup();
+    }
+    deps
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Postponed,
+}
+
+struct Board {
+    state: Vec<State>,
+    stop: bool,
+    out: Applied,
+}
+
+struct Shared<'a> {
+    plan: &'a Plan,
+    deps: Vec<Vec<usize>>,
+    board: Mutex<Board>,
+    cv: Condvar,
+    deadline: Instant,
+    zone: &'a str,
+    ttl: u32,
+}
+
+fn lock<'b>(m: &'b Mutex<Board>) -> MutexGuard<'b, Board> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+enum Ready {
+    Yes,
+    Never,
+    NotYet,
+}
+
+impl Shared<'_> {
+    fn ready(&self, board: &Board, i: usize) -> Ready {
+        let mut wait = false;
+        for &d in &self.deps[i] {
+            match board.state[d] {
+                State::Done => {}
+                State::Failed | State::Postponed => return Ready::Never,
+                State::Pending | State::Running => wait = true,
+            }
+        }
+        if wait { Ready::NotYet } else { Ready::Yes }
+    }
+
+    fn postpone_all(&self, board: &mut Board, queue: &[usize]) {
+        for &i in queue {
+            if board.state[i] == State::Pending {
+                board.state[i] = State::Postponed;
+                board.out.postponed += 1;
+            }
+        }
+    }
+
+    /// One worker: sends the changes of `queue` (in order, skipping those
+    /// whose prerequisites are not done yet) through `client`.
+    fn work(&self, client: &mut dyn Ns1Api, queue: &[usize]) {
+        let mut board = lock(&self.board);
+        loop {
+            if board.stop || Instant::now() >= self.deadline {
+                self.postpone_all(&mut board, queue);
+                self.cv.notify_all();
+                return;
+            }
+            let mut pick = None;
+            let mut waiting = false;
+            let mut changed = false;
+            for &i in queue {
+                if board.state[i] != State::Pending {
+                    continue;
+                }
+                match self.ready(&board, i) {
+                    Ready::Yes => {
+                        pick = Some(i);
+                        break;
+                    }
+                    Ready::Never => {
+                        let c = &self.plan.changes[i];
+                        log::warn!(
+                            "{} {} {} postponed: a change it depends on did not happen",
+                            c.action,
+                            c.name,
+                            c.rtype
+                        );
+                        board.state[i] = State::Postponed;
+                        board.out.postponed += 1;
+                        changed = true;
+                    }
+                    Ready::NotYet => waiting = true,
+                }
+            }
+            if changed {
+                self.cv.notify_all();
+            }
+            let Some(i) = pick else {
+                if !waiting {
+                    return;
+                }
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                board = self
+                    .cv
+                    .wait_timeout(board, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
+            };
+            board.state[i] = State::Running;
+            drop(board);
+            let change = &self.plan.changes[i];
+            let result = send(client, self.zone, self.ttl, change);
+            board = lock(&self.board);
+            match result {
+                Ok(()) => {
+                    log::info!("{change}");
+                    board.state[i] = State::Done;
+                    match change.action {
+                        Action::Create => board.out.created += 1,
+                        Action::Update => board.out.updated += 1,
+                        Action::Delete => board.out.deleted += 1,
+                    }
+                }
+                Err(Ns1Error::Deadline { .. }) => {
+                    board.state[i] = State::Postponed;
+                    board.out.postponed += 1;
+                    self.postpone_all(&mut board, queue);
+                    self.cv.notify_all();
+                    return;
+                }
+                Err(e) => {
+                    log::error!(
+                        "{} {} {} failed: {e}",
+                        change.action,
+                        change.name,
+                        change.rtype
+                    );
+                    board.state[i] = State::Failed;
+                    if is_fatal(&e) {
+                        board.stop = true;
+                    }
+                    board.out.failed.push((change.clone(), e.to_string()));
+                }
+            }
+            self.cv.notify_all();
+        }
+    }
+}
+
+fn send(client: &mut dyn Ns1Api, zone: &str, ttl: u32, change: &Change) -> Result<(), Ns1Error> {
+    let answers = change
+        .new
+        .as_ref()
+        .map(|d| d.answers.as_slice())
+        .unwrap_or(&[]);
+    let rtype = change.rtype.as_str();
+    match change.action {
+        Action::Create => client.create(zone, &change.name, rtype, ttl, answers),
+        Action::Update => client.update(zone, &change.name, rtype, ttl, answers),
+        Action::Delete => client.delete(zone, &change.name, rtype),
+    }
+}
+
+/// The changes of each method, most-queried names first (stable by the
+/// plan's order within a priority). A prerequisite inherits the priority
+/// of its most-queried dependant, so that a service name's SRV record is
+/// not held back behind the per-instance A records it points to.
+fn queues(plan: &Plan, domain: &str, deps: &[Vec<usize>]) -> [Vec<usize>; 3] {
+    let domain = normalize_name(domain);
+    let mut targets = HashSet::new();
+    for c in &plan.changes {
+        if c.rtype == RecordType::SRV {
+            targets.extend(srv_targets(c.old.as_ref()));
+            targets.extend(srv_targets(c.new.as_ref()));
+        }
+    }
+    let mut prio: Vec<u8> = plan
+        .changes
+        .iter()
+        .map(|c| priority(&c.name, &domain, &targets))
+        .collect();
+    // Chains are at most create → SRV write → delete: two passes suffice;
+    // a few more cost nothing.
+    for _ in 0..3 {
+        for (i, ds) in deps.iter().enumerate() {
+            for &d in ds {
+                prio[d] = prio[d].min(prio[i]);
+            }
+        }
+    }
+    let mut qs: [Vec<(u8, usize)>; 3] = Default::default();
+    for (i, c) in plan.changes.iter().enumerate() {
+        let q = match c.action {
+            Action::Create => 0,
+            Action::Update => 1,
+            Action::Delete => 2,
+        };
+        qs[q].push((prio[i], i));
+    }
+    qs.map(|mut q| {
+        q.sort();
+        q.into_iter().map(|(_, i)| i).collect()
+    })
+}
+
+/// Applies `plan` to `zone` (names below `domain`), creates, updates and
+/// deletes concurrently when the client can be forked, until `deadline`.
+pub fn apply(
+    client: &mut dyn Ns1Api,
+    zone: &str,
+    domain: &str,
+    ttl: u32,
+    plan: &Plan,
+    deadline: Instant,
+) -> Applied {
+    let n = plan.changes.len();
+    let deps = dependencies(&plan.changes);
+    let [creates, updates, deletes] = queues(plan, domain, &deps);
+    let shared = Shared {
+        plan,
+        deps,
+        board: Mutex::new(Board {
+            state: vec![State::Pending; n],
+            stop: false,
+            out: Applied::default(),
+        }),
+        cv: Condvar::new(),
+        deadline,
+        zone,
+        ttl,
+    };
+    let forks = if n == 0 {
+        None
+    } else {
+        client.fork().zip(client.fork())
+    };
+    match forks {
+        Some((mut a, mut b)) => {
+            std::thread::scope(|s| {
+                let sh = &shared;
+                let (cq, uq) = (&creates, &updates);
+                let ta = std::thread::Builder::new()
+                    .name("apply-put".into())
+                    .spawn_scoped(s, move || sh.work(a.as_mut(), cq));
+                let tb = std::thread::Builder::new()
+                    .name("apply-post".into())
+                    .spawn_scoped(s, move || sh.work(b.as_mut(), uq));
+                // Should a thread fail to start, its queue runs here too.
+                let mut mine = deletes.clone();
+                if ta.is_err() {
+                    mine.extend(&creates);
+                }
+                if tb.is_err() {
+                    mine.extend(&updates);
+                }
+                sh.work(client, &mine);
+            });
+        }
+        None => {
+            let all: Vec<usize> = creates.into_iter().chain(updates).chain(deletes).collect();
+            shared.work(client, &all);
+        }
+    }
+    let board = shared.board.into_inner().unwrap_or_else(|e| e.into_inner());
+    let out = board.out;
+    if out.postponed > 0 {
+        log::warn!(
+            "{} changes left for the next run (deadline, or a prerequisite that did not happen)",
+            out.postponed
+        );
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::RecordData;
+
+    fn ch(action: Action, name: &str, rtype: RecordType, old: &[&str], new: &[&str]) -> Change {
+        let data = |a: &[&str]| {
+            (!a.is_empty() || action != Action::Delete && action != Action::Create).then(|| {
+                RecordData {
+                    ttl: Some(60),
+                    answers: a.iter().map(|s| s.to_string()).collect(),
+                }
+            })
+        };
+        Change {
+            action,
+            name: name.into(),
+            rtype,
+            old: if action == Action::Create {
+                None
+            } else {
+                data(old)
+            },
+            new: if action == Action::Delete {
+                None
+            } else {
+                data(new)
+            },
+        }
+    }
+
+    #[test]
+    fn priorities() {
+        let d = "mesos.example.com";
+        let t: HashSet<String> =
+            ["web-x9kri-s1.marathon.slave.mesos.example.com".to_string()].into();
+        let p = |n: &str| priority(n, d, &t);
+        assert_eq!(p("leader.mesos.example.com"), 1);
+        assert_eq!(p("_leader._tcp.mesos.example.com"), 1);
+        assert_eq!(p("master.mesos.example.com"), 1);
+        assert_eq!(p("master12.mesos.example.com"), 1);
+        assert_eq!(p("web.marathon.mesos.example.com"), 2);
+        assert_eq!(p("_web._tcp.marathon.mesos.example.com"), 2);
+        assert_eq!(p("_http._web._tcp.marathon.mesos.example.com"), 2);
+        assert_eq!(p("marathon.mesos.example.com"), 2);
+        assert_eq!(p("web-x9kri-s1.marathon.mesos.example.com"), 3);
+        assert_eq!(p("web.marathon.slave.mesos.example.com"), 3);
+        assert_eq!(p("_web._tcp.marathon.slave.mesos.example.com"), 3);
+        assert_eq!(p("web-x9kri-s1.marathon.slave.mesos.example.com"), 3);
+        assert_eq!(p("slave.mesos.example.com"), 4);
+        assert_eq!(p("_slave._tcp.mesos.example.com"), 4);
+        // A name with a dash that is no hash stays a service name.
+        assert_eq!(p("my-web.marathon.mesos.example.com"), 2);
+    }
+
+    #[test]
+    fn dependencies_follow_srv_targets() {
+        use Action::*;
+        use RecordType::*;
+        let changes = vec![
+            ch(Create, "t1.fw.slave.d", A, &[], &["10.0.0.1"]),
+            ch(
+                Update,
+                "_x._tcp.fw.d",
+                SRV,
+                &["0 1 1 t0.fw.slave.d"],
+                &["0 1 1 t1.fw.slave.d."],
+            ),
+            ch(Delete, "t0.fw.slave.d", A, &["10.0.0.2"], &[]),
+            ch(Create, "_y._tcp.fw.d", SRV, &[], &["0 1 2 t1.fw.slave.d"]),
+            ch(Delete, "_z._tcp.fw.d", SRV, &["0 1 3 t0.fw.slave.d"], &[]),
+            ch(Create, "other.fw.d", A, &[], &["10.0.0.3"]),
+        ];
+        let deps = dependencies(&changes);
+        assert_eq!(deps[0], Vec::<usize>::new());
+        assert_eq!(deps[1], vec![0]);
+        assert_eq!(deps[2], vec![1, 4]);
+        assert_eq!(deps[3], vec![0]);
+        assert_eq!(deps[4], Vec::<usize>::new());
+        assert_eq!(deps[5], Vec::<usize>::new());
+    }
 }

@@ -15,7 +15,8 @@ use std::path::PathBuf;
         Each run finds the leading Mesos master, builds the Mesos-DNS record set, reads the NS1 zone \
         and applies the smallest set of changes. Meant to run from cron once a minute.\n\n\
         Exit codes: 0 zone matches (plan: nothing to change); 1 failed before any change; \
-        2 usage or configuration error; 3 refused by a safety check; \
+        2 usage or configuration error; 3 a safety check held removals (additions were applied), \
+        a state file is damaged, or adopt without --yes; \
         4 changes remain (sync: failed or postponed changes; plan: changes pending)."
 )]
 pub struct Cli {
@@ -35,6 +36,17 @@ pub enum Command {
     Records(RecordsArgs),
     /// Check the configuration, the masters, the leader, the NS1 key and the zone.
     Check,
+    /// Claim the domain for mesos2ns1: show what adoption deletes (the
+    /// records under the domain the cluster does not produce) and, with
+    /// --yes, delete them and write the ownership marker.
+    Adopt(AdoptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Really adopt: delete the records listed and write the marker.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -180,9 +192,28 @@ pub struct Opts {
         value_name = "PCT"
     )]
     pub max_change_percent: Option<f64>,
-    /// Override the safety checks for this run.
+    /// Release, for this run, removals held by the implausible-state and mass-removal checks (and start new clocks and baseline over a damaged state file).
     #[arg(long, global = true)]
     pub force: bool,
+    /// Delete an owned record only once it has been absent from the cluster for this long, seconds; 0 deletes at once (default 120) [config: removeAfterSeconds]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_REMOVE_AFTER",
+        value_name = "SECS"
+    )]
+    pub remove_after: Option<u64>,
+    /// The sliding window of the safety checks' baseline and removal count, seconds (default 3600) [config: windowSeconds]
+    #[arg(long, global = true, env = "MESOS2NS1_WINDOW", value_name = "SECS")]
+    pub window: Option<u64>,
+    /// Release removals held by a check once they have stayed absent this long, seconds, or `never` (default 900) [config: settleSeconds]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_SETTLE",
+        value_name = "SECS|never"
+    )]
+    pub settle: Option<String>,
 
     // ---- run discipline ----
     /// Where the tool keeps what it remembers between runs (default /var/lib/mesos2ns1) [config: stateDir]
@@ -197,6 +228,26 @@ pub struct Opts {
           value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub only_if_leader: Option<bool>,
 
+    // ---- NS1 writes and reads ----
+    /// Create the zone if it does not exist, with every record in one zone-file import [config: createZone]
+    #[arg(long, global = true, env = "MESOS2NS1_CREATE_ZONE",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub create_zone: Option<bool>,
+    /// Read the whole zone at least this often even when its serial did not move (default 600; 0: every run) [config: fullReadEverySeconds]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_FULL_READ_EVERY",
+        value_name = "SECS"
+    )]
+    pub full_read_every: Option<f64>,
+    /// Allow plain http to an NS1 endpoint that is not loopback (the key travels unencrypted) [config: ns1AllowHttp]
+    #[arg(long, global = true, env = "MESOS2NS1_NS1_ALLOW_HTTP",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub ns1_allow_http: Option<bool>,
+
     // ---- output ----
     /// Print the end-of-run summary as one JSON object instead of a text line.
     #[arg(long, global = true)]
@@ -209,7 +260,54 @@ pub struct Opts {
         value_name = "PATH"
     )]
     pub metrics_file: Option<PathBuf>,
+    // ---- opt-in features (not in Mesos-DNS) ----
+    /// Leave out tasks whose latest health check failed; =strict also tasks with a check but no result yet [config: healthyOnly]
+    #[arg(long, global = true, env = "MESOS2NS1_HEALTHY_ONLY",
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_name = "true|false|strict")]
+    pub healthy_only: Option<crate::records::filter::HealthyOnly>,
+    /// Publish only tasks whose DiscoveryInfo visibility is at least this: external, cluster, framework, or none (default: no filter) [config: minVisibility]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MIN_VISIBILITY",
+        value_name = "LEVEL"
+    )]
+    pub min_visibility: Option<String>,
+    /// Find the leading master through ZooKeeper: zk://host:port,.../path; --masters becomes the fallback [config: zk]
+    #[arg(long, global = true, env = "MESOS2NS1_ZK", value_name = "URL")]
+    pub zk: Option<String>,
+    /// How long ZooKeeper leader detection may take, seconds; 0: only the deadline (default 30) [config: zkDetectionTimeout]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_ZK_DETECTION_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub zk_detection_timeout: Option<u64>,
+
     /// More log output on stderr (-v, -vv, -vvv).
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    // ---- bounds ----
+    /// Most ports (distinct resource ports plus DiscoveryInfo ports) one task may have; a task with more gets no SRV records, with a warning (default 1024) [config: maxTaskPorts]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MAX_TASK_PORTS",
+        value_name = "N"
+    )]
+    pub max_task_ports: Option<u64>,
+    /// Most records (A, AAAA, SRV answers) a run may build; a state that makes more is refused and nothing is written (default 5000000) [config: maxRecords]
+    #[arg(long, global = true, env = "MESOS2NS1_MAX_RECORDS", value_name = "N")]
+    pub max_records: Option<u64>,
+    /// Largest Mesos state read, from a master or --state-file, MiB (default 512) [config: maxStateMiB]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_MAX_STATE_MIB",
+        value_name = "MIB"
+    )]
+    pub max_state_mib: Option<u64>,
 }

@@ -7,6 +7,8 @@
 //! config can be reused.
 
 use crate::cli::Opts;
+use crate::mesos::zk::{ZkUrl, parse_zk_url};
+use crate::records::filter::{HealthyOnly, Visibility};
 use crate::records::generate::{IpSource, parse_ip_sources, split_host_port};
 use crate::records::labels::LabelRules;
 use serde_json::{Map, Value};
@@ -17,6 +19,10 @@ use std::time::Duration;
 pub const DEFAULT_CONFIG: &str = "/etc/mesos2ns1/config.json";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/mesos2ns1";
 pub const DEFAULT_ENDPOINT: &str = "https://api.nsone.net/v1/";
+/// The longest state or NS1 timeout accepted, seconds (the longest deadline).
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+/// The largest key or secret file read, bytes.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// A configuration error, in one line (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,8 +91,39 @@ pub struct Config {
     pub only_if_leader: bool,
     pub summary_json: bool,
     pub metrics_file: Option<PathBuf>,
+    /// `--remove-after`, seconds.
+    pub remove_after: u64,
+    /// `--window`, seconds.
+    pub window: u64,
+    /// `--settle`, seconds; None: `never`.
+    pub settle: Option<u64>,
+    /// Create a missing zone with one zone-file import (`createZone`).
+    pub create_zone: bool,
+    /// Read the whole zone at least this often, even when its serial did
+    /// not move (`fullReadEverySeconds`, default 600).
+    pub full_read_every: Duration,
+    /// Allow plain http to a non-loopback NS1 endpoint (`ns1AllowHttp`).
+    pub ns1_allow_http: bool,
     /// Warnings found while loading (unknown keys, loose key-file mode).
     pub warnings: Vec<String>,
+    /// Most ports one task may have before its SRV records are skipped.
+    pub max_task_ports: usize,
+    /// Most records (answers) a run may build before the state is refused.
+    pub max_records: usize,
+    /// Largest state read, from a master or a file.
+    pub max_state_bytes: u64,
+    /// `--healthy-only[=strict]` [config: healthyOnly].
+    pub healthy_only: HealthyOnly,
+    /// `--min-visibility` [config: minVisibility]; `None`: no filter.
+    pub min_visibility: Option<Visibility>,
+    /// `--zk` [config: zk]: find the leader through ZooKeeper.
+    pub zk: Option<ZkUrl>,
+    /// `--zk-detection-timeout` [config: zkDetectionTimeout]; zero: only
+    /// the run's deadline bounds detection.
+    pub zk_detection_timeout: Duration,
+    /// Filled at run time by ZooKeeper detection: the registered masters,
+    /// leader first (empty without `zk`, or when detection failed).
+    pub zk_masters: Vec<String>,
 }
 
 /// Values read from the config file; `None` where the file is silent.
@@ -114,7 +151,25 @@ struct FileValues {
     deadline: Option<f64>,
     only_if_leader: Option<bool>,
     metrics_file: Option<PathBuf>,
+    max_task_ports: Option<u64>,
+    max_records: Option<u64>,
+    max_state_mib: Option<u64>,
+    healthy_only: Option<HealthyOnly>,
+    min_visibility: Option<Visibility>,
+    zk: Option<ZkUrl>,
+    zk_detection_timeout: Option<u64>,
+    remove_after: Option<u64>,
+    window: Option<u64>,
+    settle: Option<String>,
+    create_zone: Option<bool>,
+    full_read_every: Option<f64>,
+    ns1_allow_http: Option<bool>,
 }
+
+/// Default largest state read (`--max-state-mib`). Big clusters have states
+/// of tens of MiB (100,000 tasks: about 50 MiB); this only stops a runaway
+/// answer from eating all memory (peak memory is about 2.6 times the state).
+pub const DEFAULT_MAX_STATE_MIB: u64 = 512;
 
 /// Mesos-DNS keys that do not change what mesos2ns1 does; accepted quietly
 /// so that a Mesos-DNS config.json can be reused as it is.
@@ -137,7 +192,6 @@ const MESOS_DNS_IGNORED: &[&str] = &[
     "recurseon",
     "settruncatebit",
     "enumerationon",
-    "zkdetectiontimeout",
     "zoneresolvers",
     "iamconfigfile",
     "certfile",
@@ -221,10 +275,34 @@ fn parse_file(
         match key.to_ascii_lowercase().as_str() {
             "masters" => f.masters = Some(get_strs(k, v)?),
             "zk" => {
-                if !map.keys().any(|k| k.eq_ignore_ascii_case("masters")) {
-                    return cerr(format!(
-                        "config key {k:?}: ZooKeeper discovery is not supported; list the masters in \"masters\""
-                    ));
+                f.zk = Some(
+                    parse_zk_url(&get_str(k, v)?)
+                        .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                )
+            }
+            "zkdetectiontimeout" => f.zk_detection_timeout = Some(get_u64(k, v)?),
+            "healthyonly" => {
+                f.healthy_only = Some(match v {
+                    Value::Bool(true) => HealthyOnly::On,
+                    Value::Bool(false) => HealthyOnly::Off,
+                    Value::String(s) => s
+                        .parse()
+                        .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                    other => {
+                        return cerr(format!(
+                            "config key {k:?}: expected true, false or \"strict\", got {}",
+                            type_name(other)
+                        ));
+                    }
+                })
+            }
+            "minvisibility" => {
+                let s = get_str(k, v)?;
+                if !s.eq_ignore_ascii_case("none") {
+                    f.min_visibility = Some(
+                        s.parse()
+                            .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                    );
                 }
             }
             "domain" => f.domain = Some(get_str(k, v)?),
@@ -269,9 +347,23 @@ fn parse_file(
             "exclude" => f.exclude = Some(get_strs(k, v)?),
             "maxchangepercent" => f.max_change_percent = Some(get_f64(k, v)?),
             "statedir" => f.state_dir = Some(get_str(k, v)?.into()),
+            "removeafterseconds" => f.remove_after = Some(get_u64(k, v)?),
+            "windowseconds" => f.window = Some(get_u64(k, v)?),
+            "settleseconds" => {
+                f.settle = Some(match v {
+                    Value::String(s) => s.clone(),
+                    _ => get_u64(k, v)?.to_string(),
+                })
+            }
             "deadlineseconds" => f.deadline = Some(get_f64(k, v)?),
             "onlyifleader" => f.only_if_leader = Some(get_bool(k, v)?),
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
+            "maxtaskports" => f.max_task_ports = Some(get_u64(k, v)?),
+            "maxrecords" => f.max_records = Some(get_u64(k, v)?),
+            "maxstatemib" => f.max_state_mib = Some(get_u64(k, v)?),
+            "createzone" => f.create_zone = Some(get_bool(k, v)?),
+            "fullreadeveryseconds" | "fullreadevery" => f.full_read_every = Some(get_f64(k, v)?),
+            "ns1allowhttp" => f.ns1_allow_http = Some(get_bool(k, v)?),
             lower if MESOS_DNS_IGNORED.contains(&lower) => {
                 log::info!("config key {k:?} is a Mesos-DNS setting with no effect here; ignored")
             }
@@ -320,7 +412,29 @@ impl Config {
                 }
             }
         };
+        Config::from_parts(opts, env_key, config_file, file, warnings)
+    }
 
+    /// The configuration as if `text` were the config file at `path` (the
+    /// file is not read). For tests and the fuzz campaign.
+    pub fn load_text(
+        opts: &Opts,
+        env_key: Option<String>,
+        path: &Path,
+        text: &str,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let file = parse_file(text, path, &mut warnings)?;
+        Config::from_parts(opts, env_key, Some(path.to_path_buf()), file, warnings)
+    }
+
+    fn from_parts(
+        opts: &Opts,
+        env_key: Option<String>,
+        config_file: Option<PathBuf>,
+        file: FileValues,
+        warnings: Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let masters = opts.masters.clone().or(file.masters).unwrap_or_default();
         let masters: Vec<String> = masters
             .iter()
@@ -339,6 +453,16 @@ impl Config {
                 ));
             }
         }
+
+        let zk = match &opts.zk {
+            Some(url) => Some(parse_zk_url(url).map_err(|e| ConfigError(format!("--zk: {e}")))?),
+            None => file.zk,
+        };
+        // Mesos-DNS's default.
+        let zk_detection_timeout = opts
+            .zk_detection_timeout
+            .or(file.zk_detection_timeout)
+            .unwrap_or(30);
 
         let zone_in = opts.zone.clone().or(file.zone);
         let domain_in = opts.domain.clone().or(file.domain);
@@ -420,16 +544,52 @@ impl Config {
         if state_timeout == 0 || ns1_timeout == 0 {
             return cerr("timeouts must be at least 1 second");
         }
+        for (name, secs) in [
+            (
+                "state timeout (--state-timeout, stateTimeoutSeconds)",
+                state_timeout,
+            ),
+            (
+                "NS1 timeout (--ns1-timeout, ns1TimeoutSeconds)",
+                ns1_timeout,
+            ),
+        ] {
+            if secs > MAX_TIMEOUT_SECS {
+                return cerr(format!(
+                    "{name} {secs} s is longer than {MAX_TIMEOUT_SECS} s (the longest deadline)"
+                ));
+            }
+        }
+        let srv_weight = file.srv_weight.unwrap_or(1);
+        if srv_weight > u32::from(u16::MAX) {
+            return cerr(format!(
+                "config key \"SRVRecordDefaultWeight\": {srv_weight} is above 65535, the largest SRV weight"
+            ));
+        }
         let ns1_endpoint = opts
             .ns1_endpoint
             .clone()
             .or(file.ns1_endpoint)
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        if !(ns1_endpoint.starts_with("https://") || ns1_endpoint.starts_with("http://")) {
+        let scheme = ns1_endpoint
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("https" | "http")) {
             return cerr(format!(
                 "NS1 endpoint {ns1_endpoint:?} is not an http(s) URL"
             ));
         }
+
+        let full_read_every = opts
+            .full_read_every
+            .or(file.full_read_every)
+            .unwrap_or(600.0);
+        if !(full_read_every.is_finite() && (0.0..=86_400.0).contains(&full_read_every)) {
+            return cerr(format!(
+                "full read every {full_read_every} s is not between 0 and 86400"
+            ));
+        }
+        let full_read_every = Duration::from_secs_f64(full_read_every);
 
         let mut exclude = file.exclude.unwrap_or_default();
         exclude.extend(opts.exclude.iter().cloned());
@@ -450,6 +610,54 @@ impl Config {
             }
         }
 
+        let max_task_ports = opts
+            .max_task_ports
+            .or(file.max_task_ports)
+            .unwrap_or(crate::records::generate::DEFAULT_MAX_TASK_PORTS as u64);
+        if max_task_ports > 1_000_000 {
+            return cerr(format!(
+                "max task ports {max_task_ports} is more than 1000000"
+            ));
+        }
+        let max_records = opts
+            .max_records
+            .or(file.max_records)
+            .unwrap_or(crate::records::generate::DEFAULT_MAX_RECORDS as u64);
+        if max_records == 0 || max_records > 1_000_000_000 {
+            return cerr(format!(
+                "max records {max_records} is not between 1 and 1000000000"
+            ));
+        }
+
+        let max_state_mib = opts
+            .max_state_mib
+            .or(file.max_state_mib)
+            .unwrap_or(DEFAULT_MAX_STATE_MIB);
+        if !(1..=65536).contains(&max_state_mib) {
+            return cerr(format!(
+                "max state size {max_state_mib} MiB is not between 1 and 65536"
+            ));
+        }
+        let remove_after = opts.remove_after.or(file.remove_after).unwrap_or(120);
+        let window = opts.window.or(file.window).unwrap_or(3600);
+        if !(60..=30 * 86400).contains(&window) {
+            return cerr(format!(
+                "window {window} s is not between 60 and 2592000 seconds"
+            ));
+        }
+        let settle = match opts.settle.clone().or(file.settle) {
+            None => Some(900),
+            Some(s) if s.trim().eq_ignore_ascii_case("never") => None,
+            Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+                ConfigError(format!(
+                    "settle {s:?} is neither a number of seconds nor \"never\""
+                ))
+            })?),
+        };
+        if remove_after > 30 * 86400 || settle.is_some_and(|s| s > 30 * 86400) {
+            return cerr("remove-after and settle must be at most 2592000 seconds (30 days)");
+        }
+
         Ok(Config {
             config_file,
             masters,
@@ -464,7 +672,7 @@ impl Config {
             ip_sources,
             rules,
             ttl,
-            srv_weight: file.srv_weight.unwrap_or(1),
+            srv_weight,
             ns1_endpoint,
             ns1_key,
             ns1_timeout: Duration::from_secs(ns1_timeout),
@@ -480,7 +688,28 @@ impl Config {
             only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
+            remove_after,
+            window,
+            settle,
+            create_zone: opts.create_zone.or(file.create_zone).unwrap_or(false),
+            full_read_every,
+            ns1_allow_http: opts.ns1_allow_http.or(file.ns1_allow_http).unwrap_or(false),
             warnings,
+            max_task_ports: max_task_ports as usize,
+            max_records: max_records as usize,
+            max_state_bytes: max_state_mib << 20,
+            healthy_only: opts.healthy_only.or(file.healthy_only).unwrap_or_default(),
+            min_visibility: match &opts.min_visibility {
+                Some(v) if v.trim().eq_ignore_ascii_case("none") => None,
+                Some(v) => Some(
+                    v.parse()
+                        .map_err(|e| ConfigError(format!("--min-visibility: {e}")))?,
+                ),
+                None => file.min_visibility,
+            },
+            zk,
+            zk_detection_timeout: Duration::from_secs(zk_detection_timeout),
+            zk_masters: Vec::new(),
         })
     }
 
@@ -489,8 +718,10 @@ impl Config {
         if self.zone.is_empty() {
             return cerr("no zone given: use --zone or \"zone\" in the config file");
         }
-        if self.masters.is_empty() && self.state_file.is_none() {
-            return cerr("no Mesos masters given: use --masters or \"masters\" in the config file");
+        if self.masters.is_empty() && self.state_file.is_none() && self.zk.is_none() {
+            return cerr(
+                "no Mesos masters given: use --masters or --zk (or \"masters\" or \"zk\" in the config file)",
+            );
         }
         if self.ns1_key == KeySource::None {
             return cerr(
@@ -544,26 +775,132 @@ fn exclusion_can_match(pattern: &str, domain: &str) -> bool {
     }
 }
 
-/// Reads a one-line secret from a file, trimming the line end.
+/// Reads a one-line secret from a file, trimming the line end. The file
+/// must be a regular file of at most [`MAX_SECRET_BYTES`]: a FIFO, a device
+/// (`/dev/zero`) or a directory is an error, never a hang. Loose modes are
+/// warned about (see [`secret_file_warnings`]).
 pub fn read_secret_file(what: &str, path: &Path) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{what} {}: {e}", path.display())))?;
-    #[cfg(unix)]
+    use std::io::Read;
+    let fail = |e: &dyn fmt::Display| ConfigError(format!("{what} {}: {e}", path.display()));
+    let not_regular = |meta: &std::fs::Metadata| {
+        ConfigError(format!(
+            "{what} {} is not a regular file (it is {}); give a file holding the secret",
+            path.display(),
+            file_kind(meta)
+        ))
+    };
+    // Refused before opening: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o004 != 0
-        {
-            log::warn!(
-                "{what} {} is readable by every user (mode {:o}); chmod 0640 it",
-                path.display(),
-                meta.permissions().mode() & 0o777
-            );
-        }
+        // O_NONBLOCK: should the path be swapped for a FIFO after the
+        // check, open() still returns at once (fstat then refuses it).
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(0o4000);
+    }
+    let file = options.open(path).map_err(|e| fail(&e))?;
+    let meta = file.metadata().map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    if meta.len() > MAX_SECRET_BYTES {
+        return cerr(format!(
+            "{what} {} is {} bytes, more than a secret ({MAX_SECRET_BYTES} bytes at most)",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(&e))?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return cerr(format!(
+            "{what} {} is more than {MAX_SECRET_BYTES} bytes",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| fail(&"not UTF-8 text"))?;
+    for warning in secret_file_warnings(what, path, &meta, process_gid()) {
+        log::warn!("{warning}");
     }
     let secret = text.trim().to_string();
     if secret.is_empty() {
         return cerr(format!("{what} {} is empty", path.display()));
     }
     Ok(secret)
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// The effective group id of this process (Linux `/proc`); `None` elsewhere.
+fn process_gid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Gid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Warnings about a secret file's mode: writable by group or others, or
+/// readable by others than its owner, root and the job's group `job_gid`.
+pub fn secret_file_warnings(
+    what: &str,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    job_gid: Option<u32>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = meta.permissions().mode() & 0o7777;
+        let gid = meta.gid();
+        let p = path.display();
+        if mode & 0o022 != 0 {
+            out.push(format!(
+                "{what} {p} can be changed by {} (mode {mode:o}); chmod 0640 it",
+                if mode & 0o002 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                }
+            ));
+        }
+        if mode & 0o004 != 0 {
+            out.push(format!(
+                "{what} {p} is readable by every user (mode {mode:o}); chmod 0640 it"
+            ));
+        } else if mode & 0o040 != 0 && gid != 0 && Some(gid) != job_gid {
+            out.push(format!(
+                "{what} {p} is readable by group {gid}, which is neither root nor this job's group; chgrp it or chmod 0600 it"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (what, path, meta, job_gid);
+    out
 }

@@ -27,9 +27,21 @@ fn main() -> ExitCode {
     for target in mesos2ns1::ns1::KEY_LEAKING_TRACE_TARGETS {
         builder.filter_module(target, level.min(log::LevelFilter::Debug));
     }
+    // "[LEVEL] message", as env_logger's default without timestamp and
+    // target, but with control characters escaped: text from a state or a
+    // server (names, a leader pid) cannot start a log line of its own.
     builder
-        .format_timestamp(None)
-        .format_target(false)
+        .format(|buf, record| {
+            use std::io::Write;
+            let style = buf.default_level_style(record.level());
+            let message = record.args().to_string();
+            writeln!(
+                buf,
+                "[{style}{:<5}{style:#}] {}",
+                record.level(),
+                mesos2ns1::report::escape_control(&message)
+            )
+        })
         .target(env_logger::Target::Stderr)
         .init();
     let code = mesos2ns1::app::run(cli);

@@ -1,10 +1,27 @@
 //! The end of a run: the summary line (or JSON object), the metrics file,
 //! and the small memory kept in the state dir between runs.
 
-use crate::plan::Baseline;
+use crate::plan::{Baseline, Clocks, Sample};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
+
+/// `s` with every control character (line breaks, escape sequences, ...)
+/// written as a Rust escape (`\n`, `\u{1b}`), so that text from a state or
+/// a server can never start a new log or summary line of its own.
+pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -35,6 +52,14 @@ pub struct Summary {
     pub postponed: usize,
     /// `plan` only: changes that a sync would make.
     pub pending: usize,
+    /// Removals held by a safety check (the zone keeps them).
+    pub held: usize,
+    /// Deletes waiting for the hold-down (`--remove-after`).
+    pub waiting: usize,
+    /// Held removals released this run (`--settle`, `--force`).
+    pub released: usize,
+    /// Removals the state explains (terminal tasks, completed frameworks).
+    pub explained: usize,
     pub api_calls: u64,
     pub throttled: u64,
     pub duration_seconds: f64,
@@ -42,6 +67,14 @@ pub struct Summary {
     pub cpu_seconds: f64,
     /// Peak resident memory of this process, where /proc tells it.
     pub peak_rss_bytes: u64,
+    /// Tasks whose SRV records were skipped for having more ports than
+    /// `--max-task-ports`.
+    pub tasks_over_port_bound: usize,
+    /// Running tasks left out because their health check failed
+    /// (`--healthy-only`).
+    pub unhealthy_tasks: usize,
+    /// Running tasks left out by `--min-visibility`.
+    pub not_visible_tasks: usize,
 }
 
 impl Summary {
@@ -52,17 +85,19 @@ impl Summary {
         }
     }
 
+    /// The summary line. Text that comes from outside (the leader, the
+    /// reason) has its control characters escaped: one run, one line.
     pub fn line(&self) -> String {
         let leader = if self.leader.is_empty() {
-            "-"
+            "-".into()
         } else {
-            &self.leader
+            escape_control(&self.leader)
         };
         format!(
-            "mesos2ns1 {}: exit={} ({}) leader={} desired={} created={} updated={} deleted={} unchanged={} skipped={} failed={} postponed={} api_calls={} throttled={} duration={:.2}s",
+            "mesos2ns1 {}: exit={} ({}) leader={} desired={} created={} updated={} deleted={} unchanged={} skipped={} failed={} postponed={} held={} waiting={} api_calls={} throttled={} duration={:.2}s",
             self.command,
             self.exit,
-            self.reason,
+            escape_control(&self.reason),
             leader,
             self.desired,
             self.created,
@@ -72,10 +107,27 @@ impl Summary {
             self.skipped,
             self.failed,
             self.postponed,
+            self.held,
+            self.waiting,
             self.api_calls,
             self.throttled,
             self.duration_seconds
-        )
+        ) + &self.filter_note()
+    }
+
+    /// ` unhealthy=N hidden=M` when the opt-in filters left tasks out.
+    fn filter_note(&self) -> String {
+        let mut s = String::new();
+        if self.unhealthy_tasks > 0 {
+            s += &format!(" unhealthy={}", self.unhealthy_tasks);
+        }
+        if self.not_visible_tasks > 0 {
+            s += &format!(" not_visible={}", self.not_visible_tasks);
+        }
+        if self.tasks_over_port_bound > 0 {
+            s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
+        }
+        s
     }
 
     /// Fills in the process figures (CPU time, peak memory) just before printing.
@@ -122,47 +174,97 @@ pub fn process_usage() -> (f64, u64) {
 /// What a run remembers for the next one (`STATE_DIR/memory.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Memory {
-    /// Figures of the last state that passed the safety checks and was applied.
+    /// Figures of the last state applied (kept for older readers; the
+    /// checks use `samples`).
+    #[serde(default)]
     pub last_good: Option<Baseline>,
+    #[serde(default)]
     pub last_success_time: Option<f64>,
+    #[serde(default)]
     pub refusals_total: u64,
+    /// Held removals released by `--settle` or `--force` since the state
+    /// dir was created.
+    #[serde(default)]
+    pub released_total: u64,
+    /// One sample per run, for the sliding window's baseline.
+    #[serde(default)]
+    pub samples: Vec<Sample>,
 }
 
+/// At most this many samples are kept (a run every second for an hour).
+pub const MAX_SAMPLES: usize = 4000;
+
+/// The largest memory or hold-down file read (a zone's worth of names).
+pub const MAX_STATE_FILE: u64 = 256 << 20;
+
 impl Memory {
-    const FILE: &'static str = "memory.json";
+    pub const FILE: &'static str = "memory.json";
 
     /// Loads the memory; a missing file is a first run. A file that cannot
     /// be read or parsed is an error: treating it as a first run would turn
-    /// the implausible-state check off.
+    /// the checks' baseline off.
     pub fn load(dir: &Path) -> Result<Memory, String> {
         let path = dir.join(Self::FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match crate::store::read(dir, Self::FILE, MAX_STATE_FILE) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
                 .map_err(|e| format!("{} is damaged ({e})", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Memory::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Ok(None) => Ok(Memory::default()),
+            Err(e) => Err(e.0),
         }
     }
 
-    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomic(&dir.join(Self::FILE), &bytes)
+    pub fn save(&self, dir: &Path) -> Result<(), crate::store::StoreError> {
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| crate::store::StoreError(format!("cannot encode memory: {e}")))?;
+        crate::store::write_atomic(dir, Self::FILE, &bytes)
+    }
+
+    /// Adds a sample, dropping those older than `window` and the oldest
+    /// beyond [`MAX_SAMPLES`].
+    pub fn push_sample(&mut self, sample: Sample, window: f64) {
+        self.samples
+            .retain(|s| s.time <= sample.time && s.time > sample.time - window);
+        self.samples.push(sample);
+        if self.samples.len() > MAX_SAMPLES {
+            let extra = self.samples.len() - MAX_SAMPLES;
+            self.samples.drain(..extra);
+        }
     }
 }
 
-/// Writes a file by renaming a complete temporary file over it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp.{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+/// The hold-down clocks file (`STATE_DIR/holddown.json`).
+pub const CLOCKS_FILE: &str = "holddown.json";
+
+/// Loads the hold-down clocks; a missing file is no clock running.
+pub fn load_clocks(dir: &Path) -> Result<Clocks, String> {
+    let path = dir.join(CLOCKS_FILE);
+    match crate::store::read(dir, CLOCKS_FILE, MAX_STATE_FILE) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is damaged ({e})", path.display())),
+        Ok(None) => Ok(Clocks::default()),
+        Err(e) => Err(e.0),
     }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+}
+
+pub fn save_clocks(dir: &Path, clocks: &Clocks) -> Result<(), crate::store::StoreError> {
+    let bytes = serde_json::to_vec(clocks)
+        .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
+    crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
+}
+
+/// Writes a file readable by others (mode 0644 before the umask) by
+/// renaming a complete temporary file (unpredictable name, created with
+/// O_EXCL) over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| std::io::Error::other(format!("{} has no file name", path.display())))?;
+    crate::store::write_atomic_mode(dir, name, bytes, 0o644).map_err(|e| std::io::Error::other(e.0))
 }
 
 /// A Prometheus node-exporter textfile, written atomically.
@@ -272,10 +374,37 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         &[("", m.refusals_total as f64)],
     );
     metric(
+        "held_removals",
+        "gauge",
+        "Removals held by a safety check in the last run.",
+        &[("", s.held as f64)],
+    );
+    metric(
+        "holddown_waiting",
+        "gauge",
+        "Deletes waiting for the hold-down in the last run.",
+        &[("", s.waiting as f64)],
+    );
+    metric(
+        "released_total",
+        "counter",
+        "Held removals released by --settle or --force since the state dir was created.",
+        &[("", m.released_total as f64)],
+    );
+    metric(
         "cluster_agents",
         "gauge",
         "Agents in the last state read.",
         &[("", s.agents as f64)],
+    );
+    metric(
+        "tasks_left_out",
+        "gauge",
+        "Running tasks left out of the records by the opt-in filters, by reason.",
+        &[
+            ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
+            ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
+        ],
     );
     metric(
         "cluster_running_tasks",

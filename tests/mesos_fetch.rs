@@ -15,6 +15,8 @@ fn opts(masters: &[String]) -> MesosOptions {
         credentials: None,
         connect_timeout: Duration::from_secs(2),
         timeout: Duration::from_secs(3),
+        max_state_bytes: 1 << 30,
+        deadline: None,
     }
 }
 
@@ -361,11 +363,12 @@ fn basic_auth_follows_the_redirect_and_the_leader_refetch() {
     assert_eq!(redirecting.requests(), ["GET /master/state (auth)"]);
     assert_eq!(leader.requests(), ["GET /master/state (auth)"]);
 
+    // The leader named by the state is a configured master too.
     let (follower, other_leader) = FakeMaster::start_pair_same_port("127.0.0.2");
     follower.set_state(state(&other_leader.addr(), "follower"));
     other_leader.set_state(state(&other_leader.addr(), "leader"));
     other_leader.require_basic_auth("principal", "s3cr3t!");
-    let mut o = opts(&[follower.addr()]);
+    let mut o = opts(&[follower.addr(), other_leader.addr()]);
     o.credentials = credentials;
     let fetched = fetch_state(&o).unwrap();
     assert_eq!(fetched.url, state_url(&other_leader.addr()));
@@ -452,4 +455,153 @@ fn bad_configuration_is_refused_before_any_request() {
     ));
 
     assert!(master.requests().is_empty());
+}
+
+fn with_credentials(masters: &[String]) -> MesosOptions {
+    let mut o = opts(masters);
+    o.credentials = Some(("principal".to_string(), "s3cr3t!".to_string()));
+    o
+}
+
+#[test]
+fn credentials_never_go_to_a_redirect_target_outside_the_masters_list() {
+    // The redirect leads to 127.0.0.2, which is not configured.
+    let outsider = FakeMaster::start_on("127.0.0.2");
+    outsider.set_state(state(&outsider.addr(), "outsider"));
+    let redirecting = FakeMaster::start();
+    redirecting.set_mode(Mode::RedirectTo(outsider.addr()));
+
+    let fetched = fetch_state(&with_credentials(&[redirecting.addr()])).unwrap();
+
+    assert_eq!(fetched.url, state_url(&outsider.addr()));
+    assert_eq!(redirecting.requests(), ["GET /master/state (auth)"]);
+    assert_eq!(outsider.requests(), ["GET /master/state"]);
+    assert_eq!(outsider.received()[0].header("authorization"), None);
+}
+
+#[test]
+fn credentials_never_go_to_a_leader_named_by_a_state_outside_the_masters_list() {
+    let (follower, leader) = FakeMaster::start_pair_same_port("127.0.0.2");
+    follower.set_state(state(&leader.addr(), "follower"));
+    leader.set_state(state(&leader.addr(), "leader"));
+    leader.require_basic_auth("principal", "s3cr3t!");
+
+    let err = fetch_state(&with_credentials(&[follower.addr()])).unwrap_err();
+
+    assert_eq!(follower.requests(), ["GET /master/state (auth)"]);
+    assert_eq!(leader.requests(), ["GET /master/state"]);
+    let failures = all_failed(err);
+    assert!(
+        failures[0].1.to_string().contains("HTTP 401"),
+        "{}",
+        failures[0].1
+    );
+    // Listed, the same leader gets them (exact host match).
+    let fetched = fetch_state(&with_credentials(&[follower.addr(), leader.addr()])).unwrap();
+    assert_eq!(fetched.url, state_url(&leader.addr()));
+    assert_eq!(
+        leader.requests().last().unwrap(),
+        "GET /master/state (auth)"
+    );
+}
+
+#[test]
+fn credentials_match_hosts_exactly_not_by_address_family_or_spelling() {
+    // Configured as "localhost": a redirect to 127.0.0.1 is another host.
+    let target = FakeMaster::start();
+    target.set_state(state(&target.addr(), "target"));
+    let redirecting = FakeMaster::start();
+    redirecting.set_mode(Mode::RedirectTo(target.addr()));
+    let entry = format!("localhost:{}", redirecting.port());
+
+    let fetched = fetch_state(&with_credentials(&[entry])).unwrap();
+
+    assert_eq!(fetched.url, state_url(&target.addr()));
+    assert_eq!(redirecting.requests(), ["GET /master/state (auth)"]);
+    assert_eq!(target.requests(), ["GET /master/state"]);
+}
+
+/// A master that accepts connections and never answers.
+fn hung_master() -> FakeMaster {
+    let master = FakeMaster::start();
+    master.set_mode(Mode::Slow(Duration::from_secs(600)));
+    master
+}
+
+#[test]
+fn the_deadline_spans_all_masters_even_when_each_hangs() {
+    let hung = [hung_master(), hung_master(), hung_master()];
+    let mut o = opts(&hung.iter().map(FakeMaster::addr).collect::<Vec<_>>());
+    o.timeout = Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    o.deadline = Some(started + Duration::from_secs(2));
+
+    let err = fetch_state(&o).unwrap_err();
+
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let failures = all_failed(err);
+    assert_eq!(failures.len(), 3);
+    for (_, error) in &failures {
+        let text = error.to_string();
+        assert!(text.contains("deadline"), "{text}");
+    }
+    // The first one used the time; the others were not tried after it.
+    assert!(
+        failures[2]
+            .1
+            .to_string()
+            .ends_with("not tried: the run's deadline was reached"),
+        "{}",
+        failures[2].1
+    );
+}
+
+#[test]
+fn the_deadline_bounds_the_leader_refetch_too() {
+    let (follower, leader) = FakeMaster::start_pair_same_port("127.0.0.2");
+    follower.set_state(state(&leader.addr(), "follower"));
+    leader.set_mode(Mode::Slow(Duration::from_secs(600)));
+    let mut o = opts(&[follower.addr()]);
+    o.timeout = Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    o.deadline = Some(started + Duration::from_secs(2));
+
+    let err = fetch_state(&o).unwrap_err();
+
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let failures = all_failed(err);
+    assert!(
+        matches!(&failures[0].1, FetchError::LeaderFailed { .. }),
+        "{:?}",
+        failures[0].1
+    );
+    assert!(
+        failures[0]
+            .1
+            .to_string()
+            .ends_with("stopped at the run's deadline"),
+        "{}",
+        failures[0].1
+    );
+}
+
+#[test]
+fn a_leader_pid_with_a_line_break_is_printed_escaped() {
+    let (follower, leader) = FakeMaster::start_pair_same_port("127.0.0.2");
+    let forged = format!(
+        "master\nmesos2ns1 sync: exit=0 (zone matches)@{}",
+        leader.addr()
+    );
+    follower.set_state(
+        serde_json::json!({"leader": forged, "frameworks": [], "slaves": []}).to_string(),
+    );
+    leader.set_mode(Mode::Down);
+
+    let err = fetch_state(&opts(&[follower.addr()])).unwrap_err();
+
+    let text = err.to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.contains("master\\nmesos2ns1 sync"), "{text}");
 }

@@ -3,6 +3,7 @@
 use mesos2ns1::records::{self, GenOptions, LabelRules, StaticResolver, output};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 
 fn run(bytes: &[u8]) {
     if let Ok(state) = records::state::parse(bytes) {
@@ -104,8 +105,118 @@ fn arb_state() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Odd resource port strings that Mesos-DNS serves, with the ports it
+/// reads from them: text before the first `[`, pieces that do not start
+/// with an integer, extra `-ends`, spaces, a missing or doubled `]`, text
+/// after it.
+fn odd_ports() -> impl Strategy<Value = (String, BTreeSet<i64>)> {
+    let piece = prop_oneof![
+        (0i64..70_000, 0i64..4, " {0,2}", " {0,2}").prop_map(|(a, d, l, r)| (
+            format!("{l}{a}-{}{r}", a + d),
+            (a..=a + d).collect::<Vec<_>>()
+        )),
+        (0i64..70_000, 1i64..4).prop_map(|(a, d)| (format!("{}-{a}", a + d), vec![])),
+        (0i64..100, 0i64..3)
+            .prop_map(|(a, d)| (format!("+{a}-{}-9", a + d), (a..=a + d).collect())),
+        "[a-z ]{0,3}".prop_map(|junk| (junk, vec![])),
+        (0i64..100).prop_map(|a| (format!("{a}-x"), vec![])),
+    ];
+    (
+        "[a-z ]{0,2}",
+        prop::collection::vec(piece, 1..5),
+        prop_oneof![Just(""), Just("]"), Just("]]"), Just("]x"), Just("][5-6]")],
+    )
+        .prop_map(|(prefix, pieces, end)| {
+            let text: Vec<&str> = pieces.iter().map(|(t, _)| t.as_str()).collect();
+            let want = pieces.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+            (format!("{prefix}[{}{end}", text.join(",")), want)
+        })
+}
+
+/// Odd pids that Mesos-DNS accepts, with the host given and the port text
+/// it keeps.
+fn odd_pid() -> impl Strategy<Value = (String, &'static str, String)> {
+    let host = prop_oneof![
+        Just(("10.0.0.7", "10.0.0.7")),
+        Just(("[fd00::7]", "fd00::7")),
+        Just(("", ""))
+    ];
+    let port = prop_oneof![
+        Just(String::new()),
+        (0u32..=65535).prop_map(|p| p.to_string()),
+        (0u32..=65535).prop_map(|p| format!("+{p}")),
+        (0u32..=999).prop_map(|p| format!("0{p}")),
+        Just("-0".to_string()),
+        prop_oneof![Just("http"), Just("HTTPS"), Just("ssh"), Just("Telnet")]
+            .prop_map(String::from),
+    ];
+    ("[^@\\\"]{0,8}", host, port, " {0,2}", " {0,2}")
+        .prop_map(|(id, (h, ip), port, l, r)| (format!("{l}{id}@{h}:{port}{r}"), ip, port))
+}
+
+type Set = BTreeMap<(String, String), Vec<String>>;
+
+fn records_of(state: &Value) -> Result<Set, String> {
+    let body = serde_json::to_vec(state).unwrap();
+    let st = records::state::parse(&body).map_err(|e| e.to_string())?;
+    let mut set = records::generate(&st, &GenOptions::new("mesos"), &StaticResolver::default())
+        .map_err(|e| e.to_string())?;
+    Ok(set
+        .records()
+        .into_iter()
+        .map(|r| ((r.name, r.rtype.to_string()), r.answers))
+        .collect())
+}
+
+fn cluster(odd: Option<Value>) -> Value {
+    let mut fws = vec![
+        json!({"name": "healthy", "pid": "scheduler@10.0.0.9:8080", "tasks": [
+        {"id": "app.1", "name": "app", "slave_id": "f00d-S3", "state": "TASK_RUNNING",
+         "resources": {"ports": "[31000-31001]"},
+         "statuses": [{"state": "TASK_RUNNING", "timestamp": 1.0}]}]}),
+    ];
+    fws.extend(odd);
+    json!({"leader": "master@10.0.0.1:5050",
+           "slaves": [{"id": "f00d-S3", "pid": "slave(1)@10.0.1.3:5051"}],
+           "frameworks": fws})
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Issue 11 regression suite: an odd framework is served as Mesos-DNS
+    /// serves it, and never costs the healthy framework its records.
+    #[test]
+    fn odd_but_valid_ports_and_pids_are_served((ports, want) in odd_ports(), (pid, ip, port) in odd_pid()) {
+        let odd = json!({"name": "odd", "pid": pid, "tasks": [
+            {"id": "o.1", "name": "o", "slave_id": "f00d-S3", "state": "TASK_RUNNING",
+             "resources": {"ports": ports}}]});
+        let alone = records_of(&cluster(None)).unwrap();
+        let all = records_of(&cluster(Some(odd)));
+        prop_assert!(all.is_ok(), "{pid:?} {ports:?}: {:?}", all.err());
+        let all = all.unwrap();
+        for (key, answers) in &alone {
+            let got = all.get(key);
+            prop_assert!(got.is_some_and(|g| answers.iter().all(|a| g.contains(a))), "{key:?}");
+        }
+        let srv: BTreeSet<i64> = all
+            .get(&("_o._tcp.odd.mesos".to_string(), "SRV".to_string()))
+            .map(|a| a.iter().map(|a| a.split(' ').nth(2).unwrap().parse().unwrap()).collect())
+            .unwrap_or_default();
+        prop_assert_eq!(srv, want, "{}", ports);
+        let fw_srv = all.get(&("_framework._tcp.odd.mesos".to_string(), "SRV".to_string()));
+        if ip.is_empty() {
+            prop_assert!(!all.keys().any(|(n, _)| n == "odd.mesos"));
+        } else {
+            let rtype = if ip.contains(':') { "AAAA" } else { "A" };
+            prop_assert_eq!(all.get(&("odd.mesos".to_string(), rtype.to_string())), Some(&vec![ip.to_string()]));
+            if port.is_empty() {
+                prop_assert!(fw_srv.is_none());
+            } else {
+                prop_assert_eq!(fw_srv, Some(&vec![format!("0 1 {port} odd.mesos")]));
+            }
+        }
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -313,19 +313,22 @@ fn sanitization_edge_cases_in_names() {
     has(&set, "_framework._tcp..mesos", "SRV", &["0 1 15101 .mesos"]);
 }
 
+fn ports(s: &str) -> Vec<i64> {
+    resource_ports(s).unwrap().iter().collect()
+}
+
 #[test]
 fn port_ranges() {
     assert_eq!(
-        resource_ports("[31000-31002, 31010-31010]").unwrap(),
+        ports("[31000-31002, 31010-31010]"),
         vec![31000, 31001, 31002, 31010]
     );
-    assert_eq!(resource_ports("[]").unwrap(), Vec::<i64>::new());
-    assert_eq!(resource_ports("").unwrap(), Vec::<i64>::new());
-    assert_eq!(resource_ports("[31005-31000]").unwrap(), Vec::<i64>::new());
-    assert_eq!(resource_ports("[31000 - 31001, 5-6]").unwrap(), vec![5, 6]);
+    assert_eq!(ports("[]"), Vec::<i64>::new());
+    assert_eq!(ports(""), Vec::<i64>::new());
+    assert_eq!(ports("[31005-31000]"), Vec::<i64>::new());
+    assert_eq!(ports("[31000 - 31001, 5-6]"), vec![5, 6]);
     assert!(resource_ports("[31000]").unwrap_err().contains("no '-'"));
     assert!(resource_ports("31000-31001").unwrap_err().contains("'['"));
-    assert!(resource_ports("[0-99999999]").is_err());
     let set = build(&base(json!([task(
         json!({"resources": {"ports": "[80-80, 443-443]"}})
     )])));
@@ -347,6 +350,420 @@ fn port_ranges() {
         err.contains("resources.ports") && err.contains("web.a1b2"),
         "{err}"
     );
+}
+
+/// Issue 11: `Resources.Ports` reads between the first `[` and the next
+/// `]` (or `[`), and skips pieces whose ends are not integers.
+#[test]
+fn resource_port_strings_as_mesos_dns_reads_them() {
+    // Served with ports.
+    assert_eq!(ports("[31000-31001"), vec![31000, 31001]);
+    assert_eq!(ports("[31000-31001]]"), vec![31000, 31001]);
+    assert_eq!(ports("[31002-31003]x"), vec![31002, 31003]);
+    assert_eq!(ports("[31000-31001][5-6]"), vec![31000, 31001]);
+    assert_eq!(ports("x[31000-31001]"), vec![31000, 31001]);
+    assert_eq!(ports("[1-2-3]"), vec![1, 2]);
+    assert_eq!(ports("[+5-+6]"), vec![5, 6]);
+    assert_eq!(ports("[ 7-7 ,\u{a0}8-8]"), vec![7, 8]);
+    // Served with the bad pieces skipped.
+    assert_eq!(ports("[abc]"), Vec::<i64>::new());
+    assert_eq!(ports("[31000-31001,]"), vec![31000, 31001]);
+    assert_eq!(ports("[,]"), Vec::<i64>::new());
+    assert_eq!(ports("[]x"), Vec::<i64>::new());
+    assert_eq!(ports("[-5-6, 9-x]"), Vec::<i64>::new());
+    // Shapes that crash Mesos-DNS.
+    assert!(resource_ports("[31000]").is_err());
+    assert!(resource_ports("31000-31001").is_err());
+    assert!(resource_ports("[0-9223372036854775807]").is_err());
+    // The same through whole states.
+    for (text, want) in [
+        ("[31000-31001", &[31000, 31001][..]),
+        ("[31002-31003]x", &[31002, 31003][..]),
+        ("[abc]", &[][..]),
+        ("[31000-31001,]", &[31000, 31001][..]),
+        ("x[31000-31001]", &[31000, 31001][..]),
+    ] {
+        let set = build(&base(json!([task(json!({"resources": {"ports": text}}))])));
+        has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+        let srv: Vec<String> = want
+            .iter()
+            .map(|p| format!("0 1 {p} web-x9kri-s3.marathon.slave.mesos"))
+            .collect();
+        match get(&set, "_web._tcp.marathon.mesos", "SRV") {
+            Some(got) => assert_eq!(got, &srv, "{text}"),
+            None => assert!(srv.is_empty(), "{text}"),
+        }
+    }
+    for text in ["[31000]", "31000-31001"] {
+        let e = build_err(base(json!([task(json!({"resources": {"ports": text}}))])));
+        assert!(e.contains("crashes"), "{text}: {e}");
+    }
+}
+
+/// Issue 11: ports above 65535 are generated as Mesos-DNS generates them;
+/// the publishable filter keeps them out of NS1.
+#[test]
+fn ports_above_65535_generated_as_mesos_dns_does() {
+    let set = build(&base(json!([
+        task(json!({"resources": {"ports": "[65535-65536]"}})),
+        task(json!({"id": "t2", "name": "big", "resources": {"ports": "[70000-70000]"}}))
+    ])));
+    has(
+        &set,
+        "_web._tcp.marathon.mesos",
+        "SRV",
+        &[
+            "0 1 65535 web-x9kri-s3.marathon.slave.mesos",
+            "0 1 65536 web-x9kri-s3.marathon.slave.mesos",
+        ],
+    );
+    let big = get(&set, "_big._udp.marathon.slave.mesos", "SRV").unwrap();
+    assert_eq!(big.len(), 1);
+    assert!(big[0].starts_with("0 1 70000 big-"), "{big:?}");
+    let records = publish(&base(json!([
+        task(json!({"resources": {"ports": "[65535-65536]"}})),
+        task(json!({"id": "t2", "name": "big", "resources": {"ports": "[70000-70000]"}}))
+    ])));
+    assert_eq!(
+        records[&("_web._tcp.marathon.mesos".to_string(), "SRV".to_string())],
+        vec!["0 1 65535 web-x9kri-s3.marathon.slave.mesos".to_string()]
+    );
+    assert!(!records.keys().any(|(n, _)| n.starts_with("_big.")));
+}
+
+/// The record set the sync publishes (after the publishable filter).
+fn publish(state: &Value) -> Set {
+    let body = serde_json::to_vec(state).unwrap();
+    publish_raw(&body)
+}
+
+fn publish_raw(body: &[u8]) -> Set {
+    let st = records::state::parse(body).unwrap();
+    let mut set = records::generate(&st, &GenOptions::new("mesos"), &resolver()).unwrap();
+    let own = mesos2ns1::plan::Ownership::new("mesos", &[]);
+    let (recs, _) = mesos2ns1::plan::publishable(set.records(), &own);
+    recs.into_iter()
+        .map(|r| ((r.name, r.rtype.to_string()), r.answers))
+        .collect()
+}
+
+fn build_raw(body: &str) -> Result<Set, String> {
+    let st = records::state::parse(body.as_bytes()).map_err(|e| e.to_string())?;
+    let mut set = records::generate(&st, &GenOptions::new("mesos"), &resolver())
+        .map_err(|e| e.to_string())?;
+    Ok(set
+        .records()
+        .into_iter()
+        .map(|r| ((r.name, r.rtype.to_string()), r.answers))
+        .collect())
+}
+
+fn with_fw_pid(pid: &str) -> Value {
+    let mut state = base(json!([task(json!({}))]));
+    state["frameworks"][0]["pid"] = json!(pid);
+    state
+}
+
+/// Issue 11: pids as `PID.UnmarshalJSON` + `upid.Parse` read them: the
+/// port text is kept in the records.
+#[test]
+fn pids_as_mesos_dns_reads_them() {
+    // A service name, an empty port and a signed port are accepted.
+    let set = build(&with_fw_pid("scheduler-1@10.0.0.9:http"));
+    has(&set, "marathon.mesos", "A", &["10.0.0.9"]);
+    has(
+        &set,
+        "_framework._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 http marathon.mesos"],
+    );
+    let set = build(&with_fw_pid("scheduler-1@10.0.0.9:HTTPS"));
+    has(
+        &set,
+        "_framework._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 HTTPS marathon.mesos"],
+    );
+    let set = build(&with_fw_pid("scheduler-1@10.0.0.9:"));
+    has(&set, "marathon.mesos", "A", &["10.0.0.9"]);
+    assert!(get(&set, "_framework._tcp.marathon.mesos", "SRV").is_none());
+    let set = build(&with_fw_pid("scheduler-1@10.0.0.9:+80"));
+    has(
+        &set,
+        "_framework._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 +80 marathon.mesos"],
+    );
+    // Published as the port Mesos-DNS serves for it.
+    let recs = publish(&with_fw_pid("scheduler-1@10.0.0.9:+80"));
+    assert_eq!(
+        recs[&("_framework._tcp.marathon.mesos".into(), "SRV".into())],
+        vec!["0 1 80 marathon.mesos".to_string()]
+    );
+    let recs = publish(&with_fw_pid("scheduler-1@10.0.0.9:http"));
+    assert!(!recs.contains_key(&("_framework._tcp.marathon.mesos".into(), "SRV".into())));
+    // An empty host: no framework records, tasks unaffected.
+    let set = build(&with_fw_pid("scheduler-1@:15101"));
+    assert!(get(&set, "marathon.mesos", "A").is_none());
+    assert!(get(&set, "_framework._tcp.marathon.mesos", "SRV").is_none());
+    has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+    // Surrounding spaces are trimmed.
+    let set = build(&with_fw_pid("  scheduler-1@10.0.0.9:15101 "));
+    has(
+        &set,
+        "_framework._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 15101 marathon.mesos"],
+    );
+    // Agents: the port text is kept; an empty host gives no agent address
+    // but its tasks still count.
+    let mut state = base(json!([task(json!({}))]));
+    state["slaves"][0]["pid"] = json!("slave(1)@10.0.1.3:http");
+    let set = build(&state);
+    has(&set, "_slave._tcp.mesos", "SRV", &["0 1 http slave.mesos"]);
+    state["slaves"][0]["pid"] = json!("slave(1)@:5051");
+    let set = build(&state);
+    assert!(get(&set, "slave.mesos", "A").is_none());
+    assert!(get(&set, "_slave._tcp.mesos", "SRV").is_none());
+    assert!(get(&set, "web.marathon.slave.mesos", "A").is_none());
+    assert!(get(&set, "web.marathon.mesos", "A").is_none());
+    assert!(get(&set, "_web._tcp.marathon.mesos", "SRV").is_none());
+    // Rejected as Mesos-DNS rejects them.
+    for bad in [
+        "scheduler-1@10.0.0.9:nosuchservice",
+        "scheduler-1@10.0.0.9:-1",
+        "scheduler-1@10.0.0.9:65536",
+        "scheduler-1@10.0.0.9",
+        "scheduler-1@",
+        "a@b@10.0.0.9:1",
+        "scheduler-1@[fd00::1]x:1",
+        "scheduler-1@ 10.0.0.9:1",
+    ] {
+        let e = build_err(with_fw_pid(bad));
+        assert!(e.contains("frameworks[0]"), "{bad}: {e}");
+    }
+    // The pid is read undecoded: an escaped `@` is no `@`.
+    let body = serde_json::to_string(&with_fw_pid("scheduler-1@10.0.0.9:15101")).unwrap();
+    let escaped = body.replace("scheduler-1@", "scheduler-1\\u0040");
+    assert!(escaped.contains("\\u0040"));
+    let e = build_raw(&escaped).unwrap_err();
+    assert!(e.contains("frameworks[0]") && e.contains("'@'"), "{e}");
+    // An escape in the id part is harmless, as in Mesos-DNS.
+    let escaped = body.replace("scheduler-1@", "sched\\u0031@");
+    let set = build_raw(&escaped).unwrap();
+    has(
+        &set,
+        "_framework._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 15101 marathon.mesos"],
+    );
+    // A pid that is not a string is rejected, in one line.
+    let e = build_raw(&body.replace(
+        "\"scheduler-1@10.0.0.9:15101\"",
+        "{\n\"a@10.0.0.9:1\": [1,\n2]}",
+    ))
+    .unwrap_err();
+    assert!(e.contains("frameworks[0]") && !e.contains('\n'), "{e}");
+    let e = build_raw(&body.replace("\"scheduler-1@10.0.0.9:15101\"", "5")).unwrap_err();
+    assert!(e.contains("frameworks[0]"), "{e}");
+    // IPv6 and zero-signed ports.
+    let set = build(&with_fw_pid("s@[fd00::9]:-0"));
+    has(&set, "marathon.mesos", "AAAA", &["fd00::9"]);
+    has(
+        &set,
+        "_framework._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 -0 marathon.mesos"],
+    );
+}
+
+/// Issue 11: `null` inside a list is an empty element.
+#[test]
+fn null_in_lists_is_an_empty_element() {
+    let state = json!({
+        "leader": "master@10.0.0.1:5050",
+        "slaves": [{"id": "f00d-S3", "pid": "slave(1)@10.0.1.3:5051"}],
+        "frameworks": [null, {"name": "marathon", "pid": "scheduler-1@10.0.0.9:15101", "tasks": [
+            null,
+            {"id": "web.a1b2", "name": "web", "slave_id": "f00d-S3", "state": "TASK_RUNNING",
+             "statuses": [null, {"state": "TASK_RUNNING", "timestamp": 1.0, "labels": [null],
+                                 "container_status": {"network_infos": [null, {"ip_addresses": [null, {"ip_address": "9.0.0.1"}]}]}}],
+             "discovery": {"name": "web", "ports": {"ports": [null, {"number": 80, "protocol": "tcp"}]}}}
+        ]}]
+    });
+    let set = build(&state);
+    has(&set, "web.marathon.mesos", "A", &["9.0.0.1"]);
+    // The null DiscoveryInfo port is port 0 on both protocols.
+    has(
+        &set,
+        "_web._tcp.marathon.mesos",
+        "SRV",
+        &[
+            "0 1 0 web-x9kri-s3.marathon.mesos",
+            "0 1 80 web-x9kri-s3.marathon.mesos",
+        ],
+    );
+    has(
+        &set,
+        "_web._udp.marathon.mesos",
+        "SRV",
+        &["0 1 0 web-x9kri-s3.marathon.mesos"],
+    );
+    // A null agent has no pid: Mesos-DNS crashes on it.
+    let e = build_err(json!({"leader": "master@10.0.0.1:5050", "slaves": [null]}));
+    assert!(
+        e.contains("slaves[0]") && e.contains("pid is missing"),
+        "{e}"
+    );
+}
+
+/// Issue 11: the search for the latest RUNNING status starts at -1.0.
+#[test]
+fn running_status_search_starts_at_minus_one() {
+    let ip = |a: &str| json!({"container_status": {"network_infos": [{"ip_address": a}]}});
+    for ts in [-1.0, -5.0, -1e300] {
+        let statuses = json!([status(ts, ip("9.0.0.1"))]);
+        let set = build(&base(json!([task(json!({"statuses": statuses}))])));
+        has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+    }
+    let statuses = json!([status(-0.5, ip("9.0.0.1")), status(-2.0, ip("9.0.0.2"))]);
+    let set = build(&base(json!([task(json!({"statuses": statuses}))])));
+    has(&set, "web.marathon.mesos", "A", &["9.0.0.1"]);
+}
+
+/// Issue 11: a bracketed IPv6 framework hostname is not an address.
+#[test]
+fn bracketed_ipv6_framework_hostname_makes_no_record() {
+    let state = json!({
+        "leader": "master@10.0.0.1:5050",
+        "frameworks": [{"name": "v6b", "hostname": "[fd00::44]"}, {"name": "v6", "hostname": "fd00::44"}]
+    });
+    let set = build(&state);
+    assert!(!set.keys().any(|(n, _)| n.contains("v6b")));
+    has(&set, "v6.mesos", "AAAA", &["fd00::44"]);
+}
+
+/// Issue 11: JSON decoding. `-0` reads as 0 (matched). Case-insensitive
+/// keys, duplicate keys and lone surrogates differ from Go's decoder and are
+/// documented in the README: real Mesos never writes them.
+#[test]
+fn json_decoding_differences() {
+    let body = serde_json::to_string(&base(json!([task(json!({
+        "discovery": {"name": "web", "ports": {"ports": [{"number": 7, "protocol": "tcp"}]}},
+        "statuses": [{"state": "TASK_RUNNING", "timestamp": 7}]
+    }))])))
+    .unwrap();
+    let set = build_raw(&body.replace("\"number\":7", "\"number\":-0")).unwrap();
+    has(
+        &set,
+        "_web._tcp.marathon.mesos",
+        "SRV",
+        &["0 1 0 web-x9kri-s3.marathon.mesos"],
+    );
+    for not_int in ["-0.0", "7.0", "7e0", "\"7\"", "9223372036854775808"] {
+        let e =
+            build_raw(&body.replace("\"number\":7", &format!("\"number\":{not_int}"))).unwrap_err();
+        assert!(
+            e.contains("discovery.ports.ports[0].number"),
+            "{not_int}: {e}"
+        );
+    }
+    let set = build_raw(&body.replace("\"timestamp\":7", "\"timestamp\":-0")).unwrap();
+    has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+    // Documented differences: exact keys only (Go also takes "PID")...
+    let set = build_raw(&body.replace("\"pid\":\"scheduler", "\"PID\":\"scheduler")).unwrap();
+    assert!(get(&set, "_framework._tcp.marathon.mesos", "SRV").is_none());
+    // ...a duplicate key and a lone surrogate reject the state with a clear
+    // error (Go takes the last key, and reads U+FFFD).
+    let dup = body.replace("\"name\":\"web\"", "\"name\":\"web\",\"name\":\"web\"");
+    let e = build_raw(&dup).unwrap_err();
+    assert!(e.contains("duplicate field"), "{e}");
+    let lone = body.replace("\"name\":\"marathon\"", "\"name\":\"m\\ud800\"");
+    let e = build_raw(&lone).unwrap_err();
+    assert!(e.contains("not valid JSON") || e.contains("invalid"), "{e}");
+}
+
+/// Issue 11: numeric host forms keep the system resolver's reading
+/// (glibc's inet_aton: `10.4` is 10.0.0.4, `010.4.4.4` is 8.4.4.4).
+#[test]
+fn numeric_host_forms_use_the_system_resolver() {
+    use mesos2ns1::records::{Resolver, SystemResolver};
+    let r = SystemResolver;
+    assert_eq!(
+        r.lookup("10.4"),
+        vec!["10.0.0.4".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        r.lookup("010.4.4.4"),
+        vec!["8.4.4.4".parse::<IpAddr>().unwrap()]
+    );
+    let state = json!({
+        "leader": "master@10.0.0.1:5050",
+        "frameworks": [{"name": "short", "hostname": "10.4"}]
+    });
+    let body = serde_json::to_vec(&state).unwrap();
+    let st = records::state::parse(&body).unwrap();
+    let mut set = records::generate(&st, &GenOptions::new("mesos"), &r).unwrap();
+    let recs = set.records();
+    let short = recs.iter().find(|r| r.name == "short.mesos").unwrap();
+    assert_eq!(short.answers, vec!["10.0.0.4".to_string()]);
+}
+
+/// Issue 11: one odd framework among healthy ones: every healthy
+/// framework's records are built and published.
+#[test]
+fn one_odd_framework_never_blocks_the_cluster() {
+    let healthy = |i: usize| {
+        json!({"name": format!("fw{i}"), "pid": format!("scheduler@10.0.0.{i}:{}", 8000 + i), "tasks": [
+            {"id": format!("app{i}.1"), "name": format!("app{i}"), "slave_id": "f00d-S3", "state": "TASK_RUNNING",
+             "resources": {"ports": format!("[{}-{}]", 31000 + i, 31001 + i)},
+             "statuses": [{"state": "TASK_RUNNING", "timestamp": 1.0}]}]})
+    };
+    let odd = json!({"name": "odd", "pid": "scheduler@10.0.0.99:http", "tasks": [
+        null,
+        {"id": "odd.1", "name": "odd", "slave_id": "f00d-S3", "state": "TASK_RUNNING",
+         "resources": {"ports": "x[abc, 70000-70001, 5-6,]]"},
+         "statuses": [null, {"state": "TASK_RUNNING", "timestamp": -3.0}],
+         "discovery": {"name": "Odd", "ports": {"ports": [null]}}},
+        {"id": "odd.2", "name": "wide", "slave_id": "f00d-S3", "state": "TASK_RUNNING",
+         "resources": {"ports": "[1-65535]"}}
+    ]});
+    let state_with = |odd: Option<&Value>| {
+        let mut fws: Vec<Value> = (1..=3).map(healthy).collect();
+        if let Some(o) = odd {
+            fws.insert(1, o.clone());
+        }
+        json!({"leader": "master@10.0.0.1:5050",
+               "slaves": [{"id": "f00d-S3", "pid": "slave(1)@10.0.1.3:5051"}],
+               "frameworks": fws})
+    };
+    let alone = publish(&state_with(None));
+    let all = publish(&state_with(Some(&odd)));
+    for (key, answers) in &alone {
+        let got = all.get(key).unwrap_or_else(|| panic!("{key:?} missing"));
+        for a in answers {
+            assert!(got.contains(a), "{key:?}: {a} missing from {got:?}");
+        }
+    }
+    assert!(alone.len() > 20, "{}", alone.len());
+    // The odd framework itself gets what Mesos-DNS would serve.
+    assert!(all.contains_key(&("odd.mesos".into(), "A".into())));
+    assert!(!all.contains_key(&("_framework._tcp.odd.mesos".into(), "SRV".into())));
+    let odd_srv = &all[&("_odd._tcp.odd.slave.mesos".into(), "SRV".into())];
+    let odd_ports: Vec<&str> = odd_srv
+        .iter()
+        .map(|a| a.split(' ').nth(2).unwrap())
+        .collect();
+    assert_eq!(odd_ports, ["5", "6"], "{odd_srv:?}");
+    has(
+        &build(&state_with(Some(&odd))),
+        "_odd._udp.odd.mesos",
+        "SRV",
+        &["0 1 0 odd-khw3d-s3.odd.mesos"],
+    );
+    // The task over its port bound has no SRV records, but its addresses.
+    assert!(all.keys().any(|(n, t)| n == "wide.odd.mesos" && t == "A"));
+    assert!(!all.keys().any(|(n, _)| n.starts_with("_wide.")));
 }
 
 #[test]
@@ -680,4 +1097,149 @@ fn record_type_and_srv_weight() {
         &["0 7 5050 leader.example.com"],
     );
     assert_eq!(RecordType::parse("AAAA"), Some(RecordType::AAAA));
+}
+
+/// Issue 10: ports are de-duplicated per task, and a task's bound counts
+/// distinct resource ports plus DiscoveryInfo ports.
+#[test]
+fn ports_are_deduplicated_per_task_and_bounded() {
+    assert_eq!(
+        ports("[31000-31001, 31000-31001, 31001-31002, 31002-31002]"),
+        vec![31000, 31001, 31002]
+    );
+    assert_eq!(
+        resource_ports(&repeat_range("1-65535", 2000))
+            .unwrap()
+            .len(),
+        65535
+    );
+    let state = base(json!([task(json!({
+        "resources": {"ports": "[31000-31001, 31000-31001, 31001-31002]"},
+        "discovery": {"name": "web", "ports": {"ports": [{"number": 80}]}}
+    }))]));
+    let with_bound = |n: usize| {
+        let mut opts = GenOptions::new("mesos");
+        opts.max_task_ports = n;
+        build_with(&state, &opts).unwrap()
+    };
+    // 3 distinct resource ports + 1 DiscoveryInfo port = 4.
+    let set = with_bound(4);
+    assert_eq!(
+        get(&set, "_web._tcp.marathon.slave.mesos", "SRV")
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        get(&set, "_web._tcp.marathon.mesos", "SRV").unwrap().len(),
+        1
+    );
+    let set = with_bound(3);
+    assert!(!set.keys().any(|(n, _)| n.starts_with("_web.")));
+    assert!(get(&set, "_web._tcp.marathon.slave.mesos", "SRV").is_none());
+    has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+}
+
+fn repeat_range(range: &str, n: usize) -> String {
+    format!("[{}]", vec![range; n].join(","))
+}
+
+fn answers(set: &Set) -> usize {
+    set.values().map(Vec::len).sum()
+}
+
+/// Issue 10: the 16 KB state with one task holding 2,000 copies of
+/// `1-65535` (it made 0.1.0 try to allocate 5.2 GB): that task's port
+/// records are skipped, the rest of the cluster is published.
+#[test]
+fn sixteen_kb_state_of_repeated_full_ranges_is_bounded() {
+    let state = base(json!([
+        task(json!({"resources": {"ports": repeat_range("1-65535", 2000)}})),
+        task(json!({"id": "ok.1", "name": "ok", "resources": {"ports": "[31000-31001]"}}))
+    ]));
+    let body = serde_json::to_vec(&state).unwrap();
+    assert!((16_000..20_000).contains(&body.len()), "{}", body.len());
+    let set = build(&state);
+    assert!(answers(&set) < 40, "{} answers", answers(&set));
+    has(&set, "web.marathon.mesos", "A", &["10.0.1.3"]);
+    assert!(!set.keys().any(|(n, _)| n.starts_with("_web.")));
+    has(
+        &set,
+        "_ok._tcp.marathon.mesos",
+        "SRV",
+        &[
+            "0 1 31000 ok-ha5pn-s3.marathon.slave.mesos",
+            "0 1 31001 ok-ha5pn-s3.marathon.slave.mesos",
+        ],
+    );
+}
+
+/// Issue 10: 50 tasks with `[1-65535]` (1.44 GB in 0.1.0): every one is over
+/// the default bound, so only their addresses are built; with the bound
+/// raised, the total bound refuses the state.
+#[test]
+fn fifty_full_range_tasks_are_bounded_and_the_total_refuses() {
+    let tasks: Vec<Value> = (0..50)
+        .map(|i| {
+            task(
+                json!({"id": format!("wide.{i}"), "name": format!("wide{i}"),
+                        "resources": {"ports": "[1-65535]"}}),
+            )
+        })
+        .collect();
+    let state = base(json!(tasks));
+    assert!(serde_json::to_vec(&state).unwrap().len() < 12_000);
+    let set = build(&state);
+    let srv = set.keys().filter(|(_, t)| t == "SRV").count();
+    assert_eq!(
+        srv,
+        4,
+        "only leader, slave and framework SRV: {:#?}",
+        set.keys()
+    );
+    assert!(answers(&set) < 50 * 4 + 20, "{}", answers(&set));
+    // Raise the per-task bound: the total bound stops it before it grows.
+    let mut opts = GenOptions::new("mesos");
+    opts.max_task_ports = 70_000;
+    opts.max_records = 1_000_000;
+    let e = build_with(&state, &opts).unwrap_err();
+    assert!(
+        e.contains("more than 1000000 records") && e.contains("--max-records"),
+        "{e}"
+    );
+    // Within both bounds, everything is built.
+    opts.max_records = 10_000_000;
+    let one = base(json!([tasks[0].clone()]));
+    let set = build_with(&one, &opts).unwrap();
+    assert_eq!(
+        get(&set, "_wide0._udp.marathon.mesos", "SRV")
+            .unwrap()
+            .len(),
+        65535
+    );
+}
+
+/// The zone-file output comments out SRV answers whose port no zone file
+/// can hold (kept as text, or above 65535), as it does unpublishable names.
+#[test]
+fn zone_output_comments_out_ports_it_cannot_hold() {
+    let mut state = base(json!([task(
+        json!({"resources": {"ports": "[65535-65536]"}})
+    )]));
+    state["frameworks"][0]["pid"] = json!("scheduler-1@10.0.0.9:http");
+    let body = serde_json::to_vec(&state).unwrap();
+    let st = records::state::parse(&body).unwrap();
+    let mut set = records::generate(&st, &GenOptions::new("mesos"), &resolver()).unwrap();
+    let mut out = Vec::new();
+    records::output::write_zone(&mut set, 60, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+            .to_string()
+    };
+    assert!(line("0 1 65535 web-").starts_with("_web._tcp.marathon.mesos."));
+    assert!(line("0 1 65536 web-").starts_with("; not publishable"));
+    assert!(line("0 1 http marathon.mesos").starts_with("; not publishable"));
 }

@@ -206,7 +206,10 @@ fn every_fault_class_converges_within_three_runs() {
                 .fail_matching(method, "/zones/example.com/", fault, 3);
             let mut converged = false;
             for _ in 0..3 {
-                let out = env.run("sync", &[]);
+                // One task of nine is a third of this small zone's records:
+                // the mass-removal check (tests/safety_e2e.rs) is not the
+                // subject here.
+                let out = env.run("sync", &["--max-change-percent", "100"]);
                 let code = out.status.code();
                 assert!(
                     matches!(code, Some(0) | Some(4)),
@@ -314,18 +317,15 @@ fn ttl_changes_and_legacy_flags() {
     env.serve(1, &[("web", 0, 1)]);
     assert_eq!(env.run("sync", &[]).status.code(), Some(0));
     env.ns1.clear_log();
-    // A TTL change updates every record: the mass-change check refuses it
-    // until the operator confirms with --force.
+    // A TTL change updates every record; it removes nothing, so no
+    // safety check holds it.
     let out = env.run("sync", &["--ttl", "30"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert_eq!(env.ns1.writes(), 0);
-    let out = env.run("sync", &["--ttl", "30", "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         env.ns1
             .records()
             .iter()
-            .filter(|r| r.0.ends_with(DOMAIN) && r.1 != "NS")
+            .filter(|r| r.0.ends_with(DOMAIN) && r.1 != "NS" && r.1 != "TXT")
             .all(|r| r.2 == 30)
     );
     assert!(
@@ -409,4 +409,96 @@ fn records_without_a_state_file_reads_the_leading_master() {
         .collect();
     assert_eq!(got, expected(&state, DOMAIN));
     assert_eq!(env.master.requests(), vec!["GET /master/state".to_string()]);
+}
+
+/// Issue 10: a task over its port bound is skipped with a warning naming it
+/// and the rest of the cluster is published; a state over the total bound
+/// is refused before NS1 is contacted.
+#[test]
+fn port_bounds_skip_one_task_and_refuse_a_state_over_the_total() {
+    let env = Env::new("bounds");
+    let mut state = cluster(&env.master.addr(), 2, &as_refs(&many_tasks(6, 2)));
+    let healthy = expected(&state, DOMAIN);
+    let wide = json!({
+        "id": "wide.00000001", "name": "wide", "slave_id": "agent-0000-S0", "state": "TASK_RUNNING",
+        "resources": {"ports": format!("[{}]", vec!["1-65535"; 2000].join(","))},
+        "statuses": [{"state": "TASK_RUNNING", "timestamp": 1.0}]
+    });
+    state["frameworks"][0]["tasks"]
+        .as_array_mut()
+        .unwrap()
+        .push(wide);
+    env.master.set_state(state.to_string());
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("wide.00000001") && err.contains("--max-task-ports"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" tasks_over_port_bound=1"),
+        "{}",
+        text(&out)
+    );
+    let zone = owned(&env.ns1);
+    for (key, answers) in &healthy {
+        assert_eq!(zone.get(key), Some(answers), "{key:?}");
+    }
+    assert!(zone.contains_key(&(format!("wide.marathon.{DOMAIN}"), "A".to_string())));
+    assert!(!zone.keys().any(|(n, _)| n.starts_with("_wide.")));
+
+    env.ns1.clear_log();
+    let out = env.run("sync", &["--max-records", "30"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-records"), "{err}");
+    assert!(env.ns1.log().is_empty());
+    assert_eq!(owned(&env.ns1), zone);
+}
+
+/// Issue 10: the state body cap is configurable (`--max-state-mib`), for a
+/// master's answer and a state file alike; out-of-range bounds are usage
+/// errors.
+#[test]
+fn state_size_cap_and_bounds_are_configurable() {
+    let env = Env::new("cap");
+    let mut state = env.serve(2, &as_refs(&many_tasks(3, 2)));
+    state["padding"] = json!("x".repeat(1_100_000));
+    env.master.set_state(state.to_string());
+    let out = env.run("sync", &["--max-state-mib", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--max-state-mib"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.ns1.log().is_empty());
+    let out = env.run("sync", &["--max-state-mib", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let file = env.dir.file("big.json", &state.to_string());
+    let file = file.to_str().unwrap();
+    let out = run(
+        &env.dir,
+        &[
+            "records",
+            "--state-file",
+            file,
+            "--domain",
+            "mesos",
+            "--max-state-mib",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-state-mib"));
+    for bad in [
+        ["--max-task-ports", "1000001"],
+        ["--max-records", "0"],
+        ["--max-state-mib", "0"],
+    ] {
+        let out = env.run("sync", &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
 }

@@ -13,12 +13,14 @@
 #   MESOS2NS1_ENABLED   "true" to enable (label mesos2ns1_enabled)
 #   MESOS2NS1_ZONE      NS1 zone that receives the records (label mesos2ns1_zone)
 #   MESOS2NS1_DOMAIN    domain the records are named under: the zone or a
-#                       name inside it (label mesos2ns1_domain; default: the zone)
+#                       name inside it (label mesos2ns1_domain; default:
+#                       mesos.<zone>, a domain of the cluster's own)
 #   MESOS2NS1_NS1_KEY   NS1 API key (a hidden Heat parameter, not a label:
 #                       labels are readable by everyone who can see the
 #                       cluster template)
 #   MESOS2NS1_ENDPOINT  NS1 API base URL (optional)
-#   MESOS_MASTERS_IPS   space-separated master addresses (Magnum's heat-params)
+#   MESOS_MASTERS_IPS   space-separated master addresses (Magnum's heat-params);
+#                       required: without it the fragment fails and enables nothing
 set -eu
 
 # Magnum's write-heat-params fragment leaves the cluster's parameters here.
@@ -30,7 +32,7 @@ fi
 placeholder() { case $1 in @@*@@) echo "$2" ;; *) echo "$1" ;; esac; }
 enabled=$(placeholder "${MESOS2NS1_ENABLED:-@@MESOS2NS1_ENABLED@@}" false)
 zone=$(placeholder "${MESOS2NS1_ZONE:-@@MESOS2NS1_ZONE@@}" "")
-domain=$(placeholder "${MESOS2NS1_DOMAIN:-@@MESOS2NS1_DOMAIN@@}" "$zone")
+domain=$(placeholder "${MESOS2NS1_DOMAIN:-@@MESOS2NS1_DOMAIN@@}" "mesos.$zone")
 key=$(placeholder "${MESOS2NS1_NS1_KEY:-@@MESOS2NS1_NS1_KEY@@}" "")
 endpoint=$(placeholder "${MESOS2NS1_ENDPOINT:-@@MESOS2NS1_ENDPOINT@@}" "")
 masters=$(placeholder "${MESOS_MASTERS_IPS:-@@MESOS_MASTERS_IPS@@}" "")
@@ -41,19 +43,20 @@ case $enabled in
 esac
 
 die() { echo "mesos2ns1: $*" >&2; exit 1; }
-getent passwd mesos2ns1 >/dev/null || die "the mesos2ns1 package is not installed in this image"
 # Only plain names and addresses: nothing here needs JSON escaping.
 echo "$zone" | grep -Eq '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' || die "bad or missing zone '$zone'"
 echo "$domain" | grep -Eq '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' || die "bad domain '$domain'"
 echo "$key" | grep -Eq '^[A-Za-z0-9_-]+$' || die "bad or missing NS1 API key"
 [ -z "$endpoint" ] || echo "$endpoint" | grep -Eq '^https://[A-Za-z0-9.:/_-]+$' || die "bad endpoint '$endpoint'"
-[ -n "$masters" ] || masters=127.0.0.1
+# No fallback: 127.0.0.1 would be published as master0 and in master.D.
 list=
 for m in $masters; do
     echo "$m" | grep -Eq '^[A-Za-z0-9.:-]+$' || die "bad master address '$m'"
     case $m in *:*) hp=$m ;; *) hp=$m:5050 ;; esac
     list="$list${list:+, }\"$hp\""
 done
+[ -n "$list" ] || die "no Mesos master addresses (MESOS_MASTERS_IPS is empty or unset; Magnum's heat-params should set it): not enabling"
+getent passwd mesos2ns1 >/dev/null || die "the mesos2ns1 package is not installed in this image"
 
 umask 027
 tmp=$(mktemp -d /etc/mesos2ns1/.enable.XXXXXX)

@@ -149,7 +149,8 @@ impl fmt::Display for FetchError {
             ),
             FetchError::LeaderFailed { url, leader, cause } => write!(
                 f,
-                "{url} is not the leader (its state names {leader}), and the leader failed: {cause}"
+                "{url} is not the leader (its state names {}), and the leader failed: {cause}",
+                crate::report::escape_control(leader)
             ),
         }
     }

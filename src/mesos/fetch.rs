@@ -16,10 +16,6 @@ use super::{FetchError, MesosError, MesosOptions};
 /// leader); a few more tolerate a proxy in front.
 pub(crate) const MAX_REDIRECTS: usize = 5;
 
-/// Largest state body read. Big clusters have states of tens of MiB; this
-/// only stops a runaway answer from eating all memory.
-pub(crate) const MAX_STATE_BYTES: u64 = 1 << 30;
-
 /// The endpoint since Mesos 1.0 (Mesos-DNS ≥ v0.7.0-rc1).
 pub(crate) const STATE_PATH: &str = "/master/state";
 /// The endpoint of Mesos ≤ 0.28, tried when [`STATE_PATH`] answers 404.
@@ -42,8 +38,51 @@ pub(crate) struct Client {
     agent: ureq::Agent,
     /// `Authorization` header value; never logged.
     authorization: Option<String>,
+    /// Scheme and host of every configured master: the only places the
+    /// credentials are sent to (exact host match, same scheme).
+    auth_targets: Vec<(String, String)>,
     timeout: Duration,
     connect_timeout: Duration,
+    max_body: u64,
+    /// The end of the whole Mesos phase: no request runs past it.
+    deadline: Option<Instant>,
+}
+
+/// The time one [`Client::get_state`] may take: its own `timeout`, cut
+/// short by the run's deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    end: Option<Instant>,
+    /// Whether `end` is the run's deadline rather than the timeout.
+    by_deadline: bool,
+}
+
+impl Budget {
+    /// `timeout` from now (zero: none), but never past `deadline`.
+    /// Saturates: a timeout too large for the clock is no limit.
+    pub(crate) fn new(timeout: Duration, deadline: Option<Instant>) -> Budget {
+        let own = nonzero(timeout).and_then(|t| Instant::now().checked_add(t));
+        match (own, deadline) {
+            (Some(own), Some(deadline)) if deadline < own => Budget {
+                end: Some(deadline),
+                by_deadline: true,
+            },
+            (None, Some(deadline)) => Budget {
+                end: Some(deadline),
+                by_deadline: true,
+            },
+            (own, _) => Budget {
+                end: own,
+                by_deadline: false,
+            },
+        }
+    }
+
+    /// Time left; `None` when unlimited.
+    fn left(&self) -> Option<Duration> {
+        self.end
+            .map(|end| end.saturating_duration_since(Instant::now()))
+    }
 }
 
 impl Client {
@@ -70,20 +109,50 @@ impl Client {
         Ok(Client {
             agent: config.build().new_agent(),
             authorization,
+            auth_targets: masters
+                .iter()
+                .map(|m| (m.scheme.clone(), m.host.clone()))
+                .collect(),
             timeout: opts.timeout,
             connect_timeout: opts.connect_timeout,
+            max_body: opts.max_state_bytes,
+            deadline: opts.deadline,
         })
+    }
+
+    /// Whether the run's deadline has passed.
+    pub(crate) fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Whether the credentials may go to `target` in an attempt that
+    /// started over `https` (when `secure`): only to a configured master's
+    /// host, over the scheme configured for it, and never over plain http
+    /// once the attempt started over https.
+    pub(crate) fn may_send_auth(&self, target: &Master, secure: bool) -> bool {
+        if secure && target.scheme != "https" {
+            return false;
+        }
+        self.auth_targets
+            .iter()
+            .any(|(scheme, host)| *scheme == target.scheme && *host == target.host)
     }
 
     /// Fetches and checks the state from `master`: `/master/state`,
     /// redirects followed, then `/master/state.json` if the former answered
-    /// 404. The whole exchange shares one `timeout` budget.
-    pub(crate) fn get_state(&self, master: &Master) -> Result<StateAnswer, FetchError> {
-        let deadline = nonzero(self.timeout).map(|t| Instant::now() + t);
-        let (url, origin, body) = match self.get(master, STATE_PATH, deadline) {
+    /// 404. The whole exchange shares one `timeout` budget, cut short by
+    /// the run's deadline. `secure`: the attempt started over https (see
+    /// [`Client::may_send_auth`]).
+    pub(crate) fn get_state(
+        &self,
+        master: &Master,
+        secure: bool,
+    ) -> Result<StateAnswer, FetchError> {
+        let budget = Budget::new(self.timeout, self.deadline);
+        let (url, origin, body) = match self.get(master, STATE_PATH, budget, secure) {
             Err(FetchError::Status { url, status: 404 }) => {
                 debug!("{url} answered 404; trying the pre-1.0 endpoint {LEGACY_STATE_PATH}");
-                self.get(master, LEGACY_STATE_PATH, deadline)?
+                self.get(master, LEGACY_STATE_PATH, budget, secure)?
             }
             other => other?,
         };
@@ -103,13 +172,20 @@ impl Client {
         &self,
         master: &Master,
         path: &str,
-        deadline: Option<Instant>,
+        budget: Budget,
+        secure: bool,
     ) -> Result<(String, Master, Vec<u8>), FetchError> {
         let mut target = master.clone();
         let mut path = path.to_string();
-        let mut send_auth = true;
+        let mut secure = secure;
         for _ in 0..=MAX_REDIRECTS {
             let url = target.url(&path);
+            let send_auth = self.authorization.is_some() && self.may_send_auth(&target, secure);
+            if self.authorization.is_some() && !send_auth {
+                debug!(
+                    "not sending the Mesos credentials to {target}: only to the configured masters, over their configured scheme"
+                );
+            }
             debug!(
                 "GET {url}{}",
                 if send_auth && self.authorization.is_some() {
@@ -122,19 +198,18 @@ impl Client {
             if send_auth && let Some(authorization) = &self.authorization {
                 request = request.header("Authorization", authorization);
             }
-            let request = match deadline {
+            let request = match budget.left() {
                 None => request.config().build(),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
+                Some(left) => {
                     if left.is_zero() {
-                        return Err(self.timed_out(&url));
+                        return Err(self.timed_out(&url, budget));
                     }
                     request.config().timeout_global(Some(left)).build()
                 }
             };
             let mut response = request
                 .call()
-                .map_err(|e| self.transport_error(&url, e, "request"))?;
+                .map_err(|e| self.transport_error(&url, e, "request", budget))?;
             let status = response.status().as_u16();
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
                 let location = response
@@ -152,9 +227,9 @@ impl Client {
                             reason: format!("cannot follow redirect to {location:?}: {reason}"),
                         }
                     })?;
-                if send_auth && target.scheme == "https" && next.scheme == "http" {
-                    debug!("not sending credentials over the https-to-http redirect");
-                    send_auth = false;
+                if target.scheme == "https" {
+                    // Once https, never plain http with the credentials.
+                    secure = true;
                 }
                 debug!(
                     "{url} redirected (HTTP {status}) to {}",
@@ -170,9 +245,9 @@ impl Client {
             let body = response
                 .body_mut()
                 .with_config()
-                .limit(MAX_STATE_BYTES)
+                .limit(self.max_body)
                 .read_to_vec()
-                .map_err(|e| self.transport_error(&url, e, "body"))?;
+                .map_err(|e| self.transport_error(&url, e, "body", budget))?;
             debug!("{url} answered HTTP {status} with {} bytes", body.len());
             return Ok((url, target, body));
         }
@@ -182,16 +257,30 @@ impl Client {
         })
     }
 
-    fn timed_out(&self, url: &str) -> FetchError {
+    fn timed_out(&self, url: &str, budget: Budget) -> FetchError {
         FetchError::Transport {
             url: url.to_string(),
-            reason: format!("timed out after {}", secs(self.timeout)),
+            reason: self.timeout_reason(budget),
+        }
+    }
+
+    fn timeout_reason(&self, budget: Budget) -> String {
+        if budget.by_deadline {
+            "stopped at the run's deadline".to_string()
+        } else {
+            format!("timed out after {}", secs(self.timeout))
         }
     }
 
     /// Turns a ureq error into a short reason. `stage` says whether the
     /// headers ("request") or the body ("body") were being read.
-    fn transport_error(&self, url: &str, e: ureq::Error, stage: &str) -> FetchError {
+    fn transport_error(
+        &self,
+        url: &str,
+        e: ureq::Error,
+        stage: &str,
+        budget: Budget,
+    ) -> FetchError {
         let while_body = if stage == "body" {
             "reading the body: "
         } else {
@@ -204,14 +293,14 @@ impl Client {
             ureq::Error::Timeout(_) => {
                 return FetchError::Transport {
                     url: url.to_string(),
-                    reason: format!("{while_body}timed out after {}", secs(self.timeout)),
+                    reason: format!("{while_body}{}", self.timeout_reason(budget)),
                 };
             }
             ureq::Error::Io(io) => format!("{while_body}{}", io_reason(&io)),
             ureq::Error::HostNotFound => "host not found".to_string(),
             ureq::Error::ConnectionFailed => "connection failed".to_string(),
             ureq::Error::BodyExceedsLimit(limit) => {
-                format!("the state is larger than {limit} bytes")
+                format!("the state is larger than {limit} bytes (--max-state-mib)")
             }
             other => format!("{while_body}{other}"),
         };
@@ -419,6 +508,8 @@ mod tests {
             credentials: None,
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
+            max_state_bytes: 1 << 30,
+            deadline: None,
         }
     }
 
@@ -439,6 +530,59 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn credentials_go_only_to_configured_hosts_over_their_scheme() {
+        let entries = [
+            "https://10.0.0.1:5050",
+            "http://10.0.0.2:5050",
+            "m3.example:5050",
+        ];
+        let masters: Vec<Master> = entries
+            .iter()
+            .map(|e| super::super::parse_master(e, false).unwrap())
+            .collect();
+        let mut o = opts(false, None);
+        o.masters = entries.iter().map(|e| e.to_string()).collect();
+        o.credentials = Some(("p".to_string(), "s".to_string()));
+        let client = Client::new(&o, &masters).unwrap();
+        let m = |scheme: &str, host: &str| Master {
+            scheme: scheme.to_string(),
+            host: host.to_string(),
+            port: 5050,
+        };
+        // Configured host and scheme; any port (a leader re-fetch keeps it).
+        assert!(client.may_send_auth(&m("https", "10.0.0.1"), true));
+        assert!(client.may_send_auth(&m("http", "10.0.0.2"), false));
+        assert!(client.may_send_auth(&m("http", "m3.example"), false));
+        // The https master over http: after an https-to-http redirect, or
+        // the leader re-fetch that follows one.
+        assert!(!client.may_send_auth(&m("http", "10.0.0.1"), false));
+        assert!(!client.may_send_auth(&m("http", "10.0.0.1"), true));
+        // An http master, but the attempt started over https.
+        assert!(!client.may_send_auth(&m("http", "10.0.0.2"), true));
+        // The http master over https is another scheme than configured.
+        assert!(!client.may_send_auth(&m("https", "10.0.0.2"), false));
+        // Hosts outside the list, or spelled otherwise.
+        assert!(!client.may_send_auth(&m("https", "10.0.0.9"), true));
+        assert!(!client.may_send_auth(&m("http", "::ffff:10.0.0.2"), false));
+        assert!(!client.may_send_auth(&m("http", "m3.example.evil"), false));
+    }
+
+    #[test]
+    fn budgets_saturate_and_stop_at_the_deadline() {
+        let far = Budget::new(Duration::MAX, None);
+        assert!(far.end.is_none() && !far.by_deadline);
+        let soon = Instant::now() + Duration::from_secs(1);
+        let b = Budget::new(Duration::MAX, Some(soon));
+        assert_eq!((b.end, b.by_deadline), (Some(soon), true));
+        let b = Budget::new(Duration::from_secs(3600), Some(soon));
+        assert_eq!((b.end, b.by_deadline), (Some(soon), true));
+        let b = Budget::new(Duration::from_millis(1), Some(soon));
+        assert!(!b.by_deadline && b.end.unwrap() < soon);
+        let b = Budget::new(Duration::ZERO, Some(soon));
+        assert_eq!((b.end, b.by_deadline), (Some(soon), true));
     }
 
     #[test]

@@ -15,18 +15,27 @@
 //!   and tasks, so it is never used instead) and, as in Mesos-DNS, the next
 //!   configured master is tried.
 //!
-//! Credentials: basic auth is sent to every configured master, to redirect
-//! targets and to the leader named by a state (all are masters of the same
-//! cluster, and Mesos-DNS does the same), except that it is dropped when a
-//! redirect leads from https to plain http. The secret is never logged.
+//! Time: `deadline` bounds the whole fetch: every master, every redirect,
+//! every fallback and every leader re-fetch gets at most the time left
+//! before it (and at most its own `timeout`); masters not reached before it
+//! are reported as not tried.
+//!
+//! Credentials: basic auth is sent only to hosts of the `masters` list
+//! (exact host match, after the normalization of [`parse_master`]), only
+//! over the scheme configured for that host, and never over plain http in
+//! an attempt that started (or passed) over https. A redirect target or a
+//! leader named by a state that is not in the list gets no credentials (it
+//! answers 401, that master fails, and the next one is tried). The secret
+//! is never logged.
 
 mod error;
 mod fetch;
 mod master;
+pub mod zk;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
@@ -54,6 +63,11 @@ pub struct MesosOptions {
     /// (Mesos-DNS `stateTimeoutSeconds`); the leader re-fetch gets its own.
     /// Zero: no limit.
     pub timeout: Duration,
+    /// Largest state body read (`--max-state-mib`).
+    pub max_state_bytes: u64,
+    /// The end of the whole fetch, all masters included; `None`: no end
+    /// beyond the timeouts.
+    pub deadline: Option<Instant>,
 }
 
 impl fmt::Debug for MesosOptions {
@@ -71,6 +85,7 @@ impl fmt::Debug for MesosOptions {
             )
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -114,12 +129,23 @@ pub fn fetch_state(opts: &MesosOptions) -> Result<FetchedState, MesosError> {
     let client = Client::new(opts, &masters)?;
     let mut failures = Vec::new();
     for (entry, master) in opts.masters.iter().zip(&masters) {
+        if client.past_deadline() {
+            failures.push(MasterFailure {
+                master: entry.clone(),
+                error: FetchError::Transport {
+                    url: master.url(fetch::STATE_PATH),
+                    reason: "not tried: the run's deadline was reached".to_string(),
+                },
+            });
+            continue;
+        }
         debug!("trying Mesos master {entry}");
         match fetch_from(&client, master) {
             Ok(answer) => {
                 info!(
                     "Mesos master {entry}: state from {} (leader {})",
-                    answer.url, answer.leader
+                    answer.url,
+                    crate::report::escape_control(&answer.leader)
                 );
                 return Ok(FetchedState {
                     body: answer.body,
@@ -141,7 +167,8 @@ pub fn fetch_state(opts: &MesosOptions) -> Result<FetchedState, MesosError> {
 
 /// One attempt: the state from `master`, then the leader check.
 fn fetch_from(client: &Client, master: &Master) -> Result<StateAnswer, FetchError> {
-    let first = client.get_state(master)?;
+    let secure = master.scheme == "https";
+    let first = client.get_state(master, secure)?;
     if same_host(&first.leader_pid.host, &first.origin.host) {
         return Ok(first);
     }
@@ -152,10 +179,11 @@ fn fetch_from(client: &Client, master: &Master) -> Result<StateAnswer, FetchErro
     };
     debug!(
         "{} is not the leader (its state names {}); fetching from {leader}",
-        first.url, first.leader
+        first.url,
+        crate::report::escape_control(&first.leader)
     );
     client
-        .get_state(&leader)
+        .get_state(&leader, secure || first.origin.scheme == "https")
         .map_err(|cause| FetchError::LeaderFailed {
             url: first.url,
             leader: first.leader,

@@ -1,6 +1,6 @@
 //! The blocking HTTP client for the NS1 API (ureq 3 + rustls).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,9 +11,9 @@ use ureq::tls::{RootCerts, TlsConfig};
 
 use super::error::{Ns1Error, describe_body};
 use super::link::{Endpoint, parse_next_link};
-use super::pacing::{Pacer, RateLimitHeaders, backoff_delay};
+use super::pacing::{Pacer, PacingState, RateLimit, RateLimitHeaders, backoff_delay};
 use super::rdata::{normalize_name, record_body};
-use super::{Ns1Api, Ns1Options, Stats, ZoneRecord};
+use super::{Ns1Api, Ns1Options, Stats, ZoneListing, ZoneRecord};
 
 /// Default first retry wait; doubles per retry.
 pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -31,7 +31,7 @@ struct Reply {
     status: u16,
     links: Vec<String>,
     content_type: Option<String>,
-    ratelimit: Option<RateLimitHeaders>,
+    ratelimit: RateLimit,
     body: Vec<u8>,
 }
 
@@ -49,8 +49,12 @@ impl Reply {
     }
 }
 
-/// NS1 API client. Sequential; paces itself per HTTP method from the
-/// rate-limit headers and retries transient failures (see [`Ns1Api`]).
+/// NS1 API client. Each handle sends one request at a time; handles made
+/// by [`Ns1Api::fork`] share the pacing estimates and the counters, so one
+/// thread per HTTP method can ride each bucket. Paces itself per HTTP
+/// method from the rate-limit headers and retries transient failures (see
+/// [`Ns1Api`]).
+#[derive(Clone)]
 pub struct Client {
     agent: Agent,
     endpoint: Endpoint,
@@ -59,8 +63,12 @@ pub struct Client {
     deadline: Option<Instant>,
     backoff_base: Duration,
     backoff_cap: Duration,
-    pacer: Pacer,
-    stats: Stats,
+    pacer: Arc<Mutex<Pacer>>,
+    stats: Arc<Mutex<Stats>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for Client {
@@ -70,7 +78,7 @@ impl std::fmt::Debug for Client {
             .field("api_key", &"<redacted>")
             .field("max_retries", &self.max_retries)
             .field("deadline", &self.deadline)
-            .field("stats", &self.stats)
+            .field("stats", &*locked(&self.stats))
             .finish_non_exhaustive()
     }
 }
@@ -122,9 +130,42 @@ fn retryable(e: &ureq::Error) -> bool {
 
 #[derive(Deserialize)]
 struct ZonePage {
+    /// Required: a zone answer without a `records` list is not an empty
+    /// zone (that is `"records": []`).
+    records: Option<Vec<RecordSummary>>,
     #[serde(default)]
-    records: Vec<RecordSummary>,
+    serial: Option<serde_json::Value>,
 }
+
+impl ZonePage {
+    /// The zone serial, if it is a non-negative integer (as a number or a
+    /// digit string).
+    fn serial(&self) -> Option<u64> {
+        match &self.serial {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `authority` (`host[:port]`) names this machine's loopback.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The multipart boundary of zone-file imports (checked not to occur in
+/// the file).
+const BOUNDARY: &str = "mesos2ns1-zonefile-4b1f0c9e2d7a";
 
 #[derive(Deserialize)]
 struct RecordSummary {
@@ -137,6 +178,38 @@ struct RecordSummary {
     short_answers: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     tier: Option<u32>,
+    #[serde(default)]
+    link: Option<serde_json::Value>,
+}
+
+/// Parses one page of a zone listing (the body of `GET zones/:zone`) into
+/// its records, as `list_zone` does. For tests and the fuzz campaign.
+pub fn parse_zone_page(body: &[u8]) -> Result<Vec<ZoneRecord>, String> {
+    let page: ZonePage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(page
+        .records
+        .summaries()
+        .into_iter()
+        .map(ZoneRecord::from)
+        .collect())
+}
+
+/// The record summaries of a page, whether `records` is a list or an
+/// optional list.
+trait Summaries {
+    fn summaries(self) -> Vec<RecordSummary>;
+}
+
+impl Summaries for Vec<RecordSummary> {
+    fn summaries(self) -> Vec<RecordSummary> {
+        self
+    }
+}
+
+impl Summaries for Option<Vec<RecordSummary>> {
+    fn summaries(self) -> Vec<RecordSummary> {
+        self.unwrap_or_default()
+    }
 }
 
 impl From<RecordSummary> for ZoneRecord {
@@ -156,6 +229,12 @@ impl From<RecordSummary> for ZoneRecord {
             ttl: r.ttl,
             answers,
             tier: r.tier,
+            link: match r.link {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) if s.is_empty() => None,
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            },
         }
     }
 }
@@ -210,6 +289,16 @@ impl Client {
             .timeout_send_body(Some(opts.read_timeout))
             .timeout_recv_response(Some(opts.read_timeout))
             .timeout_recv_body(Some(opts.read_timeout));
+        if endpoint.scheme == "http"
+            && !opts.allow_http
+            && !is_loopback_authority(&endpoint.authority)
+        {
+            return Err(invalid(format!(
+                "plain http to {} is refused: the API key would travel unencrypted; use https, or \
+                 --ns1-allow-http (config ns1AllowHttp) for a trusted proxy",
+                endpoint.origin()
+            )));
+        }
         if endpoint.scheme == "https" {
             let certs = crate::tls::root_certs(opts.ca_file.as_deref()).map_err(invalid)?;
             config = config.tls_config(
@@ -231,8 +320,8 @@ impl Client {
             deadline: opts.deadline,
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_cap: DEFAULT_BACKOFF_CAP,
-            pacer: Pacer::new(),
-            stats: Stats::default(),
+            pacer: Arc::new(Mutex::new(Pacer::new())),
+            stats: Arc::new(Mutex::new(Stats::default())),
         })
     }
 
@@ -252,7 +341,24 @@ impl Client {
     /// Estimated tokens left in `method`'s bucket now (None: no headers
     /// seen yet for that method).
     pub fn estimated_tokens(&self, method: &str) -> Option<f64> {
-        self.pacer.tokens(method, Instant::now())
+        locked(&self.pacer).tokens(method, Instant::now())
+    }
+
+    /// The pacing estimates to keep for the next run.
+    pub fn pacing_state(&self) -> PacingState {
+        locked(&self.pacer).snapshot(Instant::now(), std::time::SystemTime::now())
+    }
+
+    /// Takes over the pacing estimates of an earlier run (see
+    /// [`Pacer::restore`]); returns how many methods were restored.
+    pub fn restore_pacing(&self, state: &PacingState) -> usize {
+        locked(&self.pacer).restore(state, Instant::now(), std::time::SystemTime::now())
+    }
+
+    /// Refill this client plans with for `method` (tokens per second), if
+    /// known.
+    pub fn effective_rate(&self, method: &str) -> Option<f64> {
+        locked(&self.pacer).effective_rate(method)
     }
 
     fn record_url(&self, zone: &str, domain: &str, rtype: &str) -> String {
@@ -285,7 +391,7 @@ impl Client {
         &self,
         method: &str,
         url: &str,
-        body: Option<&[u8]>,
+        body: Option<(&[u8], &str)>,
         timeout: Option<Duration>,
     ) -> Result<Reply, ureq::Error> {
         let key = self.api_key.as_str();
@@ -314,10 +420,11 @@ impl Client {
                     Some(t) => rb.config().timeout_global(Some(t)).build(),
                     None => rb,
                 };
+                let (bytes, ctype) = body.unwrap_or((&[], "application/json"));
                 rb.header("X-NSONE-Key", key)
                     .header("Accept", "application/json")
-                    .content_type("application/json")
-                    .send(body.unwrap_or_default())?
+                    .content_type(ctype)
+                    .send(bytes)?
             }
         };
         let status = resp.status().as_u16();
@@ -332,7 +439,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let ratelimit =
-            RateLimitHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+            RateLimitHeaders::check(|name| headers.get(name).and_then(|v| v.to_str().ok()));
         let body = resp
             .body_mut()
             .with_config()
@@ -351,10 +458,23 @@ impl Client {
     /// Returns the reply for any status that is not retried (2xx, 3xx, 4xx
     /// other than 429); errors once retries are exhausted.
     fn request(&mut self, method: &str, url: &str, body: Option<&[u8]>) -> Result<Reply, Ns1Error> {
+        self.request_keyed(method, method, url, body.map(|b| (b, "application/json")))
+    }
+
+    /// [`Client::request`] with the pacing bucket named `bucket` (the
+    /// method, or e.g. `PUT import` for an endpoint with its own bucket)
+    /// and a body with its content type.
+    fn request_keyed(
+        &mut self,
+        method: &str,
+        bucket: &str,
+        url: &str,
+        body: Option<(&[u8], &str)>,
+    ) -> Result<Reply, Ns1Error> {
         let path = self.endpoint.path_of(url).to_string();
         let mut retries_done: u32 = 0;
         loop {
-            let wait = self.pacer.delay_before(method, Instant::now());
+            let wait = locked(&self.pacer).delay_before(bucket, Instant::now());
             if !wait.is_zero() {
                 debug!("NS1 {method} {path}: pacing, waiting {wait:?} for a rate-limit token");
                 self.sleep_checked(method, &path, wait)?;
@@ -373,13 +493,16 @@ impl Client {
                 }
                 None => None,
             };
-            self.stats.requests += 1;
-            if method == "GET" {
-                self.stats.reads += 1;
-            } else {
-                self.stats.writes += 1;
+            {
+                let mut stats = locked(&self.stats);
+                stats.requests += 1;
+                if method == "GET" {
+                    stats.reads += 1;
+                } else {
+                    stats.writes += 1;
+                }
             }
-            if let Some(b) = body {
+            if let Some((b, _)) = body {
                 trace!(
                     "NS1 {method} {path} request body: {}",
                     String::from_utf8_lossy(b)
@@ -389,11 +512,16 @@ impl Client {
             let now = Instant::now();
             let (delay, why) = match result {
                 Ok(reply) => {
-                    self.pacer.observe(method, reply.ratelimit, now);
+                    locked(&self.pacer).observe_reply(
+                        bucket,
+                        &reply.ratelimit,
+                        reply.status == 429,
+                        now,
+                    );
                     debug!(
                         "NS1 {method} {path} -> {} (remaining {})",
                         reply.status,
-                        reply.ratelimit.map_or_else(
+                        reply.ratelimit.known().map_or_else(
                             || "unknown".to_string(),
                             |r| format!("{}/{}", r.remaining, r.limit)
                         )
@@ -403,8 +531,7 @@ impl Client {
                         String::from_utf8_lossy(&reply.body)
                     );
                     if reply.status == 429 {
-                        self.stats.throttled += 1;
-                        self.pacer.note_throttled(method, now);
+                        locked(&self.stats).throttled += 1;
                         if retries_done >= self.max_retries {
                             warn!("NS1 {method} {path}: 429 rate limited, no retries left");
                             return Err(Ns1Error::RateLimited {
@@ -415,12 +542,12 @@ impl Client {
                         }
                         // With headers the pacer now waits for a token;
                         // without, back off.
-                        let delay = if reply.ratelimit.is_some() {
+                        let delay = if reply.ratelimit.known().is_some() {
                             Duration::ZERO
                         } else {
                             backoff_delay(self.backoff_base, self.backoff_cap, retries_done)
                         };
-                        let shown = delay.max(self.pacer.delay_before(method, now));
+                        let shown = delay.max(locked(&self.pacer).delay_before(bucket, now));
                         warn!(
                             "NS1 {method} {path}: 429 rate limited; retry {}/{} in {shown:?}",
                             retries_done + 1,
@@ -428,7 +555,7 @@ impl Client {
                         );
                         (delay, "429")
                     } else if reply.status >= 500 {
-                        self.stats.server_errors += 1;
+                        locked(&self.stats).server_errors += 1;
                         let message = reply.message();
                         if retries_done >= self.max_retries {
                             warn!(
@@ -456,7 +583,7 @@ impl Client {
                     }
                 }
                 Err(e) => {
-                    self.pacer.note_unanswered(method, now);
+                    locked(&self.pacer).note_unanswered(bucket, now);
                     let can_retry = retryable(&e);
                     if !can_retry || retries_done >= self.max_retries {
                         let detail = if can_retry {
@@ -481,7 +608,7 @@ impl Client {
                 }
             };
             retries_done += 1;
-            self.stats.retries += 1;
+            locked(&self.stats).retries += 1;
             trace!("NS1 {method} {path}: retrying after {why}");
             self.sleep_checked(method, &path, delay)?;
         }
@@ -543,6 +670,38 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The zone's `dns_servers` (the nameservers NS1 serves it from), read
+    /// with `GET /v1/zones/{zone}?records=false`. Missing: empty.
+    pub fn zone_dns_servers(&mut self, zone: &str) -> Result<Vec<String>, Ns1Error> {
+        #[derive(Deserialize)]
+        struct ZoneInfo {
+            #[serde(default)]
+            dns_servers: Option<Vec<serde_json::Value>>,
+        }
+        let zone = normalize_name(zone);
+        let url = self
+            .endpoint
+            .url(&format!("zones/{}?records=false", path_segment(&zone)));
+        let reply = self.request("GET", &url, None)?;
+        if !reply.is_success() {
+            return Err(self.fail("GET", &url, &zone, &reply));
+        }
+        let info: ZoneInfo =
+            serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
+                method: "GET".to_string(),
+                path: self.endpoint.path_of(&url).to_string(),
+                detail: format!("zone body is not the expected JSON ({e})"),
+            })?;
+        Ok(info
+            .dns_servers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect())
+    }
+}
+
 fn already_exists(reply: &Reply) -> bool {
     matches!(reply.status, 400 | 409) && reply.says("already exists")
 }
@@ -551,49 +710,118 @@ fn record_missing(reply: &Reply) -> bool {
     reply.status == 404 && !reply.says("zone not found")
 }
 
+impl Client {
+    fn page_error(&self, url: &str, detail: String) -> Ns1Error {
+        Ns1Error::Protocol {
+            method: "GET".to_string(),
+            path: self.endpoint.path_of(url).to_string(),
+            detail,
+        }
+    }
+
+    /// GETs one zone page and parses it.
+    fn zone_page(&mut self, url: &str, zone: &str) -> Result<(ZonePage, Vec<String>), Ns1Error> {
+        let reply = self.request("GET", url, None)?;
+        if !reply.is_success() {
+            return Err(self.fail("GET", url, zone, &reply));
+        }
+        let page: ZonePage = serde_json::from_slice(&reply.body).map_err(|e| {
+            self.page_error(
+                url,
+                format!(
+                    "zone body is not the expected JSON ({e}); body: {}",
+                    reply.message()
+                ),
+            )
+        })?;
+        if page.records.is_none() {
+            return Err(self.page_error(
+                url,
+                "the zone answer has no \"records\" list (an empty zone is \"records\": []); \
+                 not treating it as empty"
+                    .to_string(),
+            ));
+        }
+        Ok((page, reply.links))
+    }
+}
+
 impl Ns1Api for Client {
-    fn list_zone(&mut self, zone: &str) -> Result<Vec<ZoneRecord>, Ns1Error> {
+    fn list_zone_full(&mut self, zone: &str) -> Result<ZoneListing, Ns1Error> {
         let zone = normalize_name(zone);
         let mut url = self.endpoint.url(&format!("zones/{}", path_segment(&zone)));
         let mut seen = std::collections::HashSet::new();
         let mut records = Vec::new();
+        let mut serial: Option<Option<u64>> = None;
         loop {
             if !seen.insert(url.clone()) || seen.len() > MAX_PAGES {
-                return Err(Ns1Error::Protocol {
-                    method: "GET".to_string(),
-                    path: self.endpoint.path_of(&url).to_string(),
-                    detail: format!(
+                return Err(self.page_error(
+                    &url,
+                    format!(
                         "pagination loop: Link rel=next repeats a page after {} pages",
                         seen.len()
                     ),
-                });
+                ));
             }
-            let reply = self.request("GET", &url, None)?;
-            if !reply.is_success() {
-                return Err(self.fail("GET", &url, &zone, &reply));
-            }
-            let page: ZonePage =
-                serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
-                    method: "GET".to_string(),
-                    path: self.endpoint.path_of(&url).to_string(),
-                    detail: format!(
-                        "zone body is not the expected JSON ({e}); body: {}",
-                        reply.message()
-                    ),
-                })?;
+            let (page, links) = self.zone_page(&url, &zone)?;
+            let page_serial = page.serial();
+            serial = match serial {
+                None => Some(page_serial),
+                // Pages that disagree: the zone changed while it was read.
+                Some(s) if s == page_serial => Some(s),
+                Some(_) => Some(None),
+            };
+            let page_records = page.records.unwrap_or_default();
             debug!(
                 "NS1 GET {}: {} records on this page",
                 self.endpoint.path_of(&url),
-                page.records.len()
+                page_records.len()
             );
-            records.extend(page.records.into_iter().map(ZoneRecord::from));
-            match parse_next_link(&reply.links) {
+            records.extend(page_records.into_iter().map(ZoneRecord::from));
+            match parse_next_link(&links) {
                 Some(next) => url = self.endpoint.rebase(&next),
                 None => break,
             }
         }
         debug!("NS1 zone {zone}: {} records listed", records.len());
-        Ok(records)
+        Ok(ZoneListing {
+            serial: serial.flatten(),
+            records,
+        })
+    }
+
+    fn zone_serial(&mut self, zone: &str) -> Result<Option<u64>, Ns1Error> {
+        let zone = normalize_name(zone);
+        let url = self
+            .endpoint
+            .url(&format!("zones/{}?limit=1", path_segment(&zone)));
+        let (page, _) = self.zone_page(&url, &zone)?;
+        Ok(page.serial())
+    }
+
+    fn import_zonefile(&mut self, zone: &str, zonefile: &str) -> Result<(), Ns1Error> {
+        let zone = normalize_name(zone);
+        if zonefile.contains(BOUNDARY) {
+            return Err(invalid("the zone file contains the multipart boundary"));
+        }
+        let body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"zonefile\"; filename=\"{zone}.zone\"\r\n\
+             Content-Type: text/plain\r\n\r\n{zonefile}\r\n--{BOUNDARY}--\r\n"
+        );
+        let url = self
+            .endpoint
+            .url(&format!("import/zonefile/{}", path_segment(&zone)));
+        let ctype = format!("multipart/form-data; boundary={BOUNDARY}");
+        let reply =
+            self.request_keyed("PUT", "PUT import", &url, Some((body.as_bytes(), &ctype)))?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        Err(self.fail("PUT", &url, &zone, &reply))
+    }
+
+    fn fork(&self) -> Option<Box<dyn Ns1Api>> {
+        Some(Box::new(self.clone()))
     }
 
     fn create(
@@ -651,7 +879,7 @@ impl Ns1Api for Client {
     }
 
     fn stats(&self) -> Stats {
-        self.stats.clone()
+        locked(&self.stats).clone()
     }
 }
 
@@ -679,7 +907,13 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        let recs: Vec<ZoneRecord> = page.records.into_iter().map(ZoneRecord::from).collect();
+        assert_eq!(page.serial(), None);
+        let recs: Vec<ZoneRecord> = page
+            .records
+            .unwrap()
+            .into_iter()
+            .map(ZoneRecord::from)
+            .collect();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[1].rtype, "SRV");
         assert_eq!(recs[1].ttl, Some(60));
@@ -688,10 +922,22 @@ mod tests {
             vec!["0 1 31000 t.example.com.".to_string()]
         );
         assert_eq!(recs[0].tier, Some(1));
+        assert_eq!(recs[0].link, None);
+        assert_eq!(recs[2].link.as_deref(), Some("other.example.com"));
         assert!(recs[2].answers.is_empty());
         assert_eq!(recs[2].ttl, None);
-        let empty: ZonePage = serde_json::from_str(r#"{"zone":"z"}"#).unwrap();
-        assert!(empty.records.is_empty());
+        let missing: ZonePage = serde_json::from_str(r#"{"zone":"z","serial":7}"#).unwrap();
+        assert!(missing.records.is_none());
+        assert_eq!(missing.serial(), Some(7));
+        let empty: ZonePage = serde_json::from_str(r#"{"zone":"z","records":[]}"#).unwrap();
+        assert!(empty.records.unwrap().is_empty());
+        assert!(is_loopback_authority("127.0.0.1:80"));
+        assert!(is_loopback_authority("127.9.9.9"));
+        assert!(is_loopback_authority("[::1]:8080"));
+        assert!(is_loopback_authority("LOCALHOST:1"));
+        assert!(!is_loopback_authority("api.nsone.net"));
+        assert!(!is_loopback_authority("10.0.0.1:80"));
+        assert!(!is_loopback_authority("[2001:db8::1]:80"));
     }
 
     #[test]
@@ -722,7 +968,7 @@ mod tests {
             status,
             links: vec![],
             content_type: Some("application/json".into()),
-            ratelimit: None,
+            ratelimit: RateLimit::Missing,
             body: body.as_bytes().to_vec(),
         };
         assert!(already_exists(&r(

@@ -70,16 +70,37 @@ impl Endpoint {
             } else {
                 path_and_query.to_string()
             };
-            format!("{}{}", self.origin(), path_and_query)
+            format!("{}{}", self.origin(), self.keep_prefix(&path_and_query))
         } else if let Some(rest) = link.strip_prefix("//") {
             // Network-path reference: drop the authority as well.
             let path_and_query = rest.find(['/', '?']).map_or("/", |i| &rest[i..]);
-            format!("{}{}", self.origin(), path_and_query)
+            format!("{}{}", self.origin(), self.keep_prefix(path_and_query))
         } else if link.starts_with('/') {
-            format!("{}{}", self.origin(), link)
+            format!("{}{}", self.origin(), self.keep_prefix(link))
         } else {
             self.url(link)
         }
+    }
+
+    /// An endpoint behind a path prefix (`https://gw.example/ns1/v1/`) gets
+    /// `Link` URLs from the API behind it that start at the API's own root
+    /// (`/v1/zones/…`): put the prefix back. A path already under the
+    /// endpoint's base path is kept as it is.
+    fn keep_prefix(&self, path_and_query: &str) -> String {
+        if path_and_query.starts_with(&self.base_path) {
+            return path_and_query.to_string();
+        }
+        // The API root: the last segment of the base path (`/v1/`).
+        let trimmed = self.base_path.trim_end_matches('/');
+        if let Some(i) = trimmed.rfind('/')
+            && i > 0
+        {
+            let root = &self.base_path[i..]; // "/v1/"
+            if let Some(rest) = path_and_query.strip_prefix(root) {
+                return format!("{}{rest}", self.base_path);
+            }
+        }
+        path_and_query.to_string()
     }
 
     /// The path-and-query part of a URL built by this endpoint, for logs and
@@ -317,6 +338,30 @@ mod tests {
             local.rebase("https://127.0.0.1:9/v1/zones/z?after=1"),
             "http://127.0.0.1:9/v1/zones/z?after=1"
         );
+    }
+
+    #[test]
+    fn rebase_keeps_the_endpoint_path_prefix() {
+        let e = Endpoint::parse("https://gw.example/ns1/v1/").unwrap();
+        assert_eq!(
+            e.rebase("https://api.nsone.net/v1/zones/z?after=X&limit=2"),
+            "https://gw.example/ns1/v1/zones/z?after=X&limit=2"
+        );
+        assert_eq!(
+            e.rebase("https://gw.example/ns1/v1/zones/z?after=X"),
+            "https://gw.example/ns1/v1/zones/z?after=X"
+        );
+        assert_eq!(
+            e.rebase("/v1/zones/z?after=X"),
+            "https://gw.example/ns1/v1/zones/z?after=X"
+        );
+        assert_eq!(
+            e.rebase("zones/z?after=X"),
+            "https://gw.example/ns1/v1/zones/z?after=X"
+        );
+        // HTTPS in upper case is https.
+        let u = Endpoint::parse("HTTPS://API.nsone.net/v1/").unwrap();
+        assert_eq!(u.scheme, "https");
     }
 
     #[test]

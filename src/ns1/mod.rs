@@ -24,8 +24,10 @@ pub mod rdata;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use client::parse_zone_page;
 pub use client::{Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
 pub use error::{Ns1Error, describe_body};
+pub use pacing::PacingState;
 pub use rdata::{answer_to_rdata, normalize_name, normalize_short_answer, record_body};
 
 /// Log targets (module prefixes) of dependencies that dump raw HTTP traffic,
@@ -71,6 +73,9 @@ pub struct Ns1Options {
     /// would end past this instant ([`Ns1Error::Deadline`] instead). A
     /// request in flight is also cut off at the deadline.
     pub deadline: Option<Instant>,
+    /// Allow a plain-http endpoint on a host other than loopback (the key
+    /// then travels unencrypted). Loopback is always allowed (tests).
+    pub allow_http: bool,
 }
 
 impl Ns1Options {
@@ -85,6 +90,7 @@ impl Ns1Options {
             ca_file: None,
             max_retries: 4,
             deadline: None,
+            allow_http: false,
         }
     }
 }
@@ -114,6 +120,7 @@ impl std::fmt::Debug for Ns1Options {
             .field("ca_file", &self.ca_file)
             .field("max_retries", &self.max_retries)
             .field("deadline", &self.deadline)
+            .field("allow_http", &self.allow_http)
             .finish()
     }
 }
@@ -132,6 +139,17 @@ pub struct ZoneRecord {
     pub answers: Vec<String>,
     /// 1 for a plain record; > 1 means filters/metadata ("advanced").
     pub tier: Option<u32>,
+    /// The record this one links to (`link`), for linked records.
+    pub link: Option<String>,
+}
+
+/// A whole zone listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZoneListing {
+    /// The zone's `serial` as every page gave it; `None` when it was
+    /// missing or changed between pages (the zone moved while read).
+    pub serial: Option<u64>,
+    pub records: Vec<ZoneRecord>,
 }
 
 /// Request counters.
@@ -152,12 +170,28 @@ pub struct Stats {
 }
 
 /// The NS1 operations the sync engine uses.
-pub trait Ns1Api {
+pub trait Ns1Api: Send {
     /// `GET /v1/zones/{zone}`, following every `Link: <url>; rel="next"`
     /// page and concatenating `records`. Link URLs are rebased onto the
-    /// endpoint's scheme and host; a repeated page URL is an
-    /// [`Ns1Error::Protocol`] error.
-    fn list_zone(&mut self, zone: &str) -> Result<Vec<ZoneRecord>, Ns1Error>;
+    /// endpoint's scheme, host and path prefix; a repeated page URL, or a
+    /// page without a `records` list, is an [`Ns1Error::Protocol`] error.
+    fn list_zone(&mut self, zone: &str) -> Result<Vec<ZoneRecord>, Ns1Error> {
+        Ok(self.list_zone_full(zone)?.records)
+    }
+    /// [`Ns1Api::list_zone`] with the zone's serial.
+    fn list_zone_full(&mut self, zone: &str) -> Result<ZoneListing, Ns1Error>;
+    /// The zone's serial from page 1 read with a small `limit` (one GET).
+    fn zone_serial(&mut self, zone: &str) -> Result<Option<u64>, Ns1Error>;
+    /// `PUT /v1/import/zonefile/{zone}`, multipart field `zonefile`: creates
+    /// a new zone from a BIND zone file. Never call it for a zone that
+    /// exists.
+    fn import_zonefile(&mut self, zone: &str, zonefile: &str) -> Result<(), Ns1Error>;
+    /// Another handle on the same account for another thread, sharing
+    /// pacing and counters; `None` if this client cannot be shared (then
+    /// everything goes through one handle).
+    fn fork(&self) -> Option<Box<dyn Ns1Api>> {
+        None
+    }
     /// PUT create with `answers` in normalized form (A/AAAA `"ip"`, SRV
     /// `"priority weight port target"`). Falls back to POST when the
     /// server says the record already exists.

@@ -8,37 +8,116 @@
 //! and, before each request, estimate how many tokens the server has now.
 //! Everything here takes `now` as an argument so it can be tested without a
 //! clock.
+//!
+//! Headers can lie: missing, zero, unparsable or absurd values (a period of
+//! `1e20` seconds, a limit of four billion) never reach the arithmetic.
+//! Such a response is paced with a conservative default bucket
+//! ([`default_shape`]) and said once at `-v`. Every duration computed here
+//! is finite and capped ([`MAX_WAIT`]).
+//!
+//! The bucket is the account's (`X-Ratelimit-By: customer`): other tools
+//! spend from it too. When `Remaining` falls faster than this client's own
+//! requests explain, the difference is counted as foreign spend and the
+//! refill this client plans with drops to the share that is left
+//! ([`Pacer::effective_rate`]).
+//!
+//! The estimates can be saved ([`Pacer::snapshot`]) and restored in the next
+//! run ([`Pacer::restore`]) so that its first request of each method is
+//! paced like the others.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Extra wait added on top of the computed time-to-next-token, to absorb
 /// rounding and clock granularity.
 pub const PACING_MARGIN: Duration = Duration::from_millis(5);
 
-/// One set of rate-limit headers as reported by the server.
+/// Largest bucket size believed (NS1's real ones are in the hundreds).
+pub const MAX_LIMIT: u32 = 1_000_000;
+/// Longest refill period believed, in seconds (NS1's are minutes).
+pub const MAX_PERIOD: f64 = 86_400.0;
+/// Shortest refill period believed, in seconds.
+pub const MIN_PERIOD: f64 = 0.001;
+/// No single pacing wait is longer than this.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// The smallest share of a bucket's refill this client plans with, however
+/// much others spend.
+pub const MIN_SHARE: f64 = 0.05;
+
+/// One set of rate-limit headers as reported by the server, checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimitHeaders {
-    /// Bucket size (`X-Ratelimit-Limit`).
+    /// Bucket size (`X-Ratelimit-Limit`), 1..=[`MAX_LIMIT`].
     pub limit: u32,
-    /// Tokens left after this request (`X-Ratelimit-Remaining`).
+    /// Tokens left after this request (`X-Ratelimit-Remaining`), at most
+    /// `limit`.
     pub remaining: u32,
-    /// Seconds to refill the whole bucket (`X-Ratelimit-Period`).
+    /// Seconds to refill the whole bucket (`X-Ratelimit-Period`),
+    /// [`MIN_PERIOD`]..=[`MAX_PERIOD`].
     pub period: f64,
+}
+
+/// What a response said about its bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateLimit {
+    /// All three headers present and believable.
+    Known(RateLimitHeaders),
+    /// No rate-limit header at all.
+    Missing,
+    /// Present but zero, unparsable or absurd; the text says which.
+    Absurd(String),
+}
+
+impl RateLimit {
+    pub fn known(&self) -> Option<RateLimitHeaders> {
+        match self {
+            RateLimit::Known(h) => Some(*h),
+            _ => None,
+        }
+    }
 }
 
 impl RateLimitHeaders {
     /// Builds the triple from header lookups (names are given in lower
-    /// case). Returns `None` unless all three are present and sane
-    /// (limit > 0, period > 0).
+    /// case). Returns `None` unless all three are present and sane (see
+    /// [`RateLimitHeaders::check`]).
     pub fn from_lookup<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Self> {
-        let limit: u32 = get("x-ratelimit-limit")?.trim().parse().ok()?;
-        let remaining: u32 = get("x-ratelimit-remaining")?.trim().parse().ok()?;
-        let period: f64 = get("x-ratelimit-period")?.trim().parse().ok()?;
-        if limit == 0 || !(period.is_finite() && period > 0.0) {
-            return None;
+        Self::check(get).known()
+    }
+
+    /// Classifies the headers: believable, missing, or lying. A
+    /// `Remaining` above `Limit` is clamped to it.
+    pub fn check<'a>(get: impl Fn(&str) -> Option<&'a str>) -> RateLimit {
+        let (l, r, p) = (
+            get("x-ratelimit-limit"),
+            get("x-ratelimit-remaining"),
+            get("x-ratelimit-period"),
+        );
+        if l.is_none() && r.is_none() && p.is_none() {
+            return RateLimit::Missing;
         }
-        Some(RateLimitHeaders {
+        let (Some(l), Some(r), Some(p)) = (l, r, p) else {
+            return RateLimit::Absurd(format!(
+                "incomplete (limit {l:?}, remaining {r:?}, period {p:?})"
+            ));
+        };
+        let limit = match l.trim().parse::<u64>() {
+            Ok(n) if n >= 1 && n <= u64::from(MAX_LIMIT) => n as u32,
+            _ => return RateLimit::Absurd(format!("X-Ratelimit-Limit {:?}", short(l))),
+        };
+        let remaining = match r.trim().parse::<u64>() {
+            Ok(n) => n.min(u64::from(limit)) as u32,
+            Err(_) => match r.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() && f >= 0.0 => f.min(f64::from(limit)) as u32,
+                _ => return RateLimit::Absurd(format!("X-Ratelimit-Remaining {:?}", short(r))),
+            },
+        };
+        let period = match p.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && (MIN_PERIOD..=MAX_PERIOD).contains(&f) => f,
+            _ => return RateLimit::Absurd(format!("X-Ratelimit-Period {:?}", short(p))),
+        };
+        RateLimit::Known(RateLimitHeaders {
             limit,
             remaining,
             period,
@@ -51,6 +130,33 @@ impl RateLimitHeaders {
     }
 }
 
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// The conservative bucket assumed for `method` when its headers are
+/// missing or lie: NS1's documented shapes (GET 900/300 s, POST 300/300 s,
+/// PUT and DELETE 100/200 s; anything else 100/200 s).
+pub fn default_shape(method: &str) -> (u32, f64) {
+    match method {
+        "GET" => (900, 300.0),
+        "POST" => (300, 300.0),
+        _ => (100, 200.0),
+    }
+}
+
+/// A `Duration` of `secs` seconds, capped at [`MAX_WAIT`]; NaN and
+/// negative values give zero. Never panics.
+pub fn saturating_secs(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        Duration::ZERO
+    } else if secs >= MAX_WAIT.as_secs_f64() {
+        MAX_WAIT
+    } else {
+        Duration::from_secs_f64(secs)
+    }
+}
+
 /// Estimated state of one method's bucket.
 #[derive(Debug, Clone, Copy)]
 struct BucketEstimate {
@@ -59,11 +165,36 @@ struct BucketEstimate {
     /// Tokens believed to be available at `seen`.
     tokens: f64,
     seen: Instant,
+    /// Own requests answered (or lost) since `seen`.
+    own_since: f64,
+    /// Best (unfloored) guess of the tokens at `seen`, for the foreign
+    /// spend arithmetic.
+    mid: f64,
+    /// Decayed sums of foreign spend (tokens) and observed time (seconds).
+    foreign_tokens: f64,
+    foreign_secs: f64,
+    /// Whether `limit`/`period` came from headers (false: the default).
+    from_headers: bool,
 }
 
 impl BucketEstimate {
-    fn rate(&self) -> f64 {
+    fn raw_rate(&self) -> f64 {
         self.limit / self.period
+    }
+
+    /// Foreign spend per second believed, with a margin for the floor()ed
+    /// `Remaining`; zero until more than a token is unexplained.
+    fn foreign_rate(&self) -> f64 {
+        if self.foreign_tokens <= 1.5 || self.foreign_secs <= 0.0 {
+            0.0
+        } else {
+            (self.foreign_tokens + 1.0) / self.foreign_secs
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        let raw = self.raw_rate();
+        (raw - self.foreign_rate()).max(raw * MIN_SHARE)
     }
 
     fn tokens_at(&self, now: Instant) -> f64 {
@@ -76,6 +207,34 @@ impl BucketEstimate {
 #[derive(Debug, Default, Clone)]
 pub struct Pacer {
     buckets: HashMap<String, BucketEstimate>,
+    /// Methods whose lying headers were already reported.
+    warned: Vec<String>,
+}
+
+/// One method's saved estimate (see [`Pacer::snapshot`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedBucket {
+    pub method: String,
+    pub limit: f64,
+    pub period: f64,
+    pub tokens: f64,
+    /// Unix time of the estimate, in seconds.
+    pub unix_time: f64,
+    /// Foreign spend believed, tokens per second.
+    #[serde(default)]
+    pub foreign_rate: f64,
+}
+
+/// The pacing state kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PacingState {
+    pub buckets: Vec<SavedBucket>,
+}
+
+fn unix_secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 impl Pacer {
@@ -85,19 +244,118 @@ impl Pacer {
         Pacer::default()
     }
 
-    /// Records the headers of a response to a `method` request received at
-    /// `now`. Absent headers (`None`) keep the previous estimate.
+    /// Records the headers of a successful (non-429) response to a `method`
+    /// request received at `now`. Absent headers (`None`) keep the previous
+    /// estimate, less the request just answered.
     pub fn observe(&mut self, method: &str, headers: Option<RateLimitHeaders>, now: Instant) {
-        if let Some(h) = headers {
-            self.buckets.insert(
-                method.to_string(),
-                BucketEstimate {
-                    limit: f64::from(h.limit),
+        let rl = match headers {
+            Some(h) => RateLimit::Known(h),
+            None => RateLimit::Missing,
+        };
+        self.observe_reply(method, &rl, false, now);
+    }
+
+    /// Records a response to a `method` request received at `now`:
+    /// `throttled` for a 429 (which spent no token, and says the bucket is
+    /// empty). Missing or lying headers fall back to the previous estimate,
+    /// or to the conservative [`default_shape`] with an empty bucket.
+    pub fn observe_reply(&mut self, method: &str, rl: &RateLimit, throttled: bool, now: Instant) {
+        let own = if throttled { 0.0 } else { 1.0 };
+        match rl {
+            RateLimit::Known(h) => {
+                let limit = f64::from(h.limit);
+                let remaining = if throttled {
+                    0.0
+                } else {
+                    f64::from(h.remaining.min(h.limit))
+                };
+                let mut next = BucketEstimate {
+                    limit,
                     period: h.period,
-                    tokens: f64::from(h.remaining.min(h.limit)),
+                    tokens: remaining,
                     seen: now,
-                },
-            );
+                    own_since: 0.0,
+                    mid: if throttled { 0.5 } else { remaining + 0.5 },
+                    foreign_tokens: 0.0,
+                    foreign_secs: 0.0,
+                    from_headers: true,
+                };
+                if let Some(b) = self.buckets.get(method)
+                    && b.from_headers
+                    && b.limit == limit
+                    && b.period == h.period
+                {
+                    let elapsed = now.saturating_duration_since(b.seen).as_secs_f64();
+                    let refilled = (b.mid + elapsed * b.raw_rate()).min(b.limit);
+                    let predicted = refilled - b.own_since - own;
+                    // Remaining is floor()ed: the true count is half a
+                    // token above it on average.
+                    let observed = f64::from(h.remaining.min(h.limit)) + 0.5;
+                    let sample = if throttled {
+                        // An empty bucket only says "less than one".
+                        (predicted + own - 1.0).max(0.0)
+                    } else {
+                        predicted - observed
+                    };
+                    let decay = (-elapsed / b.period.max(1.0)).exp();
+                    next.foreign_tokens = b.foreign_tokens * decay + sample;
+                    next.foreign_secs = b.foreign_secs * decay + elapsed;
+                    let before = b.foreign_rate();
+                    if next.foreign_rate() > 0.0 && before == 0.0 {
+                        log::info!(
+                            "NS1 {method}: the shared bucket falls faster than this run's requests explain \
+                             (about {:.2} tokens/s spent by others); pacing to the {:.0}% left",
+                            next.foreign_rate(),
+                            100.0 * next.rate() / next.raw_rate()
+                        );
+                    }
+                }
+                self.buckets.insert(method.to_string(), next);
+            }
+            RateLimit::Missing | RateLimit::Absurd(_) => {
+                if !self.warned.iter().any(|m| m == method) {
+                    self.warned.push(method.to_string());
+                    let what = match rl {
+                        RateLimit::Absurd(why) => {
+                            format!("unbelievable rate-limit headers ({why})")
+                        }
+                        _ => "no rate-limit headers".to_string(),
+                    };
+                    let (l, p) = default_shape(method);
+                    log::info!(
+                        "NS1 {method}: {what}; pacing with the last good estimate or a conservative \
+                         default of {l} per {p} s"
+                    );
+                }
+                match self.buckets.get_mut(method) {
+                    Some(b) => {
+                        b.own_since += own;
+                        if throttled {
+                            b.tokens = 0.0;
+                            b.mid = 0.5;
+                            b.seen = now;
+                            b.own_since = 0.0;
+                        }
+                    }
+                    None => {
+                        let (l, p) = default_shape(method);
+                        self.buckets.insert(
+                            method.to_string(),
+                            BucketEstimate {
+                                limit: f64::from(l),
+                                period: p,
+                                tokens: 0.0,
+                                seen: now,
+                                own_since: 0.0,
+                                mid: 0.0,
+                                foreign_tokens: 0.0,
+                                foreign_secs: 0.0,
+                                from_headers: false,
+                            },
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -106,29 +364,39 @@ impl Pacer {
     pub fn note_throttled(&mut self, method: &str, now: Instant) {
         if let Some(b) = self.buckets.get_mut(method) {
             b.tokens = 0.0;
+            b.mid = 0.5;
             b.seen = now;
+            b.own_since = 0.0;
         }
     }
 
     /// A request was sent but no response (and so no headers) came back: the
     /// server may still have spent a token on it.
-    pub fn note_unanswered(&mut self, method: &str, now: Instant) {
+    pub fn note_unanswered(&mut self, method: &str, _now: Instant) {
         if let Some(b) = self.buckets.get_mut(method) {
-            b.tokens = (b.tokens_at(now) - 1.0).max(0.0);
-            b.seen = now;
+            b.own_since += 1.0;
         }
     }
 
     /// Estimated tokens available for `method` at `now`, if a bucket is known.
     pub fn tokens(&self, method: &str, now: Instant) -> Option<f64> {
-        self.buckets.get(method).map(|b| b.tokens_at(now))
+        self.buckets
+            .get(method)
+            .map(|b| (b.tokens_at(now) - b.own_since).max(0.0))
     }
 
     /// Token interval (period / limit) of `method`'s bucket, if known.
     pub fn token_interval(&self, method: &str) -> Option<Duration> {
         self.buckets
             .get(method)
-            .map(|b| Duration::from_secs_f64(b.period / b.limit))
+            .map(|b| saturating_secs(b.period / b.limit))
+    }
+
+    /// Refill this client plans with for `method`, tokens per second: the
+    /// bucket's rate less what others are seen to spend (at least
+    /// [`MIN_SHARE`] of it).
+    pub fn effective_rate(&self, method: &str) -> Option<f64> {
+        self.buckets.get(method).map(BucketEstimate::rate)
     }
 
     /// How long to wait at `now` before sending a `method` request so that
@@ -137,14 +405,84 @@ impl Pacer {
         match self.buckets.get(method) {
             None => Duration::ZERO,
             Some(b) => {
-                let tokens = b.tokens_at(now);
+                let tokens = b.tokens_at(now) - b.own_since;
                 if tokens >= 1.0 {
                     Duration::ZERO
                 } else {
-                    Duration::from_secs_f64((1.0 - tokens) / b.rate()) + PACING_MARGIN
+                    saturating_secs((1.0 - tokens) / b.rate()) + PACING_MARGIN
                 }
             }
         }
+    }
+
+    /// The estimates learned from headers, to keep for the next run.
+    pub fn snapshot(&self, now: Instant, wall: SystemTime) -> PacingState {
+        let unix_time = unix_secs(wall);
+        let mut buckets: Vec<SavedBucket> = self
+            .buckets
+            .iter()
+            .filter(|(_, b)| b.from_headers)
+            .map(|(m, b)| SavedBucket {
+                method: m.clone(),
+                limit: b.limit,
+                period: b.period,
+                tokens: (b.tokens_at(now) - b.own_since).max(0.0),
+                unix_time,
+                foreign_rate: b.foreign_rate(),
+            })
+            .collect();
+        buckets.sort_by(|a, b| a.method.cmp(&b.method));
+        PacingState { buckets }
+    }
+
+    /// Takes over a saved state: each believable entry becomes the estimate
+    /// of its method, aged by the wall time since it was saved (a clock
+    /// that went back counts as no time). Entries that are not believable
+    /// are skipped. Returns how many were taken.
+    pub fn restore(&mut self, state: &PacingState, now: Instant, wall: SystemTime) -> usize {
+        let wall = unix_secs(wall);
+        let mut taken = 0;
+        for s in &state.buckets {
+            let sane = !s.method.is_empty()
+                && s.method.len() <= 16
+                && s.limit.is_finite()
+                && (1.0..=f64::from(MAX_LIMIT)).contains(&s.limit)
+                && s.period.is_finite()
+                && (MIN_PERIOD..=MAX_PERIOD).contains(&s.period)
+                && s.tokens.is_finite()
+                && (0.0..=s.limit).contains(&s.tokens)
+                && s.unix_time.is_finite()
+                && s.foreign_rate.is_finite()
+                && s.foreign_rate >= 0.0;
+            if !sane {
+                log::debug!("pacing state for {:?} is not believable; ignored", s.method);
+                continue;
+            }
+            let age = (wall - s.unix_time).max(0.0);
+            if age > 10.0 * s.period {
+                continue; // long since full: nothing to learn
+            }
+            let Some(seen) = now.checked_sub(saturating_secs(age)) else {
+                continue;
+            };
+            let foreign_rate = s.foreign_rate.min(s.limit / s.period);
+            self.buckets.insert(
+                s.method.clone(),
+                BucketEstimate {
+                    limit: s.limit,
+                    period: s.period,
+                    tokens: s.tokens,
+                    seen,
+                    own_since: 0.0,
+                    mid: s.tokens,
+                    foreign_tokens: foreign_rate * s.period,
+                    foreign_secs: s.period,
+                    from_headers: true,
+                },
+            );
+            taken += 1;
+        }
+        taken
     }
 }
 
@@ -350,5 +688,227 @@ mod tests {
             ]
         );
         assert_eq!(backoff_delay(base, cap, u32::MAX), cap);
+    }
+
+    #[test]
+    fn lying_headers_are_classified_never_trusted() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "5"),
+                    ("x-ratelimit-period", "1e20"),
+                ],
+                "Period",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "5"),
+                    ("x-ratelimit-period", "NaN"),
+                ],
+                "Period",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "5"),
+                    ("x-ratelimit-period", "inf"),
+                ],
+                "Period",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "5"),
+                    ("x-ratelimit-period", "0"),
+                ],
+                "Period",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "5"),
+                    ("x-ratelimit-period", "-3"),
+                ],
+                "Period",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "0"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-period", "10"),
+                ],
+                "Limit",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "99999999999999999999999"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-period", "10"),
+                ],
+                "Limit",
+            ),
+            (
+                &[
+                    ("x-ratelimit-limit", "10"),
+                    ("x-ratelimit-remaining", "-1"),
+                    ("x-ratelimit-period", "10"),
+                ],
+                "Remaining",
+            ),
+            (
+                &[("x-ratelimit-limit", "10"), ("x-ratelimit-period", "10")],
+                "incomplete",
+            ),
+        ];
+        for (pairs, what) in cases {
+            match RateLimitHeaders::check(lookup(pairs)) {
+                RateLimit::Absurd(why) => assert!(why.contains(what), "{why} for {pairs:?}"),
+                other => panic!("{other:?} for {pairs:?}"),
+            }
+        }
+        assert_eq!(RateLimitHeaders::check(lookup(&[])), RateLimit::Missing);
+        // Remaining above Limit is clamped.
+        let over = [
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "4000000000000"),
+            ("x-ratelimit-period", "10"),
+        ];
+        assert_eq!(
+            RateLimitHeaders::check(lookup(&over))
+                .known()
+                .unwrap()
+                .remaining,
+            10
+        );
+    }
+
+    #[test]
+    fn lying_headers_pace_with_a_conservative_default() {
+        let mut p = Pacer::new();
+        let t0 = Instant::now();
+        p.observe_reply(
+            "PUT",
+            &RateLimit::Absurd("X-Ratelimit-Period \"1e20\"".into()),
+            false,
+            t0,
+        );
+        // Default PUT shape 100/200 s with an empty bucket: 2 s per token.
+        let d = p.delay_before("PUT", t0);
+        assert_eq!(d, Duration::from_secs(2) + PACING_MARGIN);
+        // A previous good estimate is kept (less the request just answered).
+        p.observe("POST", hdr(10, 5, 1.0), t0);
+        p.observe_reply("POST", &RateLimit::Missing, false, t0);
+        assert!((p.tokens("POST", t0).unwrap() - 4.0).abs() < 1e-9);
+        // Saturation: no wait is ever longer than MAX_WAIT, nothing panics.
+        assert_eq!(saturating_secs(1e20), MAX_WAIT);
+        assert_eq!(saturating_secs(f64::NAN), Duration::ZERO);
+        assert_eq!(saturating_secs(-1.0), Duration::ZERO);
+        assert_eq!(saturating_secs(f64::INFINITY), MAX_WAIT);
+    }
+
+    /// Another tool spends from the same bucket at 60% of its refill: the
+    /// pacer learns it from Remaining and never meets an empty bucket once
+    /// the burst is over.
+    #[test]
+    fn shared_bucket_slows_to_the_share_left() {
+        let (limit, period, foreign) = (50u32, 5.0f64, 6.0f64);
+        let rate = f64::from(limit) / period;
+        let rtt = Duration::from_millis(10);
+        let start = Instant::now();
+        let mut now = start;
+        let mut server = f64::from(limit);
+        let mut seen = start;
+        let mut p = Pacer::new();
+        let (mut sent, mut throttled) = (0u32, 0u32);
+        while now.duration_since(start) < Duration::from_secs(30) {
+            now += p.delay_before("PUT", now);
+            let arrive = now + rtt / 2;
+            let dt = arrive.duration_since(seen).as_secs_f64();
+            server = ((server + dt * rate).min(f64::from(limit)) - dt * foreign).max(0.0);
+            seen = arrive;
+            now += rtt;
+            if server >= 1.0 {
+                server -= 1.0;
+                sent += 1;
+                p.observe_reply(
+                    "PUT",
+                    &RateLimit::Known(RateLimitHeaders {
+                        limit,
+                        remaining: server.floor() as u32,
+                        period,
+                    }),
+                    false,
+                    now,
+                );
+            } else {
+                throttled += 1;
+                p.observe_reply(
+                    "PUT",
+                    &RateLimit::Known(RateLimitHeaders {
+                        limit,
+                        remaining: 0,
+                        period,
+                    }),
+                    true,
+                    now,
+                );
+            }
+        }
+        assert!(
+            throttled <= 1,
+            "{throttled} throttled, {sent} sent, eff {:?}",
+            p.effective_rate("PUT")
+        );
+        let eff = p.effective_rate("PUT").unwrap();
+        assert!(eff < rate * 0.6 && eff > rate * 0.2, "effective rate {eff}");
+        // Alone on the bucket the estimate stays at the full rate.
+        let mut q = Pacer::new();
+        let mut server = f64::from(limit);
+        let mut now = start;
+        let mut seen = start;
+        for _ in 0..400 {
+            now += q.delay_before("PUT", now);
+            let arrive = now + rtt / 2;
+            server =
+                (server + arrive.duration_since(seen).as_secs_f64() * rate).min(f64::from(limit));
+            seen = arrive;
+            assert!(server >= 1.0);
+            server -= 1.0;
+            now += rtt;
+            q.observe("PUT", hdr(limit, server.floor() as u32, period), now);
+        }
+        assert_eq!(q.effective_rate("PUT").unwrap(), rate);
+    }
+
+    #[test]
+    fn pacing_state_round_trips_and_rejects_nonsense() {
+        let mut p = Pacer::new();
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        p.observe("PUT", hdr(100, 0, 200.0), t0);
+        p.observe_reply("DELETE", &RateLimit::Missing, false, t0);
+        let s = p.snapshot(t0, wall);
+        assert_eq!(s.buckets.len(), 1, "defaults are not saved: {s:?}");
+        let json = serde_json::to_string(&s).unwrap();
+        let back: PacingState = serde_json::from_str(&json).unwrap();
+        // Ten seconds later, in a new run: five tokens back, the sixth 2 s away.
+        let mut q = Pacer::new();
+        let t1 = Instant::now() + Duration::from_secs(20);
+        assert_eq!(q.restore(&back, t1, wall + Duration::from_secs(10)), 1);
+        let tokens = q.tokens("PUT", t1).unwrap();
+        assert!((tokens - 5.0).abs() < 0.01, "{tokens}");
+        // Nonsense entries are skipped.
+        let mut bad = back.clone();
+        bad.buckets[0].period = 1e20;
+        assert_eq!(Pacer::new().restore(&bad, t1, wall), 0);
+        bad.buckets[0].period = 200.0;
+        bad.buckets[0].tokens = f64::NAN;
+        assert_eq!(Pacer::new().restore(&bad, t1, wall), 0);
+        // A clock that went back counts as no time.
+        let mut r = Pacer::new();
+        assert_eq!(r.restore(&back, t1, wall - Duration::from_secs(1000)), 1);
+        assert!(r.tokens("PUT", t1).unwrap() < 0.01);
     }
 }

@@ -64,7 +64,22 @@ pub struct GenOptions {
     pub ip_sources: Vec<IpSource>,
     pub rules: LabelRules,
     pub srv_weight: u32,
+    /// Most ports (distinct resource ports plus DiscoveryInfo ports) one
+    /// task may have; a task with more gets no SRV records, with a warning.
+    pub max_task_ports: usize,
+    /// Most answers (A, AAAA and SRV resource records) a run may build; a
+    /// state that makes more is refused.
+    pub max_records: usize,
+    /// Opt-in filters (see `filter.rs`); off by default.
+    pub healthy_only: super::filter::HealthyOnly,
+    pub min_visibility: Option<super::filter::Visibility>,
 }
+
+/// Default of [`GenOptions::max_task_ports`].
+pub const DEFAULT_MAX_TASK_PORTS: usize = 1024;
+/// Default of [`GenOptions::max_records`]: a 100,000-task cluster with two
+/// ports per task makes about 1.2 million.
+pub const DEFAULT_MAX_RECORDS: usize = 5_000_000;
 
 impl GenOptions {
     pub fn new(domain: &str) -> GenOptions {
@@ -74,6 +89,10 @@ impl GenOptions {
             ip_sources: vec![IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
             rules: LabelRules::Rfc1123,
             srv_weight: 1,
+            max_task_ports: DEFAULT_MAX_TASK_PORTS,
+            max_records: DEFAULT_MAX_RECORDS,
+            healthy_only: super::filter::HealthyOnly::Off,
+            min_visibility: None,
         }
     }
 }
@@ -147,6 +166,143 @@ pub fn parse_pid(pid: &str) -> Result<Pid<'_>, String> {
     Ok(Pid { host, port })
 }
 
+/// A state pid as Mesos-DNS's `PID.UnmarshalJSON` and `upid.Parse` leave
+/// it: host and port exactly as written, and the host's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upid<'a> {
+    pub host: &'a str,
+    pub port: &'a str,
+    pub ips: Vec<IpAddr>,
+}
+
+/// Reads a framework or agent pid from the raw JSON text of its value, as
+/// Mesos-DNS does: the undecoded bytes with `"` and spaces trimmed from both
+/// ends (so escapes such as `\u0040` stay as written), exactly one `@`, then
+/// Go's `net.ResolveTCPAddr("tcp", …)`: the port a number in 0-65535 (a
+/// sign allowed, empty = 0) or a known TCP service name, the host empty or
+/// an address or a name that resolves. The host and port text are kept.
+pub fn parse_upid<'a>(raw: &'a str, resolver: &dyn Resolver) -> Result<Upid<'a>, String> {
+    if raw == "null" {
+        return Err("pid is null".into());
+    }
+    // Quoted and cut: the raw text may be long or span lines.
+    let shown = || {
+        let cut: String = raw.chars().take(80).collect();
+        let more = if cut.len() < raw.len() { "…" } else { "" };
+        format!("{cut:?}{more}")
+    };
+    let text = raw.trim_matches(|c| c == '"' || c == ' ');
+    let mut parts = text.split('@');
+    let (Some(_id), Some(addr), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{} does not have exactly one '@'", shown()));
+    };
+    let (host, port) = go_split_host_port(addr).map_err(|e| format!("{}: {e}", shown()))?;
+    go_lookup_port(port).map_err(|e| format!("{}: {e}", shown()))?;
+    let ips = host_ips(host, resolver);
+    if !host.is_empty() && ips.is_empty() {
+        return Err(format!("{}: host {host:?} does not resolve", shown()));
+    }
+    Ok(Upid { host, port, ips })
+}
+
+/// Go's `net.SplitHostPort`: the port is whatever follows the last `:`.
+fn go_split_host_port(hp: &str) -> Result<(&str, &str), &'static str> {
+    let Some(i) = hp.rfind(':') else {
+        return Err("missing port in address");
+    };
+    let (host, j, k) = if hp.starts_with('[') {
+        let Some(end) = hp.find(']') else {
+            return Err("missing ']' in address");
+        };
+        if end + 1 == hp.len() {
+            return Err("missing port in address");
+        } else if end + 1 != i {
+            return Err(if hp.as_bytes()[end + 1] == b':' {
+                "too many colons in address"
+            } else {
+                "missing port in address"
+            });
+        }
+        (&hp[1..end], 1, end + 1)
+    } else {
+        let host = &hp[..i];
+        if host.contains(':') {
+            return Err("too many colons in address");
+        }
+        (host, 0, 0)
+    };
+    if hp[j..].contains('[') {
+        return Err("unexpected '[' in address");
+    }
+    if hp[k..].contains(']') {
+        return Err("unexpected ']' in address");
+    }
+    Ok((host, &hp[i + 1..]))
+}
+
+/// Go's `LookupPort("tcp", …)` (pure Go resolver): only whether it fails.
+fn go_lookup_port(service: &str) -> Result<(), String> {
+    let digits = service.strip_prefix(['+', '-']).unwrap_or(service);
+    if digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Go saturates; anything past 65535 (or below 0) is invalid.
+        let n = digits.bytes().try_fold(0u32, |n, b| {
+            n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+        });
+        return match n {
+            Some(n) if n <= 65535 && !(service.starts_with('-') && n > 0) => Ok(()),
+            _ => Err(format!("invalid port {service:?}")),
+        };
+    }
+    if known_tcp_service(service) {
+        Ok(())
+    } else {
+        Err(format!("unknown port tcp/{service}"))
+    }
+}
+
+/// Whether Go's pure resolver knows a TCP service name: its built-in table
+/// plus `/etc/services`, matched in ASCII lower case, at most 25 bytes.
+fn known_tcp_service(service: &str) -> bool {
+    static TABLE: OnceLock<Vec<String>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut names: Vec<String> = [
+            "ftp", "ftps", "gopher", "http", "https", "imap2", "imap3", "imaps", "pop3", "pop3s",
+            "smtp", "ssh", "telnet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Ok(text) = std::fs::read_to_string("/etc/services") {
+            for line in text.lines() {
+                let line = line.split('#').next().unwrap_or("");
+                let f: Vec<&str> = line
+                    .split([' ', '\r', '\t', '\n'])
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let Some((port, net)) = f.get(1).and_then(|pn| pn.split_once('/')) else {
+                    continue;
+                };
+                let port_ok = !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && port.parse::<u32>().is_ok_and(|p| p > 0);
+                if port_ok && net == "tcp" {
+                    names.extend(
+                        f.iter()
+                            .enumerate()
+                            .filter(|(i, _)| *i != 1)
+                            .map(|(_, n)| n.to_string()),
+                    );
+                }
+            }
+        }
+        names
+    });
+    service.len() <= 25 && {
+        let lower = service.to_ascii_lowercase();
+        table.contains(&lower)
+    }
+}
+
 /// Go's `net.SplitHostPort` for `host:port` / `[v6]:port` with a numeric port.
 pub fn split_host_port(addr: &str) -> Option<(&str, u16)> {
     let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
@@ -201,14 +357,15 @@ fn ip_literal(host: &str) -> Option<IpAddr> {
     inner.parse().ok()
 }
 
-/// `IPs(host)`: the literal, or every address the resolver gives.
-fn host_ips(host: &str, resolver: &dyn Resolver) -> Vec<IpAddr> {
+/// `IPs(host)`: the literal, or every address the resolver gives. As in
+/// Mesos-DNS, a bracketed IPv6 address (`[fd00::1]`) is neither.
+pub(crate) fn host_ips(host: &str, resolver: &dyn Resolver) -> Vec<IpAddr> {
     if host.is_empty() {
         return Vec::new();
     }
-    match ip_literal(host) {
-        Some(ip) => vec![canonical(ip)],
-        None => resolver.lookup(host),
+    match host.parse::<IpAddr>() {
+        Ok(ip) => vec![canonical(ip)],
+        Err(_) => resolver.lookup(host),
     }
 }
 
@@ -218,6 +375,10 @@ pub struct StateCounts {
     pub agents: usize,
     pub frameworks: usize,
     pub running_tasks: usize,
+    /// Running tasks left out by `healthyOnly` / `minVisibility` (filled
+    /// by [`super::filter::filter_counts`]; zero here).
+    pub unhealthy_tasks: usize,
+    pub not_visible_tasks: usize,
 }
 
 pub fn counts(state: &State<'_>) -> StateCounts {
@@ -230,6 +391,7 @@ pub fn counts(state: &State<'_>) -> StateCounts {
             .flat_map(|f| f.tasks.iter())
             .filter(|t| t.state == "TASK_RUNNING")
             .count(),
+        ..StateCounts::default()
     }
 }
 
@@ -260,7 +422,8 @@ pub fn generate(
             leader.host, state.leader
         ));
     };
-    let leader_written = leader.host;
+    let leader_written = served_form(leader.host, leader_ip);
+    let leader_written = leader_written.as_str();
     let leader_str = join_host_port(leader.host, leader.port);
     set.add_ip_as_written(&format!("leader.{d}"), leader_written, leader_ip);
     set.add_ip_as_written(&format!("master.{d}"), leader_written, leader_ip);
@@ -288,6 +451,8 @@ pub fn generate(
                 "master {entry:?}: host {host:?} is not an IP address"
             ));
         };
+        let host = served_form(host, ip);
+        let host = host.as_str();
         if *entry != leader_str {
             if set.has_ip(&master_d, ip) {
                 continue;
@@ -310,56 +475,42 @@ pub fn generate(
     let slave_d = format!("slave.{d}");
     let mut agents: HashMap<&str, Vec<IpAddr>> = HashMap::with_capacity(state.slaves.len());
     for (i, slave) in state.slaves.iter().enumerate() {
-        let pid = match &slave.pid {
-            Some(Some(pid)) => pid,
-            Some(None) => return err(format!("slaves[{i}] (id {:?}): pid is null", slave.id)),
-            None => return err(format!("slaves[{i}] (id {:?}): pid is missing", slave.id)),
+        // A missing pid crashes Mesos-DNS (nil dereference).
+        let Some(pid) = slave.pid else {
+            return err(format!("slaves[{i}] (id {:?}): pid is missing", slave.id));
         };
-        let p = parse_pid(pid).map_err(|e| GenError(format!("slaves[{i}] pid: {e}")))?;
-        let ips = host_ips(p.host, resolver);
-        if ips.is_empty() {
-            return err(format!(
-                "slaves[{i}] pid {pid:?}: host {:?} does not resolve",
-                p.host
-            ));
+        let p = parse_upid(pid, resolver)
+            .map_err(|e| GenError(format!("slaves[{i}] (id {:?}) pid: {e}", slave.id)))?;
+        // An empty host (`slave@:5051`) gives no address: the agent's tasks
+        // still count, without agent addresses.
+        if !p.ips.is_empty() {
+            for ip in &p.ips {
+                set.add_ip(&slave_d, *ip);
+            }
+            set.add_srv_text(&format!("_slave._tcp.{d}"), &slave_d, p.port);
         }
-        for ip in &ips {
-            set.add_ip(&slave_d, *ip);
-        }
-        set.add_srv(&format!("_slave._tcp.{d}"), &slave_d, p.port.into());
-        agents.insert(&slave.id, ips);
+        agents.insert(&slave.id, p.ips);
     }
 
     // §5.3 frameworks, §5.4 tasks.
     let mut names = NameBuf::default();
     for (fi, fw) in state.frameworks.iter().enumerate() {
         let fwname = fragment(&fw.name, opts.rules);
-        let (host, port) = match &fw.pid {
-            Some(Some(pid)) => {
-                let p = parse_pid(pid)
+        let (fw_ips, port) = match fw.pid {
+            Some(pid) => {
+                let p = parse_upid(pid, resolver)
                     .map_err(|e| GenError(format!("frameworks[{fi}] ({:?}) pid: {e}", fw.name)))?;
-                let ips = host_ips(p.host, resolver);
-                if ips.is_empty() {
-                    return err(format!(
-                        "frameworks[{fi}] ({:?}) pid {pid:?}: host {:?} does not resolve",
-                        fw.name, p.host
-                    ));
-                }
-                (p.host, Some(p.port))
+                (p.ips, p.port)
             }
-            Some(None) => {
-                return err(format!("frameworks[{fi}] ({:?}): pid is null", fw.name));
-            }
-            None => (fw.hostname.as_ref(), None),
+            None => (host_ips(&fw.hostname, resolver), ""),
         };
-        let fw_ips = host_ips(host, resolver);
         if !fw_ips.is_empty() {
             let fw_d = format!("{fwname}.{d}");
             for ip in &fw_ips {
                 set.add_ip(&fw_d, *ip);
             }
-            if let Some(port) = port {
-                set.add_srv(&format!("_framework._tcp.{fwname}.{d}"), &fw_d, port.into());
+            if !port.is_empty() {
+                set.add_srv_text(&format!("_framework._tcp.{fwname}.{d}"), &fw_d, port);
             }
         }
         for (ti, task) in fw.tasks.iter().enumerate() {
@@ -369,13 +520,46 @@ pub fn generate(
             let Some(sips) = agents.get(task.slave_id.as_ref()) else {
                 continue;
             };
-            let ports = resource_ports(&task.resources.ports).map_err(|e| {
+            if super::filter::verdict(task, opts) != super::filter::Verdict::Publish {
+                continue;
+            }
+            let ranges = resource_ports(&task.resources.ports).map_err(|e| {
                 GenError(format!(
                     "frameworks[{fi}].tasks[{ti}] (id {:?}) resources.ports {:?}: {e}",
                     task.id, task.resources.ports
                 ))
             })?;
-            let tips = task_ips(task, sips, &opts.ip_sources);
+            let discovery_ports = if task.discovery.name.is_empty() {
+                0
+            } else {
+                task.discovery.ports.ports.len()
+            };
+            let total = ranges.len().saturating_add(discovery_ports as u64);
+            let within = total <= opts.max_task_ports as u64;
+            if !within {
+                set.tasks_over_port_bound += 1;
+                log::warn!(
+                    "task {:?} of framework {:?} has {total} ports, more than the {} allowed \
+                     (--max-task-ports): its SRV records are skipped",
+                    task.id,
+                    fw.name,
+                    opts.max_task_ports
+                );
+            }
+            let ports: Vec<i64> = if within {
+                ranges.iter().collect()
+            } else {
+                Vec::new()
+            };
+            // Each port makes at most 2 protocols x 2 names x 2 blocks.
+            if set.answers().saturating_add(ports.len() * 8) > opts.max_records {
+                return err(too_many(opts.max_records));
+            }
+            let tips = task_ips(
+                task,
+                sips,
+                &super::filter::ip_sources(task, &opts.ip_sources),
+            );
             let ctx = TaskCtx {
                 fw: &fwname,
                 d,
@@ -384,6 +568,7 @@ pub fn generate(
                 tips: &tips,
                 sips,
                 ports: &ports,
+                discovery_ports: within,
             };
             if task.discovery.name.is_empty() {
                 let n = label(&task.name, opts.rules);
@@ -403,9 +588,26 @@ pub fn generate(
                     );
                 }
             }
+            if set.answers() > opts.max_records {
+                return err(too_many(opts.max_records));
+            }
         }
     }
     Ok(set)
+}
+
+fn too_many(max: usize) -> String {
+    format!("the state makes more than {max} records (--max-records): refused, nothing is written")
+}
+
+/// A leader or master host as Mesos-DNS serves it: as written, except an
+/// IPv4-mapped IPv6 address (`::ffff:10.0.0.1`), which Go's
+/// `net.ParseIP(..).To4()` files and serves as the A record `10.0.0.1`.
+fn served_form(host: &str, ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => canonical(ip).to_string(),
+        _ => host.to_string(),
+    }
 }
 
 fn join_host_port(host: &str, port: u16) -> String {
@@ -424,6 +626,9 @@ struct TaskCtx<'a> {
     tips: &'a [IpAddr],
     sips: &'a [IpAddr],
     ports: &'a [i64],
+    /// Whether the DiscoveryInfo ports make records (the task is within
+    /// its port bound).
+    discovery_ports: bool,
 }
 
 /// A reused buffer for building names.
@@ -481,7 +686,7 @@ fn task_block(
             }
         }
     }
-    let Some(task) = discovery else {
+    let Some(task) = discovery.filter(|_| ctx.discovery_ports) else {
         return;
     };
     for dp in &task.discovery.ports.ports {
@@ -503,41 +708,79 @@ fn task_block(
     }
 }
 
-/// Expands `"[a-b, c-d]"` (spec §5.4). Pieces whose ends are not integers
-/// are skipped, as upstream does; shapes that crash upstream are errors.
-pub fn resource_ports(ports: &str) -> Result<Vec<i64>, String> {
-    if ports.is_empty() {
-        return Ok(Vec::new());
+/// The resource ports of a task: sorted, merged, inclusive ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortRanges(Vec<(i64, i64)>);
+
+impl PortRanges {
+    /// How many distinct ports.
+    pub fn len(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|&(lo, hi)| (hi - lo) as u64 + 1)
+            .fold(0, u64::saturating_add)
     }
-    let Some(inner) = ports.strip_prefix('[') else {
-        return Err("does not start with '['".into());
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every port, ascending (as many as [`len`](Self::len): bound it first).
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        self.0.iter().flat_map(|&(lo, hi)| lo..=hi)
+    }
+}
+
+/// Reads `resources.ports` as Mesos-DNS's `Resources.Ports` does (spec
+/// §5.4): `""` and `"[]"` are none; otherwise the text between the first
+/// `[` and the next `[` or `]`, split at `,`, each piece trimmed and split
+/// at `-`; a piece whose first or second end is not an integer is skipped,
+/// `a > b` gives none, and ends above 65535 are kept. Shapes that crash
+/// Mesos-DNS are errors: no `[`, a piece with an integer and no `-`, and a
+/// range ending at 2^63-1 (its loop never ends). Duplicates merge.
+pub fn resource_ports(ports: &str) -> Result<PortRanges, String> {
+    if ports.is_empty() || ports == "[]" {
+        return Ok(PortRanges::default());
+    }
+    let Some((_, rest)) = ports.split_once('[') else {
+        return Err("has no '[' (Mesos-DNS crashes on it)".into());
     };
-    // Upstream drops the last character whatever it is.
-    let mut chars = inner.chars();
-    chars.next_back();
-    let inner = chars.as_str();
-    if inner.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
+    let inner = rest.split('[').next().unwrap_or("");
+    let inner = inner.split(']').next().unwrap_or("");
+    let mut ranges = Vec::new();
     for piece in inner.split(',') {
         let piece = piece.trim();
         let mut ends = piece.split('-');
-        let (Some(a), Some(b)) = (ends.next(), ends.next()) else {
-            return Err(format!("range {piece:?} has no '-'"));
-        };
-        let (Ok(a), Ok(b)) = (a.parse::<i64>(), b.parse::<i64>()) else {
+        let Ok(lo) = ends.next().unwrap_or("").parse::<i64>() else {
             continue;
         };
-        if a > b {
+        let Some(hi) = ends.next() else {
+            return Err(format!(
+                "range {piece:?} has no '-' (Mesos-DNS crashes on it)"
+            ));
+        };
+        let Ok(hi) = hi.parse::<i64>() else {
+            continue;
+        };
+        if lo > hi {
             continue;
         }
-        if !(0..=65535).contains(&a) || !(0..=65535).contains(&b) {
-            return Err(format!("range {piece:?} is outside 0-65535"));
+        if hi == i64::MAX {
+            return Err(format!(
+                "range {piece:?} never ends in Mesos-DNS (its loop overflows)"
+            ));
         }
-        out.extend(a..=b);
+        ranges.push((lo, hi));
     }
-    Ok(out)
+    ranges.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+    Ok(PortRanges(merged))
 }
 
 /// `TIPs`: all IPs of the first source that yields one (spec §6).

@@ -2,9 +2,11 @@
 //! output as normalized JSON or a zone-file fragment. No I/O here except the
 //! optional system resolver.
 
+pub mod filter;
 pub mod generate;
 pub mod labels;
 pub mod output;
+pub mod resolve;
 pub mod set;
 pub mod state;
 

@@ -76,11 +76,19 @@ pub fn write_zone(set: &mut RecordSet, ttl: u32, w: &mut impl Write) -> io::Resu
         result = (|| {
             let publishable = is_publishable_name(name);
             for a in answers {
+                // An SRV target may hold a raw name from the state.
                 let rdata = match rtype {
-                    RecordType::SRV => format!("{a}."),
+                    RecordType::SRV => format!("{}.", crate::report::escape_control(a)),
                     _ => a.clone(),
                 };
-                if publishable {
+                // A port kept as text (`http`, `+80`) or outside 0-65535
+                // is no zone-file port.
+                let port_ok = rtype != RecordType::SRV
+                    || a.split(' ').nth(2).is_some_and(|p| {
+                        p.bytes().all(|b| b.is_ascii_digit())
+                            && p.parse::<u16>().is_ok_and(|n| n.to_string() == p)
+                    });
+                if publishable && port_ok {
                     writeln!(w, "{name}.\t{ttl}\tIN\t{rtype}\t{rdata}")?;
                 } else {
                     writeln!(

@@ -77,6 +77,12 @@ enum Answer {
         port_index: u32,
         target: NameId,
     },
+    /// A port kept as text (a pid port such as `http` or `+80`, which
+    /// Mesos-DNS stores as written).
+    SrvText {
+        port: NameId,
+        target: NameId,
+    },
 }
 
 impl Answer {
@@ -84,7 +90,7 @@ impl Answer {
         match self {
             Answer::V4(_) | Answer::Text { v6: false, .. } => RecordType::A,
             Answer::V6(_) | Answer::Text { v6: true, .. } => RecordType::AAAA,
-            Answer::Srv { .. } | Answer::SrvWide { .. } => RecordType::SRV,
+            Answer::Srv { .. } | Answer::SrvWide { .. } | Answer::SrvText { .. } => RecordType::SRV,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct RecordSet {
     wide_ports: Vec<i64>,
     v6: Vec<Ipv6Addr>,
     srv_weight: u32,
+    /// Tasks whose SRV records were skipped for their port bound.
+    pub tasks_over_port_bound: usize,
 }
 
 impl RecordSet {
@@ -115,6 +123,7 @@ impl RecordSet {
             wide_ports: Vec::new(),
             v6: Vec::new(),
             srv_weight,
+            tasks_over_port_bound: 0,
         }
     }
 
@@ -225,6 +234,28 @@ impl RecordSet {
         self.pairs.push((id, answer));
     }
 
+    /// Adds an SRV answer whose port is kept as written (a pid port); a
+    /// plain decimal port is stored as a number.
+    pub fn add_srv_text(&mut self, name: &str, target: &str, port: &str) {
+        let canonical = port == "0" || (!port.starts_with('0') && port.len() <= 9);
+        match port.parse::<u32>() {
+            Ok(n) if canonical && port.bytes().all(|b| b.is_ascii_digit()) => {
+                self.add_srv(name, target, n.into())
+            }
+            _ => {
+                let port = self.intern(port);
+                let target = self.intern(target);
+                let id = self.intern(name);
+                self.pairs.push((id, Answer::SrvText { port, target }));
+            }
+        }
+    }
+
+    /// Answers added so far (before duplicates merge).
+    pub fn answers(&self) -> usize {
+        self.pairs.len()
+    }
+
     /// Whether `name` already has the address answer `ip`.
     pub fn has_ip(&self, name: &str, ip: IpAddr) -> bool {
         let Some(id) = self.lookup(name) else {
@@ -260,6 +291,13 @@ impl RecordSet {
                 "0 {} {} {}",
                 self.srv_weight,
                 self.wide_ports[port_index as usize],
+                self.name(target)
+            ),
+            Answer::SrvText { port, target } => write!(
+                out,
+                "0 {} {} {}",
+                self.srv_weight,
+                self.name(port),
                 self.name(target)
             ),
         };

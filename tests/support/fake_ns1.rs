@@ -54,6 +54,31 @@ pub struct Request {
     pub body: String,
     /// The injected fault that hit this request, if any.
     pub fault: Option<Fault>,
+    /// When the fake started handling it (after the configured delay).
+    pub at: Instant,
+}
+
+/// What the zone-file import endpoint does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Creates the zone with every record of the file.
+    Full,
+    /// Creates the zone but leaves out the last `n` record sets of the
+    /// file (as an import that silently skips what it cannot parse).
+    DropLast(usize),
+    /// 400 `{"message":"zone file import is not allowed for this account"}`.
+    Refuse,
+}
+
+/// Which rate-limit headers the fake sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderMode {
+    /// The bucket's true headers.
+    Real,
+    /// None at all.
+    Missing,
+    /// These instead of the real ones (the bucket is still enforced).
+    Fixed(Vec<(String, String)>),
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +87,10 @@ struct StoredRecord {
     ttl: u32,
     answers: Vec<Vec<Value>>,
     answer_ids: Vec<String>,
+    /// `link` (linked records); set only by [`FakeNs1::insert_special`].
+    link: Option<String>,
+    /// `tier` (1 plain, > 1 advanced); set only by [`FakeNs1::insert_special`].
+    tier: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +99,8 @@ struct Bucket {
     period: f64,
     tokens: f64,
     last: Instant,
+    /// Tokens per second spent by "other tools" on the same account.
+    foreign: f64,
 }
 
 impl Bucket {
@@ -79,15 +110,18 @@ impl Bucket {
             period,
             tokens: f64::from(limit),
             last: Instant::now(),
+            foreign: 0.0,
         }
     }
 
-    /// Refills, then takes one token if available. Returns whether the
-    /// request is allowed.
+    /// Refills (less what other tools spent), then takes one token if
+    /// available. Returns whether the request is allowed.
     fn take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         let rate = f64::from(self.limit) / self.period;
-        self.tokens = (self.tokens + elapsed * rate).min(f64::from(self.limit));
+        self.tokens = ((self.tokens + elapsed * rate).min(f64::from(self.limit))
+            - elapsed * self.foreign)
+            .max(0.0);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -132,6 +166,11 @@ struct State {
     api_key: Option<String>,
     delay: Duration,
     serial: u64,
+    zone_exists: bool,
+    import_mode: ImportMode,
+    header_mode: HeaderMode,
+    path_prefix: String,
+    omit_records: bool,
 }
 
 impl State {
@@ -176,6 +215,8 @@ impl State {
                 ttl,
                 answers,
                 answer_ids,
+                link: None,
+                tier: 1,
             },
         );
         self.serial += 1;
@@ -253,6 +294,11 @@ impl FakeNs1 {
             api_key: None,
             delay: Duration::ZERO,
             serial: 1_573_495_279,
+            zone_exists: true,
+            import_mode: ImportMode::Full,
+            header_mode: HeaderMode::Real,
+            path_prefix: String::new(),
+            omit_records: false,
         };
         st.zone_id = st.new_id();
         let ns = (1..=4)
@@ -313,9 +359,42 @@ impl FakeNs1 {
         lock(&self.state).store(&domain, &rtype, ttl, answers);
     }
 
-    /// Removes a record directly (no request logged). Returns whether it
-    /// existed.
+    /// Seeds a record as [`FakeNs1::insert`] does, with a `link` and a
+    /// `tier` (a linked or an advanced record, as NS1 lists them).
+    pub fn insert_special(
+        &self,
+        domain: &str,
+        rtype: &str,
+        ttl: u32,
+        answers: &[&str],
+        link: Option<&str>,
+        tier: u32,
+    ) {
+        self.insert(domain, rtype, ttl, answers);
+        let key = (
+            domain.trim_end_matches('.').to_ascii_lowercase(),
+            rtype.to_ascii_uppercase(),
+        );
+        let mut st = lock(&self.state);
+        if let Some(r) = st.records.get_mut(&key) {
+            r.link = link.map(str::to_string);
+            r.tier = tier;
+        }
+    }
+
+    /// Removes a record directly (no request logged), moving the zone's
+    /// serial as NS1 does on every change. Returns whether it existed.
     pub fn remove(&self, domain: &str, rtype: &str) -> bool {
+        let removed = self.remove_keeping_serial(domain, rtype);
+        if removed {
+            lock(&self.state).serial += 1;
+        }
+        removed
+    }
+
+    /// Removes a record without moving the serial: a change the serial
+    /// does not announce (which the cached listing must survive).
+    pub fn remove_keeping_serial(&self, domain: &str, rtype: &str) -> bool {
         let key = (
             domain.trim_end_matches('.').to_ascii_lowercase(),
             rtype.to_ascii_uppercase(),
@@ -402,6 +481,11 @@ impl FakeNs1 {
         });
     }
 
+    /// Removes every injected fault not yet used up.
+    pub fn clear_faults(&self) {
+        lock(&self.state).faults.clear();
+    }
+
     /// Requires exactly this `X-NSONE-Key`; anything else gets 401
     /// `{"message":"Unauthorized"}`. (Before this is called, any non-empty
     /// key is accepted, a missing one is not.)
@@ -412,6 +496,63 @@ impl FakeNs1 {
     /// Extra latency added before handling each request.
     pub fn set_delay(&self, d: Duration) {
         lock(&self.state).delay = d;
+    }
+
+    /// Starts a fake where `zone` does not exist yet (every zone and record
+    /// request gets 404 `zone not found`) until a zone-file import creates
+    /// it.
+    pub fn start_without_zone(zone: &str) -> FakeNs1 {
+        let fake = FakeNs1::start(zone);
+        {
+            let mut st = lock(&fake.state);
+            st.zone_exists = false;
+            st.records.clear();
+        }
+        fake
+    }
+
+    /// Whether the zone exists.
+    pub fn zone_exists(&self) -> bool {
+        lock(&self.state).zone_exists
+    }
+
+    /// What `PUT /v1/import/zonefile/{zone}` does.
+    pub fn set_import_mode(&self, mode: ImportMode) {
+        lock(&self.state).import_mode = mode;
+    }
+
+    /// Which rate-limit headers responses carry.
+    pub fn set_header_mode(&self, mode: HeaderMode) {
+        lock(&self.state).header_mode = mode;
+    }
+
+    /// Serve the API under this path prefix (`/ns1` → `/ns1/v1/...`), as a
+    /// gateway would; `Link` URLs still name `/v1/...` (the API behind the
+    /// gateway does not know the prefix).
+    pub fn set_path_prefix(&self, prefix: &str) {
+        lock(&self.state).path_prefix = prefix.trim_end_matches('/').to_string();
+    }
+
+    /// Zone answers without a `records` list.
+    pub fn set_omit_records(&self, omit: bool) {
+        lock(&self.state).omit_records = omit;
+    }
+
+    /// Other tools on the account spend `per_sec` tokens per second from
+    /// `method`'s bucket.
+    pub fn set_foreign_spend(&self, method: &str, per_sec: f64) {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        if let Some(b) = st.buckets.get_mut(&method.to_ascii_uppercase()) {
+            b.take(now); // settle the time before the change
+            b.tokens += 1.0; // (take spent one)
+            b.foreign = per_sec;
+        }
+    }
+
+    /// The zone's serial now.
+    pub fn serial(&self) -> u64 {
+        lock(&self.state).serial
     }
 }
 
@@ -767,11 +908,13 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome 
         status: 0,
         body: String::from_utf8_lossy(&req.body).into_owned(),
         fault,
+        at: Instant::now(),
     });
     if fault == Some(Fault::DropConnection) {
         return Outcome::Drop;
     }
     let now = Instant::now();
+    let header_mode = st.header_mode.clone();
     // Methods without a configured bucket get one on first use, so every
     // response carries rate-limit headers.
     let bucket = st
@@ -779,7 +922,11 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome 
         .entry(method.clone())
         .or_insert_with(|| Bucket::new(100, 200.0));
     let allowed = bucket.take(now);
-    let rl_headers = bucket.headers();
+    let rl_headers = match &header_mode {
+        HeaderMode::Real => bucket.headers(),
+        HeaderMode::Missing => Vec::new(),
+        HeaderMode::Fixed(h) => h.clone(),
+    };
     let mut reply = if !allowed || fault == Some(Fault::Status429) {
         Reply::message(429, "Rate limit exceeded")
     } else if fault == Some(Fault::ServerError503Html) {
@@ -789,7 +936,14 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome 
     } else if !authorized(&st, req) {
         Reply::message(401, "Unauthorized")
     } else {
-        route(&mut st, addr, &method, &path, &query, &req.body)
+        let prefix = st.path_prefix.clone();
+        match path.strip_prefix(prefix.as_str()) {
+            Some(p) if p.starts_with('/') => {
+                let ctype = req.header("content-type").unwrap_or("").to_string();
+                route(&mut st, addr, &method, p, &query, &req.body, &ctype)
+            }
+            _ => Reply::message(404, "Not Found"),
+        }
     };
     reply.headers.extend(rl_headers);
     if fault == Some(Fault::LoseReply) {
@@ -814,6 +968,7 @@ fn route(
     path: &str,
     query: &str,
     body: &[u8],
+    content_type: &str,
 ) -> Reply {
     let Some(rest) = path.strip_prefix("/v1/") else {
         return Reply::message(404, "Not Found");
@@ -833,6 +988,7 @@ fn route(
             Reply::json(200, &json!([z]))
         }
         ("GET", ["zones", zone]) => get_zone(st, addr, zone, query),
+        ("PUT", ["import", "zonefile", zone]) => import_zonefile(st, zone, body, content_type),
         (_, ["zones", zone]) => {
             let zone = zone.to_ascii_lowercase();
             if method == "PUT" && zone == st.zone {
@@ -872,7 +1028,7 @@ fn zone_json(st: &State) -> Value {
 
 fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
     let zone = zone.to_ascii_lowercase();
-    if zone != st.zone {
+    if zone != st.zone || !st.zone_exists {
         return Reply::message(404, "zone not found");
     }
     let mut z = zone_json(st);
@@ -904,9 +1060,9 @@ fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
         page.push(json!({
             "domain": domain,
             "short_answers": r.answers.iter().map(|a| short_answer(a)).collect::<Vec<_>>(),
-            "link": null,
+            "link": r.link,
             "ttl": r.ttl,
-            "tier": 1,
+            "tier": r.tier,
             "type": rtype,
             "id": r.id,
         }));
@@ -914,6 +1070,11 @@ fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
     }
     let more = iter.next().is_some();
     z["records"] = Value::Array(page);
+    if st.omit_records
+        && let Some(obj) = z.as_object_mut()
+    {
+        obj.remove("records");
+    }
     let mut reply = Reply::json(200, &z);
     if more && let Some(id) = last_id {
         reply.headers.push((
@@ -940,9 +1101,9 @@ fn record_json(st: &State, domain: &str, rtype: &str, r: &StoredRecord) -> Value
         "type": rtype,
         "ttl": r.ttl,
         "id": r.id,
-        "tier": 1,
+        "tier": r.tier,
         "use_client_subnet": true,
-        "link": null,
+        "link": r.link,
         "answers": answers,
         "filters": [],
         "regions": {},
@@ -1042,7 +1203,7 @@ fn record_op(
     if !(domain == zone || domain.ends_with(&format!(".{zone}"))) {
         return Reply::message(400, &format!("\"{domain}\" not a valid domain in {zone}"));
     }
-    if zone != st.zone {
+    if zone != st.zone || !st.zone_exists {
         return Reply::message(404, "zone not found");
     }
     let key = (domain.clone(), rtype.clone());
@@ -1130,4 +1291,141 @@ fn record_op(
         }
         _ => Reply::message(405, "method not allowed"),
     }
+}
+
+/// Extracts the `zonefile` part of a multipart/form-data body.
+fn multipart_field(body: &[u8], content_type: &str, field: &str) -> Option<String> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?
+        .trim_matches('"');
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let text = String::from_utf8_lossy(body);
+    let delim = format!("--{boundary}");
+    for part in text.split(&delim) {
+        let Some((head, content)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let named = head.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("content-disposition")
+                && l.contains(&format!("name=\"{field}\""))
+        });
+        if named {
+            return Some(content.strip_suffix("\r\n").unwrap_or(content).to_string());
+        }
+    }
+    None
+}
+
+/// `PUT /v1/import/zonefile/{zone}`: creates a new zone from a BIND zone
+/// file (`$ORIGIN`, `$TTL`, one `name ttl IN TYPE rdata` line per answer;
+/// relative names and `@` are resolved against the origin). An existing
+/// zone is refused.
+fn import_zonefile(st: &mut State, zone: &str, body: &[u8], content_type: &str) -> Reply {
+    let zone = zone.to_ascii_lowercase();
+    if zone != st.zone {
+        return Reply::message(400, "the fake holds only one zone");
+    }
+    if st.zone_exists {
+        return Reply::message(400, "zone already exists");
+    }
+    if st.import_mode == ImportMode::Refuse {
+        return Reply::message(400, "zone file import is not allowed for this account");
+    }
+    let Some(file) = multipart_field(body, content_type, "zonefile") else {
+        return invalid("multipart field 'zonefile' is required");
+    };
+    let mut origin = format!("{zone}.");
+    let mut default_ttl = 3600u32;
+    type Set = ((String, String), u32, Vec<Vec<Value>>);
+    let mut sets: Vec<Set> = Vec::new();
+    for line in file.lines() {
+        let line = line.split(';').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f[0] == "$ORIGIN" && f.len() == 2 {
+            origin = f[1].to_ascii_lowercase();
+            continue;
+        }
+        if f[0] == "$TTL" && f.len() == 2 {
+            match f[1].parse() {
+                Ok(t) => default_ttl = t,
+                Err(_) => return invalid(&format!("bad $TTL line {line:?}")),
+            }
+            continue;
+        }
+        if f.len() < 4 {
+            return invalid(&format!("bad zone file line {line:?}"));
+        }
+        let name = if f[0] == "@" {
+            origin.clone()
+        } else if f[0].ends_with('.') {
+            f[0].to_ascii_lowercase()
+        } else {
+            format!("{}.{origin}", f[0].to_ascii_lowercase())
+        };
+        let name = name.trim_end_matches('.').to_string();
+        let mut i = 1;
+        let mut ttl = default_ttl;
+        if let Ok(t) = f[i].parse::<u32>() {
+            ttl = t;
+            i += 1;
+        }
+        if f[i].eq_ignore_ascii_case("IN") {
+            i += 1;
+        }
+        if i + 1 >= f.len() {
+            return invalid(&format!("bad zone file line {line:?}"));
+        }
+        let rtype = f[i].to_ascii_uppercase();
+        let rdata_text = f[i + 1..].join(" ");
+        let rdata_text = if rtype == "TXT" {
+            rdata_text.trim_matches('"').to_string()
+        } else {
+            rdata_text
+        };
+        if !(name == zone || name.ends_with(&format!(".{zone}"))) {
+            return invalid(&format!("{name} is not in zone {zone}"));
+        }
+        let mut rdata = parse_short(&rtype, &rdata_text);
+        if rtype == "SRV"
+            && let Some(Value::String(t)) = rdata.get_mut(3)
+        {
+            *t = t.trim_end_matches('.').to_string();
+        }
+        if let Err(e) = check_rdata(&rtype, &rdata) {
+            return invalid(&e);
+        }
+        let key = (name, rtype);
+        match sets.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, answers)) => answers.push(rdata),
+            None => sets.push((key, ttl, vec![rdata])),
+        }
+    }
+    if let ImportMode::DropLast(n) = st.import_mode {
+        let keep = sets.len().saturating_sub(n);
+        sets.truncate(keep);
+    }
+    st.zone_exists = true;
+    let ns = (1..=4)
+        .map(|i| vec![json!(format!("dns{i}.p01.nsone.net"))])
+        .collect();
+    let apex = st.zone.clone();
+    st.store(&apex, "NS", 3600, ns);
+    for ((name, rtype), ttl, answers) in sets {
+        st.store(&name, &rtype, ttl, answers);
+    }
+    let mut z = zone_json(st);
+    if let Some(obj) = z.as_object_mut() {
+        obj.remove("records");
+    }
+    Reply::json(200, &z)
 }

@@ -91,6 +91,9 @@ pub fn run(dir: &TempDir, args: &[&str]) -> Output {
         .arg(&config)
         .env("NS1_APIKEY", "test-key-0123456789")
         .env_remove("MESOS2NS1_CONFIG")
+        // The suites written before the hold-down expect deletes at once;
+        // tests of the hold-down give --remove-after, which overrides this.
+        .env("MESOS2NS1_REMOVE_AFTER", "0")
         .output()
         .unwrap()
 }
@@ -146,8 +149,27 @@ pub struct Env {
     pub dir: TempDir,
 }
 
+/// The ownership marker mesos2ns1 writes to claim `domain`.
+pub fn marker(domain: &str) -> (String, String) {
+    (format!("_mesos2ns1.{domain}"), "TXT".to_string())
+}
+
 impl Env {
+    /// Fakes whose zone already carries the ownership marker of
+    /// mesos.example.com, as after a first sync or `adopt`.
     pub fn new(tag: &str) -> Env {
+        let env = Env::unclaimed(tag);
+        env.ns1.insert(
+            "_mesos2ns1.mesos.example.com",
+            "TXT",
+            3600,
+            &["mesos2ns1 owns the A, AAAA and SRV records below mesos.example.com"],
+        );
+        env
+    }
+
+    /// Fakes whose zone has never seen mesos2ns1 (first contact).
+    pub fn unclaimed(tag: &str) -> Env {
         Env {
             master: super::fake_mesos::FakeMaster::start(),
             ns1: super::fake_ns1::FakeNs1::start("example.com"),

@@ -4,3 +4,4 @@
 pub mod fake_mesos;
 pub mod fake_ns1;
 pub mod harness;
+pub mod zk;

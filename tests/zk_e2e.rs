@@ -1,0 +1,307 @@
+//! ZooKeeper leader detection end to end: the real binary, a real
+//! ZooKeeper server (Debian's `zookeeper` package, started here on
+//! 127.0.0.1 and stopped afterwards), Mesos masters registered the way a
+//! Mesos master does it (ephemeral sequential `json.info_` nodes holding
+//! MasterInfo JSON), fake Mesos masters serving the state and the fake NS1.
+
+mod support;
+
+use std::collections::BTreeMap;
+use support::fake_mesos::{FakeMaster, unused_addr};
+use support::fake_ns1::FakeNs1;
+use support::harness::*;
+use support::zk::{BlackHole, Contender, Ensemble, available, master_info};
+
+const DOMAIN: &str = "mesos.example.com";
+
+struct ZkEnv {
+    ns1: FakeNs1,
+    dir: TempDir,
+}
+
+impl ZkEnv {
+    fn new(tag: &str) -> ZkEnv {
+        ZkEnv {
+            ns1: FakeNs1::start("example.com"),
+            dir: TempDir::new(tag),
+        }
+    }
+
+    fn run(&self, cmd: &str, zk: &str, extra: &[&str]) -> std::process::Output {
+        let state_dir = self.dir.path().join("state").display().to_string();
+        let endpoint = self.ns1.endpoint();
+        let mut args = vec![
+            cmd,
+            "--zk",
+            zk,
+            "--zone",
+            "example.com",
+            "--domain",
+            DOMAIN,
+            "--ns1-endpoint",
+            &endpoint,
+            "--state-dir",
+            &state_dir,
+        ];
+        args.extend_from_slice(extra);
+        run(&self.dir, &args)
+    }
+
+    fn owned(&self) -> BTreeMap<(String, String), Vec<String>> {
+        self.ns1
+            .records()
+            .into_iter()
+            .filter(|(d, t, _, _)| {
+                d.ends_with(&format!(".{DOMAIN}")) && ["A", "AAAA", "SRV"].contains(&t.as_str())
+            })
+            .map(|(d, t, _, a)| ((d, t), a))
+            .collect()
+    }
+
+    fn leader_srv(&self) -> Vec<String> {
+        self.owned()
+            .get(&(format!("_leader._tcp.{DOMAIN}"), "SRV".to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A fake master serving a small cluster whose state names `leader`.
+fn master_serving(leader: Option<&FakeMaster>) -> (FakeMaster, serde_json::Value) {
+    let m = FakeMaster::start();
+    let leader_addr = leader.map_or_else(|| m.addr(), FakeMaster::addr);
+    let state = cluster(&leader_addr, 2, &[("web", 0, 1), ("db", 1, 2)]);
+    m.set_state(state.to_string());
+    (m, state)
+}
+
+fn info_for(m: &FakeMaster, id: &str) -> String {
+    master_info(&m.ip(), m.port(), id)
+}
+
+fn srv_to_leader(port: u16) -> Vec<String> {
+    vec![format!("0 1 {port} leader.{DOMAIN}")]
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_leader_is_found_through_zookeeper() {
+    let Some(java) = available("the_leader_is_found_through_zookeeper") else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos/log_replicas");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    let env = ZkEnv::new("zk-found");
+    let out = env.run("sync", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.owned(), expected(&state, DOMAIN), "{}", text(&out));
+    assert_eq!(env.leader_srv(), srv_to_leader(m.port()));
+    assert!(!m.requests().is_empty());
+
+    // `check` says what ZooKeeper reported.
+    let out = env.run("check", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("leader 127.0.0.1:{}", m.port())),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_new_leader_is_followed_between_runs() {
+    let Some(java) = available("a_new_leader_is_followed_between_runs") else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    let (a, _) = master_serving(None);
+    let (b, _) = master_serving(None);
+    let first = Contender::register(&zk.hosts(), "/mesos", &info_for(&a, "a"));
+    let second = Contender::register(&zk.hosts(), "/mesos", &info_for(&b, "b"));
+    assert!(first.node < second.node, "{} {}", first.node, second.node);
+    let env = ZkEnv::new("zk-change");
+
+    let out = env.run("sync", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.leader_srv(), srv_to_leader(a.port()), "{}", text(&out));
+    let b_before = b.requests().len();
+    assert_eq!(b_before, 0, "the follower was asked: {:?}", b.requests());
+
+    // The leader dies: its node goes with its session; b leads.
+    drop(first);
+    let a_before = a.requests().len();
+    let out = env.run("sync", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.leader_srv(), srv_to_leader(b.port()), "{}", text(&out));
+    assert_eq!(a.requests().len(), a_before, "the old leader was asked");
+    assert!(!b.requests().is_empty());
+}
+
+#[test]
+fn one_zookeeper_member_down_does_not_stop_detection() {
+    let Some(java) = available("one_zookeeper_member_down_does_not_stop_detection") else {
+        return;
+    };
+    let mut zk = Ensemble::start(&java, 3);
+    zk.mkdir("/mesos");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    let url = zk.url("/mesos");
+    zk.stop(0);
+    let env = ZkEnv::new("zk-down");
+    for _ in 0..6 {
+        // The client may try the members in any order: run a few times.
+        let out = env.run("plan", &url, &[]);
+        assert!(matches!(out.status.code(), Some(0 | 4)), "{}", text(&out));
+        assert!(!stderr(&out).contains("falling back"), "{}", text(&out));
+    }
+    let out = env.run("sync", &url, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+    assert_eq!(env.leader_srv(), srv_to_leader(m.port()));
+
+    // A member that hangs (accepts, never answers) costs its share of the
+    // budget, not the detection.
+    let hole = BlackHole::start();
+    let url = format!("zk://127.0.0.1:{},{}/mesos", hole.port, zk.hosts());
+    for _ in 0..4 {
+        let out = env.run("plan", &url, &["--zk-detection-timeout", "6"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(!stderr(&out).contains("falling back"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn no_leader_node_fails_the_run_or_falls_back_to_the_masters() {
+    let Some(java) = available("no_leader_node_fails_the_run_or_falls_back_to_the_masters") else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    // Only the replicated log's node: no master registered.
+    zk.mkdir("/mesos/log_replicas");
+    let env = ZkEnv::new("zk-none");
+    let out = env.run("sync", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("no leading master"), "{}", text(&out));
+    assert!(env.owned().is_empty());
+    assert_eq!(env.ns1.writes(), 0);
+
+    // A path that does not exist at all.
+    let out = env.run("sync", &zk.url("/elsewhere"), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", text(&out));
+
+    // With masters configured, they are the fallback.
+    let (m, state) = master_serving(None);
+    let out = env.run("sync", &zk.url("/mesos"), &["--masters", &m.addr()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stderr(&out).contains("falling back"), "{}", text(&out));
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+}
+
+#[test]
+fn zookeeper_unreachable_falls_back_to_the_masters() {
+    // No ZooKeeper server is needed: nothing listens on the port.
+    let env = ZkEnv::new("zk-unreachable");
+    let zk = format!("zk://{}/mesos", unused_addr());
+    let (m, state) = master_serving(None);
+    let out = env.run("sync", &zk, &["--masters", &m.addr()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stderr(&out).contains("falling back"), "{}", text(&out));
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+
+    // Without masters there is nothing to fall back to.
+    let out = env.run("sync", &zk, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("no ensemble member answered"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn detection_is_bounded_by_zk_detection_timeout_and_by_the_deadline() {
+    // A member that accepts connections and never answers.
+    let hole = BlackHole::start();
+    let zk = format!("zk://127.0.0.1:{}/mesos", hole.port);
+    let env = ZkEnv::new("zk-hang");
+    let (m, _) = master_serving(None);
+    let out = env.run(
+        "plan",
+        &zk,
+        &["--masters", &m.addr(), "--zk-detection-timeout", "1"],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("budget 1.0s") || err.contains("within 1.0s"),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("falling back"), "{}", text(&out));
+    // The state was still read from the fallback master: changes pending.
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+
+    // The run's deadline is shorter than zkDetectionTimeout: it wins
+    // (the budget is what is left of 2 s when detection starts).
+    let out = env.run(
+        "plan",
+        &zk,
+        &[
+            "--masters",
+            &m.addr(),
+            "--zk-detection-timeout",
+            "600",
+            "--deadline",
+            "2",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(
+        ["budget 2.0s", "budget 1.9s", "within 2.0s", "within 1.9s"]
+            .iter()
+            .any(|s| err.contains(s)),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("falling back"), "{}", text(&out));
+}
+
+#[test]
+fn a_mesos_dns_config_with_zk_and_no_masters_is_accepted() {
+    let Some(java) = available("a_mesos_dns_config_with_zk_and_no_masters_is_accepted") else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    let env = ZkEnv::new("zk-config");
+    let cfg = env.dir.file(
+        "mesos-dns.json",
+        &serde_json::json!({
+            "zk": zk.url("/mesos"),
+            "zkDetectionTimeout": 20,
+            "refreshSeconds": 60,
+            "domain": DOMAIN,
+            "zone": "example.com",
+            "ns1Endpoint": env.ns1.endpoint(),
+            "stateDir": env.dir.path().join("state"),
+        })
+        .to_string(),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(["sync", "--config", cfg.to_str().unwrap()])
+        .env("NS1_APIKEY", "test-key-0123456789")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+}
