@@ -501,4 +501,18 @@ fn state_size_cap_and_bounds_are_configurable() {
         let out = env.run("sync", &bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
     }
+    // The same bounds from the config file (the one the harness passes).
+    env.dir.file("empty-config.json", r#"{"maxRecords": 30}"#);
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-records"));
+    env.dir
+        .file("empty-config.json", r#"{"MaxTaskPorts": "many"}"#);
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MaxTaskPorts"));
+    env.dir.file("empty-config.json", r#"{"maxStateMiB": 1}"#);
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    env.dir.file("empty-config.json", "{}");
 }
