@@ -192,15 +192,7 @@ fn build(
     resolver: std::sync::Arc<dyn Resolver + Send + Sync>,
     until: std::time::Instant,
     explain: bool,
-) -> Result<
-    (
-        RecordSet,
-        records::generate::StateCounts,
-        String,
-        crate::plan::Explained,
-    ),
-    Fail,
-> {
+) -> Result<Built, Fail> {
     let state = records::state::parse(body)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     let resolved = records::resolve::resolve_until(
@@ -225,6 +217,15 @@ fn build(
     Ok((set, counts, leader, explained))
 }
 
+/// What a build gives: the record set, the state's figures, the leader,
+/// and the answers the state's ended tasks explain.
+pub type Built = (
+    RecordSet,
+    records::generate::StateCounts,
+    String,
+    crate::plan::Explained,
+);
+
 /// Task states after which a task is gone for good.
 pub const TERMINAL_STATES: &[&str] = &[
     "TASK_FINISHED",
@@ -247,15 +248,7 @@ pub fn build_records_explained(
     cfg: &Config,
     resolver: std::sync::Arc<dyn Resolver + Send + Sync>,
     until: std::time::Instant,
-) -> Result<
-    (
-        RecordSet,
-        records::generate::StateCounts,
-        String,
-        crate::plan::Explained,
-    ),
-    Fail,
-> {
+) -> Result<Built, Fail> {
     build(body, source, cfg, resolver, until, true)
 }
 
