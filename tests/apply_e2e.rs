@@ -25,13 +25,7 @@ const DOMAIN: &str = "mesos.example.com";
 const CHURN: &[&str] = &["--max-change-percent", "100"];
 
 fn owned(ns1: &FakeNs1) -> Set {
-    ns1.records()
-        .into_iter()
-        .filter(|(d, t, _, _)| {
-            d.ends_with(&format!(".{DOMAIN}")) && ["A", "AAAA", "SRV"].contains(&t.as_str())
-        })
-        .map(|(d, t, _, a)| ((d, t), a))
-        .collect()
+    owned_records(ns1, DOMAIN)
 }
 
 /// The record name and type of a record request (`/v1/zones/Z/NAME/TYPE`).

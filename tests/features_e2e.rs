@@ -15,14 +15,7 @@ const DOMAIN: &str = "mesos.example.com";
 type Set = BTreeMap<(String, String), Vec<String>>;
 
 fn owned(env: &Env) -> Set {
-    env.ns1
-        .records()
-        .into_iter()
-        .filter(|(d, t, _, _)| {
-            d.ends_with(&format!(".{DOMAIN}")) && ["A", "AAAA", "SRV"].contains(&t.as_str())
-        })
-        .map(|(d, t, _, a)| ((d, t), a))
-        .collect()
+    owned_records(&env.ns1, DOMAIN)
 }
 
 /// The tasks of the state's only framework.

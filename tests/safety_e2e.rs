@@ -21,14 +21,7 @@ fn stderr(out: &std::process::Output) -> String {
 
 /// The owned part of the zone: A, AAAA and SRV below the domain.
 fn owned(env: &Env) -> std::collections::BTreeMap<(String, String), Vec<String>> {
-    env.ns1
-        .records()
-        .into_iter()
-        .filter(|r| {
-            r.0.ends_with(&format!(".{DOMAIN}")) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV")
-        })
-        .map(|(d, t, _, a)| ((d, t), a))
-        .collect()
+    owned_records(&env.ns1, DOMAIN)
 }
 
 #[test]

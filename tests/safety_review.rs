@@ -93,28 +93,11 @@ type Zone = std::collections::BTreeMap<(String, String), Vec<String>>;
 /// One run at `now` with the real defaults (hold-down 120 s, window
 /// 3600 s, settle 900 s, 30%).
 fn run_at(env: &Env, now: f64, cmd: &str, extra: &[&str]) -> Output {
-    let config = env.dir.file("review-config.json", "{}");
-    Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
-        .args(env.args(cmd, extra))
-        .arg("--config")
-        .arg(&config)
-        .env("NS1_APIKEY", "test-key-0123456789")
-        .env("MESOS2NS1_TEST_NOW", format!("{now}"))
-        .env_remove("MESOS2NS1_CONFIG")
-        .env_remove("MESOS2NS1_REMOVE_AFTER")
-        .output()
-        .unwrap()
+    run_args_at(&env.dir, now, &env.args(cmd, extra))
 }
 
 fn owned(env: &Env) -> Zone {
-    env.ns1
-        .records()
-        .into_iter()
-        .filter(|r| {
-            r.0.ends_with(&format!(".{DOMAIN}")) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV")
-        })
-        .map(|(d, t, _, a)| ((d, t), a))
-        .collect()
+    owned_records(&env.ns1, DOMAIN)
 }
 
 fn fast_env(tag: &str) -> Env {

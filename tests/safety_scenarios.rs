@@ -29,32 +29,6 @@ fn run_at(env: &Env, now: f64, cmd: &str, extra: &[&str]) -> Output {
     run_args_at(&env.dir, now, &env.args(cmd, extra))
 }
 
-fn run_args_at(dir: &TempDir, now: f64, args: &[String]) -> Output {
-    let config = dir.file("scenario-config.json", "{}");
-    Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
-        .args(args)
-        .arg("--config")
-        .arg(&config)
-        .env("NS1_APIKEY", "test-key-0123456789")
-        .env("MESOS2NS1_TEST_NOW", format!("{now}"))
-        .env_remove("MESOS2NS1_CONFIG")
-        .env_remove("MESOS2NS1_REMOVE_AFTER")
-        .output()
-        .unwrap()
-}
-
-/// The owned part of the zone: A, AAAA and SRV strictly below the domain.
-fn owned(env: &Env) -> Zone {
-    env.ns1
-        .records()
-        .into_iter()
-        .filter(|r| {
-            r.0.ends_with(&format!(".{DOMAIN}")) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV")
-        })
-        .map(|(d, t, _, a)| ((d, t), a))
-        .collect()
-}
-
 /// Every record of `before` is still in `now` with at least its answers.
 fn nothing_removed(before: &Zone, now: &Zone) -> Result<(), String> {
     for (key, answers) in before {
@@ -862,4 +836,9 @@ fn first_contact_claims_when_every_removal_is_an_ended_task_of_the_cluster() {
     let out = run_at(&env, T0 + 120.0, "sync", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env), expected(&state, DOMAIN));
+}
+
+/// The owned part of the zone.
+fn owned(env: &Env) -> Zone {
+    owned_records(&env.ns1, DOMAIN)
 }

@@ -202,3 +202,34 @@ impl Env {
         run(&self.dir, &refs)
     }
 }
+
+/// The owned part of a fake zone: A, AAAA and SRV strictly below `domain`,
+/// by (name, type).
+pub fn owned_records(
+    ns1: &super::fake_ns1::FakeNs1,
+    domain: &str,
+) -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    let below = format!(".{domain}");
+    ns1.records()
+        .into_iter()
+        .filter(|r| r.0.ends_with(&below) && matches!(r.1.as_str(), "A" | "AAAA" | "SRV"))
+        .map(|(d, t, _, a)| ((d, t), a))
+        .collect()
+}
+
+/// One run of the binary with `args` at the simulated time `now`
+/// (`MESOS2NS1_TEST_NOW`), with the hold-down at its default and an empty
+/// config file in `dir`.
+pub fn run_args_at(dir: &TempDir, now: f64, args: &[String]) -> Output {
+    let config = dir.file("at-config.json", "{}");
+    Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .env("NS1_APIKEY", "test-key-0123456789")
+        .env("MESOS2NS1_TEST_NOW", format!("{now}"))
+        .env_remove("MESOS2NS1_CONFIG")
+        .env_remove("MESOS2NS1_REMOVE_AFTER")
+        .output()
+        .unwrap()
+}
