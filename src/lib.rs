@@ -19,5 +19,6 @@ pub mod report;
 pub mod source;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tls;
 pub mod zone_read;

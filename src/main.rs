@@ -39,7 +39,7 @@ fn main() -> ExitCode {
                 buf,
                 "[{style}{:<5}{style:#}] {}",
                 record.level(),
-                mesos2ns1::report::escape_control(&message)
+                mesos2ns1::text::escape_control(&message)
             )
         })
         .target(env_logger::Target::Stderr)

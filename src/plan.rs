@@ -5,6 +5,7 @@
 use crate::ns1::{ZoneRecord, normalize_name, normalize_short_answer};
 use crate::records::labels::is_publishable_name;
 use crate::records::{Record, RecordType};
+use crate::text::format_time;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -1156,29 +1157,6 @@ pub fn decide(
         removed: counted,
     });
     d
-}
-
-/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_time(t: f64) -> String {
-    let secs = t.max(0.0) as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]

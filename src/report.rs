@@ -2,32 +2,9 @@
 //! and the small memory kept in the state dir between runs.
 
 use crate::plan::{Baseline, Clocks, Sample};
+use crate::text::{escape_control, unix_now};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// `s` with every control character (line breaks, escape sequences, ...)
-/// written as a Rust escape (`\n`, `\u{1b}`), so that text from a state or
-/// a server can never start a new log or summary line of its own.
-pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 
 /// One run, for people (one line) and machines (`--summary-json`).
 #[derive(Debug, Clone, Default, Serialize)]

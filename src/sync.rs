@@ -58,16 +58,6 @@ pub fn is_claimed(zone: &[ZoneRecord], domain: &str) -> bool {
         .any(|r| r.rtype.eq_ignore_ascii_case("TXT") && normalize_name(&r.domain) == name)
 }
 
-/// The time of this run: the clock, or `MESOS2NS1_TEST_NOW` (Unix seconds)
-/// where the end-to-end tests set it to simulate runs minutes apart.
-pub fn now() -> f64 {
-    std::env::var("MESOS2NS1_TEST_NOW")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|t| t.is_finite() && *t > 0.0)
-        .unwrap_or_else(crate::report::unix_now)
-}
-
 /// Creates the state dir (mode 0750) and takes its lock. `None`: another
 /// run holds it.
 fn lock_state_dir(dir: &Path) -> Result<Option<File>, Fail> {
@@ -173,7 +163,7 @@ fn run_locked(cfg: &Config, mode: Mode, started: Instant) -> Result<Exit, Fail> 
         memory.refusals_total += 1;
     }
     if mode == Mode::Sync && exit == Exit::Ok {
-        memory.last_success_time = Some(crate::report::unix_now());
+        memory.last_success_time = Some(crate::text::unix_now());
     }
     // The counters only: the baseline was saved before any change.
     if files.memory_ok
@@ -240,7 +230,7 @@ fn run(
     files: &mut StateFiles,
 ) -> Result<Exit, Fail> {
     let deadline = started + cfg.deadline;
-    let now = now();
+    let now = crate::text::now();
     let remove_after = cfg.remove_after as f64;
     let settle = cfg.settle.map(|s| s as f64);
     let window = cfg.window as f64;
@@ -420,7 +410,7 @@ fn run(
         log::info!(
             "the leading master was elected less than {} s ago: deletes nothing explains wait until {} for its agents to re-register",
             plan::FAILOVER_RECOVERY_SECS,
-            plan::format_time(until)
+            crate::text::format_time(until)
         );
     }
     let raw_copy = (mode == Mode::Sync).then(|| raw.clone());
@@ -628,8 +618,8 @@ fn hold_notes(d: &Decision, p: &Policy, state_force: Option<bool>) -> Vec<String
             {
                 Some(t) => format!(
                     "; the first is released at {} if it stays absent, the last at {}",
-                    plan::format_time(t),
-                    plan::format_time(
+                    crate::text::format_time(t),
+                    crate::text::format_time(
                         d.held
                             .iter()
                             .filter(|h| h.check == *check)
@@ -685,7 +675,7 @@ fn hold_notes(d: &Decision, p: &Policy, state_force: Option<bool>) -> Vec<String
             "{} deletes wait for the hold-down ({} s), the first until {}",
             d.waiting,
             p.remove_after,
-            d.next_due.map_or("-".to_string(), plan::format_time)
+            d.next_due.map_or("-".to_string(), crate::text::format_time)
         ));
     }
     if d.released > 0 {
@@ -726,7 +716,7 @@ fn adopt(
     if let Some(why) = plan::implausible(
         now_counts,
         &files.memory.samples,
-        now(),
+        crate::text::now(),
         cfg.window as f64,
         raw.owned,
     ) {
@@ -753,7 +743,7 @@ fn adopt(
         let lines: Vec<String> = removals.changes.iter().map(|c| c.to_string()).collect();
         let preview = serde_json::json!({
             "domain": own_domain,
-            "time": now(),
+            "time": crate::text::now(),
             "changes": lines,
         });
         crate::store::write_atomic(
@@ -780,9 +770,9 @@ fn adopt(
     let listed: std::collections::HashSet<String> = match &preview {
         Some(v)
             if v["domain"] == own_domain.as_str()
-                && v["time"]
-                    .as_f64()
-                    .is_some_and(|t| (0.0..=ADOPT_PREVIEW_SECS).contains(&(now() - t))) =>
+                && v["time"].as_f64().is_some_and(|t| {
+                    (0.0..=ADOPT_PREVIEW_SECS).contains(&(crate::text::now() - t))
+                }) =>
         {
             v["changes"]
                 .as_array()
@@ -875,7 +865,7 @@ fn note_stats(summary: &mut Summary, stats: &Stats) {
 fn print_plan(plan: &Plan) {
     for change in &plan.changes {
         // Names come from the state: one change, one line.
-        println!("{}", crate::report::escape_control(&change.to_string()));
+        println!("{}", crate::text::escape_control(&change.to_string()));
     }
     println!("plan: {plan}");
 }
@@ -926,7 +916,7 @@ fn check(cfg: &Config) -> Result<Exit, Fail> {
     let (mut set, counts, leader) = build_records(&body, &source, cfg)?;
     println!(
         "mesos: state from {source}: leader {}, {} agents, {} frameworks, {} running tasks, {} records",
-        crate::report::escape_control(&leader),
+        crate::text::escape_control(&leader),
         counts.agents,
         counts.frameworks,
         counts.running_tasks,

@@ -19,10 +19,11 @@
 use crate::ns1::{Ns1Api, Ns1Error, ZoneListing, ZoneRecord, normalize_name};
 use crate::plan::{Action, Plan};
 use crate::store;
+use crate::text::unix_secs as unix_now;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The listing cache in the state dir.
 pub const CACHE_FILE: &str = "ns1-listing-cache";
@@ -90,12 +91,6 @@ type CachedRef<'a> = (
     &'a [String],
     Option<&'a str>,
 );
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
