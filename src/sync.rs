@@ -7,7 +7,9 @@ use crate::cli::Command;
 use crate::config::Config;
 use crate::exit::{Exit, Fail};
 use crate::ns1::{Client, Ns1Api, Ns1Options, Stats, ZoneRecord, normalize_name};
-use crate::plan::{self, Baseline, Check, Clocks, Decision, Ownership, Plan, Policy};
+use crate::plan::{
+    self, Baseline, Clocks, Decision, Ownership, Plan, Policy, is_claimed, marker_name, marker_text,
+};
 use crate::records::generate::{StateCounts, parse_pid};
 use crate::report::{Memory, Summary, write_metrics};
 use crate::source::{build_records, build_records_explained, read_state};
@@ -36,27 +38,10 @@ enum Mode {
     Adopt { yes: bool },
 }
 
-/// The ownership marker's name: one TXT record that claims the domain.
-pub fn marker_name(domain: &str) -> String {
-    format!("_mesos2ns1.{domain}")
-}
-
-/// The marker's text.
-pub fn marker_text(domain: &str) -> String {
-    format!("mesos2ns1 owns the A, AAAA and SRV records below {domain}")
-}
-
 /// The state-dir file where `adopt` keeps what it showed, for `adopt --yes`.
 const ADOPT_PREVIEW: &str = "adopt-preview.json";
 /// How long an `adopt` preview stays valid for `adopt --yes`.
 const ADOPT_PREVIEW_SECS: f64 = 3600.0;
-
-/// Whether the zone listing holds the domain's ownership marker.
-pub fn is_claimed(zone: &[ZoneRecord], domain: &str) -> bool {
-    let name = marker_name(domain);
-    zone.iter()
-        .any(|r| r.rtype.eq_ignore_ascii_case("TXT") && normalize_name(&r.domain) == name)
-}
 
 /// Creates the state dir (mode 0750) and takes its lock. `None`: another
 /// run holds it.
@@ -436,7 +421,7 @@ fn run(
         } else {
             format!("{} changes pending ({plan})", plan.changes.len())
         }];
-        why.extend(hold_notes(&decision, &policy, Some(files.clocks_ok)));
+        why.extend(decision.notes(&policy, Some(files.clocks_ok)));
         if let Some(d) = &files.damaged {
             why.push(d.clone());
         }
@@ -576,7 +561,7 @@ fn run(
     let mut exit = finish(summary, &plan, &applied);
     summary.created += imported;
     let state_force = (!save_failed).then_some(files.clocks_ok);
-    let mut notes = hold_notes(&decision, &policy, state_force);
+    let mut notes = decision.notes(&policy, state_force);
     if let Some(why) = &files.damaged
         && decision.held.is_empty()
     {
@@ -596,92 +581,6 @@ fn run(
         exit = Exit::Refused;
     }
     Ok(exit)
-}
-
-/// The summary's words about held and waiting removals: the check, its
-/// figures, the release, and what --force would delete.
-/// `state_force`: whether `--force` would clear a state-file hold (a
-/// damaged file, not a full disk), and whether the clocks are readable.
-fn hold_notes(d: &Decision, p: &Policy, state_force: Option<bool>) -> Vec<String> {
-    let mut notes = Vec::new();
-    for (check, why) in &d.reasons {
-        let n = d.held_by(*check);
-        let release = match check {
-            Check::FirstContact => String::new(),
-            Check::StateFile => String::new(),
-            _ => match d
-                .held
-                .iter()
-                .filter(|h| h.check == *check)
-                .filter_map(|h| h.release_at)
-                .reduce(f64::min)
-            {
-                Some(t) => format!(
-                    "; the first is released at {} if it stays absent, the last at {}",
-                    crate::text::format_time(t),
-                    crate::text::format_time(
-                        d.held
-                            .iter()
-                            .filter(|h| h.check == *check)
-                            .filter_map(|h| h.release_at)
-                            .fold(t, f64::max)
-                    )
-                ),
-                None => "; they are not released by themselves (--settle never, or a state with no agents): they stay until the cluster has them again or --force".to_string(),
-            },
-        };
-        let force = match check {
-            Check::ImplausibleState | Check::MassRemoval => {
-                format!("; --force would delete these {n} held removals (listed above) now")
-            }
-            Check::StateFile if state_force.is_none() => String::new(),
-            Check::StateFile => {
-                let clocks_ok = state_force == Some(true);
-                // Under --force a damaged file starts over: the held
-                // answers go at once, whole records once their (new) clocks
-                // pass the hold-down.
-                let held = |a| {
-                    d.held
-                        .iter()
-                        .filter(|h| h.check == *check && h.action == a)
-                        .count()
-                };
-                let (deletes, answers) = (held(plan::Action::Delete), held(plan::Action::Update));
-                let now = if clocks_ok || p.remove_after <= 0.0 {
-                    deletes
-                } else {
-                    0
-                };
-                format!(
-                    "; --force would delete {now} of the {deletes} held records and the held answers of {answers} records (listed above) now{}",
-                    if now < deletes {
-                        format!(
-                            ", the other records after --remove-after ({} s)",
-                            p.remove_after
-                        )
-                    } else {
-                        String::new()
-                    }
-                )
-            }
-            Check::FirstContact => String::new(),
-        };
-        notes.push(format!(
-            "held {n} removals by the {check} check: {why}{release}{force}"
-        ));
-    }
-    if d.waiting > 0 {
-        notes.push(format!(
-            "{} deletes wait for the hold-down ({} s), the first until {}",
-            d.waiting,
-            p.remove_after,
-            d.next_due.map_or("-".to_string(), crate::text::format_time)
-        ));
-    }
-    if d.released > 0 {
-        notes.push(format!("released {} held removals", d.released));
-    }
-    notes
 }
 
 fn print_held(d: &Decision) {
@@ -730,10 +629,7 @@ fn adopt(
     removals.changes.retain(|c| match c.action {
         plan::Action::Create => false,
         plan::Action::Delete => true,
-        plan::Action::Update => match (&c.old, &c.new) {
-            (Some(o), Some(n)) => o.answers.iter().any(|a| !n.answers.contains(a)),
-            _ => false,
-        },
+        plan::Action::Update => !c.removed_answers().is_empty(),
     });
     print_plan(&removals);
     let n = removals.changes.len();

@@ -327,13 +327,13 @@ pub fn save_pacing(dir: &Path, client: &crate::ns1::Client) {
 
 /// The ownership marker record (name, type, answers) to include in a
 /// zone-file import: the TXT `_mesos2ns1.<domain>` that claims the domain
-/// (see `sync::marker_name`).
+/// (see `plan::marker_name`).
 pub fn ownership_marker_for_import(domain: &str) -> Option<(String, String, Vec<String>)> {
     let domain = crate::ns1::normalize_name(domain);
     Some((
-        crate::sync::marker_name(&domain),
+        crate::plan::marker_name(&domain),
         "TXT".into(),
-        vec![crate::sync::marker_text(&domain)],
+        vec![crate::plan::marker_text(&domain)],
     ))
 }
 
