@@ -44,6 +44,6 @@ fn main() -> ExitCode {
         })
         .target(env_logger::Target::Stderr)
         .init();
-    let code = mesos2ns1::app::run(cli);
+    let code = mesos2ns1::commands::run(cli);
     ExitCode::from(code as u8)
 }
