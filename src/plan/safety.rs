@@ -6,7 +6,6 @@
 use super::diff::{Action, Plan};
 use crate::records::{Record, RecordType};
 use crate::text::format_time;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Figures of a cluster state.
@@ -143,8 +142,8 @@ impl Clocks {
 }
 
 /// Answers the state explains: those its terminal tasks and completed
-/// frameworks would produce, by (name, type).
-pub type Explained = HashMap<(String, RecordType), std::collections::HashSet<String>>;
+/// frameworks would produce, by (name, type) (made by [`crate::records::explained`]).
+pub use crate::records::Explained;
 
 /// What holds a removal back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
