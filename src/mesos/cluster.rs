@@ -67,8 +67,8 @@ use serde_json::value::RawValue;
 use super::v1;
 use crate::records::filter::IP_SOURCES_LABEL;
 use crate::records::state::{
-    ContainerStatus, Discovery, DiscoveryPort, DiscoveryPorts, Framework, Label, Resources,
-    Slave, State, Status, Task,
+    ContainerStatus, Discovery, DiscoveryPort, DiscoveryPorts, Framework, Label, Resources, Slave,
+    State, Status, Task,
 };
 
 /// The terminal task states (`protobuf::isTerminalState`).
@@ -357,7 +357,12 @@ impl Cluster {
                     if !is_terminal(&t.state) {
                         t.state = "TASK_KILLED".to_string();
                     }
-                    push_completed(&mut fw.completed, t, self.bounds.max_completed_tasks, &mut self.task_count);
+                    push_completed(
+                        &mut fw.completed,
+                        t,
+                        self.bounds.max_completed_tasks,
+                        &mut self.task_count,
+                    );
                 }
                 fw.pid_pending = false;
                 if fw.known {
@@ -420,12 +425,19 @@ impl Cluster {
         for task in st.get_tasks.tasks {
             if let Some(fw) = completed_frameworks.get_mut(&task.framework_id) {
                 if self.task_count >= self.bounds.max_tasks {
-                    full = Some(ApplyError::Full { max_tasks: self.bounds.max_tasks });
+                    full = Some(ApplyError::Full {
+                        max_tasks: self.bounds.max_tasks,
+                    });
                     break;
                 }
                 let t = task_entry(task);
                 self.task_count += 1;
-                push_completed(&mut fw.completed, t, self.bounds.max_completed_tasks, &mut self.task_count);
+                push_completed(
+                    &mut fw.completed,
+                    t,
+                    self.bounds.max_completed_tasks,
+                    &mut self.task_count,
+                );
                 continue;
             }
             if let Err(e) = self.add_task(task, false) {
@@ -437,11 +449,18 @@ impl Cluster {
             if let Some(fw) = completed_frameworks.get_mut(&task.framework_id) {
                 let t = task_entry(task);
                 if self.task_count >= self.bounds.max_tasks {
-                    full = Some(ApplyError::Full { max_tasks: self.bounds.max_tasks });
+                    full = Some(ApplyError::Full {
+                        max_tasks: self.bounds.max_tasks,
+                    });
                     break;
                 }
                 self.task_count += 1;
-                push_completed(&mut fw.completed, t, self.bounds.max_completed_tasks, &mut self.task_count);
+                push_completed(
+                    &mut fw.completed,
+                    t,
+                    self.bounds.max_completed_tasks,
+                    &mut self.task_count,
+                );
                 continue;
             }
             if let Err(e) = self.add_task(task, true) {
@@ -493,7 +512,12 @@ impl Cluster {
                 self.task_count -= 1;
             }
             self.task_count += 1;
-            push_completed(&mut fw.completed, entry, self.bounds.max_completed_tasks, &mut self.task_count);
+            push_completed(
+                &mut fw.completed,
+                entry,
+                self.bounds.max_completed_tasks,
+                &mut self.task_count,
+            );
         } else if entry.state == "TASK_UNREACHABLE" {
             if fw.tasks.remove(&entry.id).is_some() {
                 self.task_count -= 1;
@@ -531,7 +555,12 @@ impl Cluster {
         }
         if is_terminal(&task.state) {
             if let Some(t) = fw.tasks.remove(&task_id) {
-                push_completed(&mut fw.completed, t, self.bounds.max_completed_tasks, &mut self.task_count);
+                push_completed(
+                    &mut fw.completed,
+                    t,
+                    self.bounds.max_completed_tasks,
+                    &mut self.task_count,
+                );
             }
         } else if task.state == "TASK_UNREACHABLE" && fw.tasks.remove(&task_id).is_some() {
             self.task_count -= 1;
@@ -614,12 +643,7 @@ impl Cluster {
     }
 }
 
-fn push_completed(
-    ring: &mut VecDeque<TaskEntry>,
-    task: TaskEntry,
-    max: usize,
-    count: &mut usize,
-) {
+fn push_completed(ring: &mut VecDeque<TaskEntry>, task: TaskEntry, max: usize, count: &mut usize) {
     ring.push_back(task);
     while ring.len() > max {
         ring.pop_front();
@@ -661,7 +685,11 @@ fn render_task(t: &TaskEntry) -> Task<'_> {
                 })
                 .collect(),
             container_status: ContainerStatus {
-                network_ips: s.network_ips.iter().map(|ip| Cow::Borrowed(ip.as_str())).collect(),
+                network_ips: s
+                    .network_ips
+                    .iter()
+                    .map(|ip| Cow::Borrowed(ip.as_str()))
+                    .collect(),
             },
             healthy: s.healthy,
         }),
@@ -784,9 +812,7 @@ pub fn ports_text(resources: &[v1::Resource]) -> String {
     for (lo, hi) in ranges {
         match merged.last_mut() {
             Some(last) if lo == last.0 => last.1 = last.1.max(hi),
-            Some(last) if lo > last.0 && lo <= last.1.saturating_add(1) => {
-                last.1 = last.1.max(hi)
-            }
+            Some(last) if lo > last.0 && lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
             _ => merged.push((lo, hi)),
         }
     }
@@ -861,7 +887,9 @@ mod tests {
             "[31000-31003, 31005-31005]"
         );
         assert_eq!(
-            ports_text(&res(r#"[{"name":"ports","type":"RANGES","ranges":{"range":[]}}]"#)),
+            ports_text(&res(
+                r#"[{"name":"ports","type":"RANGES","ranges":{"range":[]}}]"#
+            )),
             "[]"
         );
     }
@@ -874,7 +902,9 @@ mod tests {
     fn events_before_subscribed_are_refused() {
         let mut c = Cluster::new(Bounds::default());
         let err = c
-            .apply(ev(r#"{"type":"AGENT_REMOVED","agent_removed":{"agent_id":{"value":"S1"}}}"#))
+            .apply(ev(
+                r#"{"type":"AGENT_REMOVED","agent_removed":{"agent_id":{"value":"S1"}}}"#,
+            ))
             .unwrap_err();
         assert_eq!(err, ApplyError::NotSubscribed);
         assert!(c.apply(ev(r#"{"type":"HEARTBEAT"}"#)).is_ok());
@@ -886,7 +916,8 @@ mod tests {
             max_tasks: 2,
             ..Bounds::default()
         });
-        c.apply(ev(r#"{"type":"SUBSCRIBED","subscribed":{"get_state":{}}}"#)).unwrap();
+        c.apply(ev(r#"{"type":"SUBSCRIBED","subscribed":{"get_state":{}}}"#))
+            .unwrap();
         let add = |i: u32| {
             ev(&format!(
                 r#"{{"type":"TASK_ADDED","task_added":{{"task":{{"name":"t","task_id":{{"value":"t{i}"}},
@@ -903,7 +934,8 @@ mod tests {
         assert!(!c.is_complete());
         assert_eq!(c.task_count(), 2);
         // A new snapshot starts over.
-        c.apply(ev(r#"{"type":"SUBSCRIBED","subscribed":{"get_state":{}}}"#)).unwrap();
+        c.apply(ev(r#"{"type":"SUBSCRIBED","subscribed":{"get_state":{}}}"#))
+            .unwrap();
         assert!(c.is_complete());
         assert_eq!(c.task_count(), 0);
     }
@@ -915,7 +947,8 @@ mod tests {
             max_completed_tasks: 3,
             max_completed_frameworks: 1,
         });
-        c.apply(ev(r#"{"type":"SUBSCRIBED","subscribed":{"get_state":{}}}"#)).unwrap();
+        c.apply(ev(r#"{"type":"SUBSCRIBED","subscribed":{"get_state":{}}}"#))
+            .unwrap();
         for fw in ["F1", "F2"] {
             c.apply(ev(&format!(
                 r#"{{"type":"FRAMEWORK_ADDED","framework_added":{{"framework":{{"framework_info":{{"id":{{"value":"{fw}"}},"name":"m","user":"u"}},"active":true,"connected":true,"recovered":false}}}}}}"#

@@ -267,7 +267,11 @@ impl Client {
         let encoding = response
             .headers()
             .get(ureq::http::header::CONTENT_ENCODING)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         let gzip = match encoding.as_str() {
             "" | "identity" => false,
@@ -295,7 +299,10 @@ impl Client {
             .with_config()
             .limit(compressed_limit)
             .reader();
-        let mut counted = Counted { inner: reader, n: 0 };
+        let mut counted = Counted {
+            inner: reader,
+            n: 0,
+        };
         let mut body = Vec::new();
         let read = io::Read::read_to_end(
             &mut io::Read::take(
@@ -306,7 +313,10 @@ impl Client {
         );
         if let Err(e) = read {
             // ureq's own errors (timeouts, the limit) come wrapped in io.
-            let reason = match e.get_ref().and_then(|inner| inner.downcast_ref::<ureq::Error>()) {
+            let reason = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            {
                 Some(ureq::Error::Timeout(_)) => {
                     format!("reading the body: {}", self.timeout_reason(budget))
                 }

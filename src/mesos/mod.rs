@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-pub use error::{FetchError, MasterFailure, MesosError};
 pub use cluster::{Bounds, Cluster, Pid, framework_pids_from_state};
+pub use error::{FetchError, MasterFailure, MesosError};
 pub use master::{Master, parse_master};
 pub use stream::{EventStream, Next, StreamError, SubscribeOptions, subscribe};
 

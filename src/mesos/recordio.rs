@@ -46,7 +46,10 @@ impl fmt::Display for RecordError {
         match self {
             RecordError::Io(e) => write!(f, "reading the event stream: {e}"),
             RecordError::BadHeader(text) => {
-                write!(f, "the event stream is not RecordIO: bad length header {text}")
+                write!(
+                    f,
+                    "the event stream is not RecordIO: bad length header {text}"
+                )
             }
             RecordError::TooLarge { length, max } => write!(
                 f,
@@ -244,7 +247,10 @@ mod tests {
         let data = b"5\nhello6\nworld!0\n";
         for step in 1..=data.len() {
             let recs = all(data, step, 100).unwrap();
-            assert_eq!(recs, vec![b"hello".to_vec(), b"world!".to_vec(), Vec::new()]);
+            assert_eq!(
+                recs,
+                vec![b"hello".to_vec(), b"world!".to_vec(), Vec::new()]
+            );
         }
     }
 
@@ -265,7 +271,13 @@ mod tests {
     fn a_record_above_the_bound_is_refused_before_it_is_read() {
         let err = all(b"101\n", 3, 100).unwrap_err();
         assert!(
-            matches!(err, RecordError::TooLarge { length: 101, max: 100 }),
+            matches!(
+                err,
+                RecordError::TooLarge {
+                    length: 101,
+                    max: 100
+                }
+            ),
             "{err:?}"
         );
         assert!(err.to_string().contains("--max-state-mib"), "{err}");
@@ -291,7 +303,10 @@ mod tests {
             let mut r = RecordReader::new(bad, u64::MAX);
             let err = r.next_record().unwrap_err();
             assert!(
-                matches!(err, RecordError::BadHeader(_) | RecordError::TooLarge { .. }),
+                matches!(
+                    err,
+                    RecordError::BadHeader(_) | RecordError::TooLarge { .. }
+                ),
                 "{:?}: {err:?}",
                 String::from_utf8_lossy(bad)
             );
@@ -308,7 +323,13 @@ mod tests {
     fn an_end_inside_a_record_is_truncation_and_between_records_is_clean() {
         let err = all(b"10\nhello", 4, 100).unwrap_err();
         assert!(
-            matches!(err, RecordError::Truncated { expected: 10, got: 5 }),
+            matches!(
+                err,
+                RecordError::Truncated {
+                    expected: 10,
+                    got: 5
+                }
+            ),
             "{err:?}"
         );
         assert!(matches!(

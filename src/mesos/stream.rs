@@ -220,7 +220,8 @@ impl EventStream {
         if !self.subscribed {
             return Some((
                 self.first_deadline,
-                self.first_deadline.saturating_duration_since(self.last_record),
+                self.first_deadline
+                    .saturating_duration_since(self.last_record),
             ));
         }
         let hb = self.heartbeat?;
@@ -294,10 +295,7 @@ impl EventStream {
                     let Event::Subscribed(s) = &event else {
                         return Err(StreamError::Broken {
                             url: self.url.clone(),
-                            reason: format!(
-                                "the first event is {}, not SUBSCRIBED",
-                                event.kind()
-                            ),
+                            reason: format!("the first event is {}, not SUBSCRIBED", event.kind()),
                         });
                     };
                     self.subscribed = true;
@@ -334,7 +332,11 @@ pub fn subscribe(
     open(&client, &target, sub)
 }
 
-fn open(client: &Client, target: &Master, sub: &SubscribeOptions) -> Result<EventStream, StreamError> {
+fn open(
+    client: &Client,
+    target: &Master,
+    sub: &SubscribeOptions,
+) -> Result<EventStream, StreamError> {
     let url = target.url(API_PATH);
     let secure = target.scheme == "https";
     let mut request = client
@@ -348,7 +350,11 @@ fn open(client: &Client, target: &Master, sub: &SubscribeOptions) -> Result<Even
     }
     debug!(
         "POST {url} SUBSCRIBE{}",
-        if auth.is_some() { " (with basic auth)" } else { "" }
+        if auth.is_some() {
+            " (with basic auth)"
+        } else {
+            ""
+        }
     );
     let started = Instant::now();
     let response = request

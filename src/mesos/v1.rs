@@ -15,8 +15,8 @@
 //! of that type, so that an unknown event type costs nothing and is
 //! reported as [`Event::Unknown`].
 
-use serde::de::{self, Deserializer, IgnoredAny};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny};
 use serde_json::value::RawValue;
 use std::fmt;
 use std::str::FromStr;
@@ -28,7 +28,9 @@ pub enum Event {
     TaskAdded(Box<Task>),
     TaskUpdated(Box<TaskUpdated>),
     AgentAdded(Agent),
-    AgentRemoved { agent_id: String },
+    AgentRemoved {
+        agent_id: String,
+    },
     FrameworkAdded(FrameworkInfo),
     FrameworkUpdated(FrameworkInfo),
     FrameworkRemoved(FrameworkInfo),
@@ -330,9 +332,12 @@ where
         S(std::borrow::Cow<'a, str>),
     }
     match NumOrText::deserialize(d)? {
-        NumOrText::U(u) => T::try_from(u).map_err(|_| de::Error::custom(format!("{u} is out of range"))),
+        NumOrText::U(u) => {
+            T::try_from(u).map_err(|_| de::Error::custom(format!("{u} is out of range")))
+        }
         NumOrText::I(i) => Err(de::Error::custom(format!("{i} is out of range"))),
-        NumOrText::F(f) => T::from_f64(f).ok_or_else(|| de::Error::custom(format!("{f} is not an integer in range"))),
+        NumOrText::F(f) => T::from_f64(f)
+            .ok_or_else(|| de::Error::custom(format!("{f} is not an integer in range"))),
         NumOrText::S(s) => s
             .trim()
             .parse::<T>()
@@ -472,11 +477,9 @@ pub fn parse_event(record: &[u8]) -> Result<Event, EventError> {
             let t: TaskAdded = payload(&kind, "task_added", env.task_added)?;
             Event::TaskAdded(Box::new(t.task))
         }
-        "TASK_UPDATED" => Event::TaskUpdated(Box::new(payload(
-            &kind,
-            "task_updated",
-            env.task_updated,
-        )?)),
+        "TASK_UPDATED" => {
+            Event::TaskUpdated(Box::new(payload(&kind, "task_updated", env.task_updated)?))
+        }
         "AGENT_ADDED" => {
             let a: AgentAdded = payload(&kind, "agent_added", env.agent_added)?;
             Event::AgentAdded(a.agent)
@@ -492,13 +495,11 @@ pub fn parse_event(record: &[u8]) -> Result<Event, EventError> {
             Event::FrameworkAdded(f.framework.framework_info)
         }
         "FRAMEWORK_UPDATED" => {
-            let f: FrameworkChanged =
-                payload(&kind, "framework_updated", env.framework_updated)?;
+            let f: FrameworkChanged = payload(&kind, "framework_updated", env.framework_updated)?;
             Event::FrameworkUpdated(f.framework.framework_info)
         }
         "FRAMEWORK_REMOVED" => {
-            let f: FrameworkRemoved =
-                payload(&kind, "framework_removed", env.framework_removed)?;
+            let f: FrameworkRemoved = payload(&kind, "framework_removed", env.framework_removed)?;
             Event::FrameworkRemoved(f.framework_info)
         }
         "HEARTBEAT" => Event::Heartbeat,
@@ -528,7 +529,11 @@ mod tests {
             panic!("{ev:?}")
         };
         assert_eq!(
-            (t.task_id.as_str(), t.framework_id.as_str(), t.agent_id.as_str()),
+            (
+                t.task_id.as_str(),
+                t.framework_id.as_str(),
+                t.agent_id.as_str()
+            ),
             ("web.1", "F1", "S1")
         );
         let r = t.resources[1].ranges.as_ref().unwrap();
@@ -545,9 +550,7 @@ mod tests {
               "timestamp":"1500000000.12345","healthy":true}}}"#,
         )
         .unwrap();
-        let Event::TaskUpdated(u) = ev else {
-            panic!()
-        };
+        let Event::TaskUpdated(u) = ev else { panic!() };
         assert_eq!(u.status.timestamp, 1500000000.12345);
         let ev = parse_event(
             br#"{"type":"SUBSCRIBED","subscribed":{"heartbeat_interval_seconds":15.0,"get_state":{}}}"#,
@@ -570,10 +573,9 @@ mod tests {
 
     #[test]
     fn malformed_events_name_the_type_and_the_field() {
-        let err = parse_event(
-            br#"{"type":"TASK_ADDED","task_added":{"task":{"task_id":{"value":5}}}}"#,
-        )
-        .unwrap_err();
+        let err =
+            parse_event(br#"{"type":"TASK_ADDED","task_added":{"task":{"task_id":{"value":5}}}}"#)
+                .unwrap_err();
         assert_eq!(err.kind.as_deref(), Some("TASK_ADDED"));
         assert!(err.message.contains("task_id"), "{err}");
         let err = parse_event(br#"{"type":"AGENT_ADDED"}"#).unwrap_err();
