@@ -13,7 +13,8 @@ use mesos2ns1::mesos::{
     Bounds, Cluster, EventStream, MesosOptions, Next, Pid, StreamError, SubscribeOptions,
     fetch_framework_pids, fetch_state, framework_pids_from_state, subscribe,
 };
-use mesos2ns1::records::filter::{HealthyOnly, Visibility};
+use mesos2ns1::records::options::HealthyOnly;
+use mesos2ns1::records::state::Visibility;
 use mesos2ns1::records::{self, GenOptions, LabelRules, Record, StaticResolver};
 use serde_json::{Value, json};
 use support::fake_mesos::{FakeMaster, Mode, v1_subscribed, v1_task};

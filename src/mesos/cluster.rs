@@ -65,7 +65,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::v1;
-use crate::records::filter::IP_SOURCES_LABEL;
+use crate::records::state::IP_SOURCES_LABEL;
 use crate::records::state::{
     ContainerStatus, Discovery, DiscoveryPort, DiscoveryPorts, Framework, Label, Resources, Slave,
     State, Status, Task,
