@@ -8,6 +8,7 @@
 
 use crate::cli::Opts;
 use crate::mesos::zk::{ZkUrl, parse_zk_url};
+use crate::ns1::Ns1Options;
 use crate::records::hosts::split_host_port;
 use crate::records::labels::LabelRules;
 use crate::records::options::{HealthyOnly, IpSource, parse_ip_sources};
@@ -122,9 +123,6 @@ pub struct Config {
     /// `--zk-detection-timeout` [config: zkDetectionTimeout]; zero: only
     /// the run's deadline bounds detection.
     pub zk_detection_timeout: Duration,
-    /// Filled at run time by ZooKeeper detection: the registered masters,
-    /// leader first (empty without `zk`, or when detection failed).
-    pub zk_masters: Vec<String>,
 }
 
 /// Values read from the config file; `None` where the file is silent.
@@ -710,7 +708,6 @@ impl Config {
             },
             zk,
             zk_detection_timeout: Duration::from_secs(zk_detection_timeout),
-            zk_masters: Vec::new(),
         })
     }
 
@@ -745,6 +742,20 @@ impl Config {
             KeySource::File(p) => read_secret_file("NS1 key file", p),
             KeySource::None => cerr("no NS1 API key configured"),
         }
+    }
+
+    /// The NS1 client's options: this configuration's endpoint, timeouts
+    /// (connecting takes at most 10 s, and at most `--ns1-timeout`), CA
+    /// file and plain-HTTP permission, with `key` and the run's `deadline`.
+    /// The one place the configuration becomes [`Ns1Options`].
+    pub fn ns1_options(&self, key: String, deadline: Option<std::time::Instant>) -> Ns1Options {
+        let mut opts = Ns1Options::new(self.ns1_endpoint.clone(), key);
+        opts.connect_timeout = self.ns1_timeout.min(Duration::from_secs(10));
+        opts.read_timeout = self.ns1_timeout;
+        opts.ca_file = self.ca_file.clone();
+        opts.deadline = deadline;
+        opts.allow_http = self.ns1_allow_http;
+        opts
     }
 
     /// Reads the Mesos basic-auth credentials, if configured.

@@ -39,11 +39,11 @@ fn main() -> ExitCode {
                 buf,
                 "[{style}{:<5}{style:#}] {}",
                 record.level(),
-                mesos2ns1::report::escape_control(&message)
+                mesos2ns1::text::escape_control(&message)
             )
         })
         .target(env_logger::Target::Stderr)
         .init();
-    let code = mesos2ns1::app::run(cli);
+    let code = mesos2ns1::commands::run(cli);
     ExitCode::from(code as u8)
 }

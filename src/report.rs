@@ -1,33 +1,15 @@
-//! The end of a run: the summary line (or JSON object), the metrics file,
-//! and the small memory kept in the state dir between runs.
+//! The end of a run: the summary line (or JSON object), what each stage
+//! notes in it, and the metrics file.
 
-use crate::plan::{Baseline, Clocks, Sample};
-use serde::{Deserialize, Serialize};
+use crate::apply::Applied;
+use crate::exit::{Exit, Fail};
+use crate::ns1::Stats;
+use crate::plan::{Decision, Plan, Skipped};
+use crate::records::generate::StateCounts;
+use crate::state_dir::Memory;
+use crate::text::{escape_control, unix_now};
+use serde::Serialize;
 use std::path::Path;
-
-/// `s` with every control character (line breaks, escape sequences, ...)
-/// written as a Rust escape (`\n`, `\u{1b}`), so that text from a state or
-/// a server can never start a new log or summary line of its own.
-pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 
 /// One run, for people (one line) and machines (`--summary-json`).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -130,6 +112,107 @@ impl Summary {
         s
     }
 
+    /// The cluster's figures: its leader, agents and tasks.
+    pub fn note_cluster(
+        &mut self,
+        leader: &str,
+        counts: &StateCounts,
+        tasks_over_port_bound: usize,
+    ) {
+        self.leader = leader.to_string();
+        self.tasks_over_port_bound = tasks_over_port_bound;
+        self.agents = counts.agents;
+        self.running_tasks = counts.running_tasks;
+        self.unhealthy_tasks = counts.unhealthy_tasks;
+        self.not_visible_tasks = counts.not_visible_tasks;
+    }
+
+    /// What may be published: the desired records and those skipped.
+    pub fn note_publishable(&mut self, desired: usize, skipped: &Skipped) {
+        self.desired = desired;
+        self.skipped = skipped.records();
+        self.skipped_answers = skipped.answers;
+    }
+
+    /// The raw plan's figures against the zone.
+    pub fn note_plan(&mut self, raw: &Plan) {
+        self.unchanged = raw.unchanged;
+        self.owned = raw.owned;
+    }
+
+    /// The NS1 client's request figures so far.
+    pub fn note_stats(&mut self, stats: &Stats) {
+        self.api_calls = stats.requests;
+        self.throttled = stats.throttled;
+    }
+
+    /// The safety decision's figures.
+    pub fn note_decision(&mut self, d: &Decision) {
+        self.held = d.held.len();
+        self.waiting = d.waiting;
+        self.released = d.released;
+        self.explained = d.explained;
+    }
+
+    /// What the apply did, and the reason and exit code it gives.
+    pub fn note_applied(&mut self, plan: &Plan, applied: &Applied) -> Exit {
+        self.created = applied.created;
+        self.updated = applied.updated;
+        self.deleted = applied.deleted;
+        self.failed = applied.failed.len();
+        self.postponed = applied.postponed;
+        if applied.remaining() == 0 {
+            self.reason = if plan.is_empty() {
+                "zone already matches".into()
+            } else {
+                "zone matches".into()
+            };
+            Exit::Ok
+        } else {
+            let mut why = Vec::new();
+            if !applied.failed.is_empty() {
+                why.push(format!(
+                    "{} changes failed (first: {})",
+                    applied.failed.len(),
+                    applied.failed[0].1
+                ));
+            }
+            if applied.postponed > 0 {
+                why.push(format!(
+                    "{} changes postponed to the next run",
+                    applied.postponed
+                ));
+            }
+            self.reason = why.join("; ");
+            Exit::Remaining
+        }
+    }
+
+    /// Appends notes to the reason, `; `-separated.
+    pub fn note_reasons(&mut self, notes: Vec<String>) {
+        if !notes.is_empty() {
+            self.reason = std::iter::once(self.reason.clone())
+                .chain(notes)
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+    }
+
+    /// How the run ended: its exit code, its failure (as the reason), and
+    /// its duration.
+    pub fn note_end(&mut self, outcome: &Result<Exit, Fail>, started: std::time::Instant) -> Exit {
+        let exit = match outcome {
+            Ok(exit) => *exit,
+            Err(fail) => {
+                self.reason = fail.msg.clone();
+                fail.exit
+            }
+        };
+        self.exit = exit as i32;
+        self.duration_seconds = started.elapsed().as_secs_f64();
+        exit
+    }
+
     /// Fills in the process figures (CPU time, peak memory) just before printing.
     pub fn note_usage(&mut self) {
         let (cpu, rss) = process_usage();
@@ -169,87 +252,6 @@ pub fn process_usage() -> (f64, u64) {
         })
         .unwrap_or(0);
     (cpu, rss)
-}
-
-/// What a run remembers for the next one (`STATE_DIR/memory.json`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Memory {
-    /// Figures of the last state applied (kept for older readers; the
-    /// checks use `samples`).
-    #[serde(default)]
-    pub last_good: Option<Baseline>,
-    #[serde(default)]
-    pub last_success_time: Option<f64>,
-    #[serde(default)]
-    pub refusals_total: u64,
-    /// Held removals released by `--settle` or `--force` since the state
-    /// dir was created.
-    #[serde(default)]
-    pub released_total: u64,
-    /// One sample per run, for the sliding window's baseline.
-    #[serde(default)]
-    pub samples: Vec<Sample>,
-}
-
-/// At most this many samples are kept (a run every second for an hour).
-pub const MAX_SAMPLES: usize = 4000;
-
-/// The largest memory or hold-down file read (a zone's worth of names).
-pub const MAX_STATE_FILE: u64 = 256 << 20;
-
-impl Memory {
-    pub const FILE: &'static str = "memory.json";
-
-    /// Loads the memory; a missing file is a first run. A file that cannot
-    /// be read or parsed is an error: treating it as a first run would turn
-    /// the checks' baseline off.
-    pub fn load(dir: &Path) -> Result<Memory, String> {
-        let path = dir.join(Self::FILE);
-        match crate::store::read(dir, Self::FILE, MAX_STATE_FILE) {
-            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{} is damaged ({e})", path.display())),
-            Ok(None) => Ok(Memory::default()),
-            Err(e) => Err(e.0),
-        }
-    }
-
-    pub fn save(&self, dir: &Path) -> Result<(), crate::store::StoreError> {
-        let bytes = serde_json::to_vec(self)
-            .map_err(|e| crate::store::StoreError(format!("cannot encode memory: {e}")))?;
-        crate::store::write_atomic(dir, Self::FILE, &bytes)
-    }
-
-    /// Adds a sample, dropping those older than `window` and the oldest
-    /// beyond [`MAX_SAMPLES`].
-    pub fn push_sample(&mut self, sample: Sample, window: f64) {
-        self.samples
-            .retain(|s| s.time <= sample.time && s.time > sample.time - window);
-        self.samples.push(sample);
-        if self.samples.len() > MAX_SAMPLES {
-            let extra = self.samples.len() - MAX_SAMPLES;
-            self.samples.drain(..extra);
-        }
-    }
-}
-
-/// The hold-down clocks file (`STATE_DIR/holddown.json`).
-pub const CLOCKS_FILE: &str = "holddown.json";
-
-/// Loads the hold-down clocks; a missing file is no clock running.
-pub fn load_clocks(dir: &Path) -> Result<Clocks, String> {
-    let path = dir.join(CLOCKS_FILE);
-    match crate::store::read(dir, CLOCKS_FILE, MAX_STATE_FILE) {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is damaged ({e})", path.display())),
-        Ok(None) => Ok(Clocks::default()),
-        Err(e) => Err(e.0),
-    }
-}
-
-pub fn save_clocks(dir: &Path, clocks: &Clocks) -> Result<(), crate::store::StoreError> {
-    let bytes = serde_json::to_vec(clocks)
-        .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
-    crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
 }
 
 /// Writes a file readable by others (mode 0644 before the umask) by

@@ -1,31 +1,39 @@
-//! The cluster side of a run: the state (from a file, the leading master
-//! or ZooKeeper's leader) and the record set generated from it, with the
-//! records the state's ended tasks explain.
+//! The cluster side of a run: the masters (configured, or reported by
+//! ZooKeeper), the state (from a file or the leading master), and the
+//! record set generated from it, with the records the state's ended tasks
+//! explain. [`read_cluster`] is the one path from "detect the leader" to
+//! "the cluster's records"; [`leader_is_here`] tells whether this host leads.
 
 use crate::config::Config;
 use crate::exit::{Exit, Fail};
+use crate::records::generate::StateCounts;
+use crate::records::hosts::parse_pid;
 use crate::records::{self, GenOptions, RecordSet, Resolver, SystemResolver};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Reads the state: from `--state-file`, or from the leading master. With
 /// a deadline, the whole fetch (every master, redirect and leader
 /// re-fetch) ends by it.
 pub fn read_state(
     cfg: &Config,
-    deadline: Option<std::time::Instant>,
+    masters: &Masters,
+    deadline: Option<Instant>,
 ) -> Result<(Vec<u8>, String), Fail> {
     if let Some(path) = &cfg.state_file {
         let body = read_capped(path, cfg.max_state_bytes)
             .map_err(|e| Fail::new(Exit::Failed, format!("state file {}: {e}", path.display())))?;
         return Ok((body, path.display().to_string()));
     }
-    if cfg.masters.is_empty() {
+    if masters.list.is_empty() {
         return Err(Fail::new(
             Exit::Usage,
             "no state source: give --state-file, --masters or --zk (or \"masters\" or \"zk\" in the config file)",
         ));
     }
     let opts = crate::mesos::MesosOptions {
-        masters: cfg.masters.clone(),
+        masters: masters.list.clone(),
         https: cfg.mesos_https,
         ca_file: cfg.ca_file.clone(),
         credentials: cfg
@@ -58,20 +66,37 @@ fn read_capped(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(body)
 }
 
+/// The masters a run reads from: the configured ones, or after ZooKeeper
+/// detection those ZooKeeper reports (leader first) followed by the
+/// configured ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Masters {
+    /// The masters to fetch the state from, in order.
+    pub list: Vec<String>,
+    /// The masters ZooKeeper reported (leader first); empty without
+    /// ZooKeeper or when detection failed.
+    pub from_zk: Vec<String>,
+}
+
+impl Masters {
+    /// The configured masters, as they are.
+    pub fn configured(cfg: &Config) -> Masters {
+        Masters {
+            list: cfg.masters.clone(),
+            from_zk: Vec::new(),
+        }
+    }
+}
+
 /// With `zk` (and no state file), finds the leading master through
 /// ZooKeeper within `zkDetectionTimeout` and what is left of the deadline.
-/// The configuration returned lists the masters ZooKeeper reports (leader
-/// first), then the configured `masters`, which are also the fallback when
-/// detection fails, as in Mesos-DNS. Without `masters` a failed detection
-/// fails the run.
-pub fn detect_leader(
-    cfg: &Config,
-    deadline: Option<std::time::Instant>,
-) -> Result<std::borrow::Cow<'_, Config>, Fail> {
-    use std::borrow::Cow;
-    use std::time::Instant;
+/// The masters returned are those ZooKeeper reports (leader first), then
+/// the configured `masters`, which are also the fallback when detection
+/// fails, as in Mesos-DNS. Without `masters` a failed detection fails the
+/// run.
+pub fn detect_leader(cfg: &Config, deadline: Option<Instant>) -> Result<Masters, Fail> {
     let Some(url) = cfg.zk.as_ref().filter(|_| cfg.state_file.is_none()) else {
-        return Ok(Cow::Borrowed(cfg));
+        return Ok(Masters::configured(cfg));
     };
     let deadline = deadline.unwrap_or_else(|| Instant::now() + cfg.deadline);
     let mut budget = deadline.saturating_duration_since(Instant::now());
@@ -80,36 +105,121 @@ pub fn detect_leader(
     }
     match crate::mesos::zk::detect(url, budget) {
         Ok(found) => {
-            let mut out = cfg.clone();
-            let mut masters = found.masters.clone();
+            let mut list = found.masters.clone();
             for m in &cfg.masters {
-                if !masters.contains(m) {
-                    masters.push(m.clone());
+                if !list.contains(m) {
+                    list.push(m.clone());
                 }
             }
-            out.masters = masters;
-            out.zk_masters = found.masters;
-            Ok(Cow::Owned(out))
+            Ok(Masters {
+                list,
+                from_zk: found.masters,
+            })
         }
         Err(e) if !cfg.masters.is_empty() => {
             log::warn!("{e}; falling back to the configured masters");
-            Ok(Cow::Borrowed(cfg))
+            Ok(Masters::configured(cfg))
         }
         Err(e) => Err(Fail::new(Exit::Failed, e.to_string())),
     }
 }
 
-/// Generation options from the configuration; masters lose their scheme.
-/// After ZooKeeper detection the masters are the ones ZooKeeper reports
-/// (as in Mesos-DNS), those with an IP address (Mesos-DNS requires one).
+/// The cluster as one run sees it.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The Mesos-DNS record set.
+    pub records: RecordSet,
+    /// The state's figures.
+    pub counts: StateCounts,
+    /// The leader's pid, as the state gives it.
+    pub leader: String,
+    /// The answers the state's ended tasks explain (empty unless asked).
+    pub explained: crate::plan::Explained,
+    /// The masters used (and those ZooKeeper reported).
+    pub masters: Masters,
+    /// Where the state came from (a URL or a file).
+    pub source: String,
+}
+
+/// A state as fetched, before its records are built.
+#[derive(Debug)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub source: String,
+    pub masters: Masters,
+}
+
+/// Detects the leader and fetches its state, both within `deadline`.
+pub fn fetch(cfg: &Config, deadline: Option<Instant>) -> Result<Fetched, Fail> {
+    let masters = detect_leader(cfg, deadline)?;
+    let (body, source) = read_state(cfg, &masters, deadline)?;
+    Ok(Fetched {
+        body,
+        source,
+        masters,
+    })
+}
+
+impl Fetched {
+    /// Builds the cluster's records from the fetched state, resolving host
+    /// names with the system resolver until `resolve_until`; with
+    /// `explain`, also the answers its ended tasks explain.
+    pub fn build(
+        self,
+        cfg: &Config,
+        resolve_until: Instant,
+        explain: bool,
+    ) -> Result<Cluster, Fail> {
+        let opts = gen_options_for(cfg, &self.masters);
+        let (records, counts, leader, explained) = build(
+            &self.body,
+            &self.source,
+            &opts,
+            Arc::new(SystemResolver),
+            resolve_until,
+            explain,
+        )?;
+        Ok(Cluster {
+            records,
+            counts,
+            leader,
+            explained,
+            masters: self.masters,
+            source: self.source,
+        })
+    }
+}
+
+/// The one path from "detect the leader" to "the cluster's records":
+/// detection and the fetch end by `deadline`, name resolution by
+/// [`resolve_deadline`] (half of what is left then).
+pub fn read_cluster(
+    cfg: &Config,
+    deadline: Option<Instant>,
+    explain: bool,
+) -> Result<Cluster, Fail> {
+    let fetched = fetch(cfg, deadline)?;
+    let until = resolve_deadline(cfg, deadline);
+    fetched.build(cfg, until, explain)
+}
+
+/// Generation options from the configuration alone (the configured
+/// masters); masters lose their scheme.
 pub fn gen_options(cfg: &Config) -> GenOptions {
+    gen_options_for(cfg, &Masters::configured(cfg))
+}
+
+/// Generation options for a run that used `masters`. After ZooKeeper
+/// detection the master records are those ZooKeeper reports (as in
+/// Mesos-DNS), those with an IP address (Mesos-DNS requires one).
+pub fn gen_options_for(cfg: &Config, masters: &Masters) -> GenOptions {
     let mut opts = GenOptions::new(cfg.records_domain());
-    let zk_masters: Vec<String> = cfg
-        .zk_masters
+    let zk_masters: Vec<String> = masters
+        .from_zk
         .iter()
         .filter(|m| {
             let ok = records::hosts::split_host_port(m)
-                .is_some_and(|(h, _)| h.parse::<std::net::IpAddr>().is_ok());
+                .is_some_and(|(h, _)| h.parse::<IpAddr>().is_ok());
             if !ok {
                 log::warn!("master {m} from ZooKeeper has no IP address: no master record for it");
             }
@@ -117,8 +227,8 @@ pub fn gen_options(cfg: &Config) -> GenOptions {
         })
         .cloned()
         .collect();
-    let masters = if cfg.zk_masters.is_empty() {
-        &cfg.masters
+    let masters = if masters.from_zk.is_empty() {
+        &masters.list
     } else {
         &zk_masters
     };
@@ -148,12 +258,12 @@ pub fn build_records(
     body: &[u8],
     source: &str,
     cfg: &Config,
-) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
+) -> Result<(RecordSet, StateCounts, String), Fail> {
     build_records_until(
         body,
         source,
         cfg,
-        std::sync::Arc::new(SystemResolver),
+        Arc::new(SystemResolver),
         resolve_deadline(cfg, None),
     )
 }
@@ -161,8 +271,8 @@ pub fn build_records(
 /// When name resolution stops waiting: half the time left before the
 /// run's `deadline` (so that the zone still gets the other half), or half
 /// of `--deadline` from now when the command has none.
-pub fn resolve_deadline(cfg: &Config, deadline: Option<std::time::Instant>) -> std::time::Instant {
-    let now = std::time::Instant::now();
+pub fn resolve_deadline(cfg: &Config, deadline: Option<Instant>) -> Instant {
+    let now = Instant::now();
     let left = match deadline {
         Some(d) => d.saturating_duration_since(now),
         None => cfg.deadline,
@@ -176,10 +286,10 @@ pub fn build_records_until(
     body: &[u8],
     source: &str,
     cfg: &Config,
-    resolver: std::sync::Arc<dyn Resolver + Send + Sync>,
-    until: std::time::Instant,
-) -> Result<(RecordSet, records::generate::StateCounts, String), Fail> {
-    let (set, counts, leader, _) = build(body, source, cfg, resolver, until, false)?;
+    resolver: Arc<dyn Resolver + Send + Sync>,
+    until: Instant,
+) -> Result<(RecordSet, StateCounts, String), Fail> {
+    let (set, counts, leader, _) = build(body, source, &gen_options(cfg), resolver, until, false)?;
     Ok((set, counts, leader))
 }
 
@@ -188,9 +298,9 @@ pub fn build_records_until(
 fn build(
     body: &[u8],
     source: &str,
-    cfg: &Config,
-    resolver: std::sync::Arc<dyn Resolver + Send + Sync>,
-    until: std::time::Instant,
+    opts: &GenOptions,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+    until: Instant,
     explain: bool,
 ) -> Result<Built, Fail> {
     let state = records::state::parse(body)
@@ -201,16 +311,15 @@ fn build(
         until,
         records::resolve::RESOLVE_WORKERS,
     );
-    let opts = gen_options(cfg);
-    let set = records::generate(&state, &opts, &resolved.table)
+    let set = records::generate(&state, opts, &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     let mut counts = records::generate::counts(&state);
-    let left_out = records::filter::filter_counts(&state, &opts);
+    let left_out = records::filter::filter_counts(&state, opts);
     counts.unhealthy_tasks = left_out.unhealthy;
     counts.not_visible_tasks = left_out.not_visible;
     let leader = state.leader.to_string();
     let explained = if explain {
-        records::explained(state, &opts, &resolved.table)
+        records::explained(state, opts, &resolved.table)
     } else {
         crate::plan::Explained::new()
     };
@@ -219,23 +328,48 @@ fn build(
 
 /// What a build gives: the record set, the state's figures, the leader,
 /// and the answers the state's ended tasks explain.
-pub type Built = (
-    RecordSet,
-    records::generate::StateCounts,
-    String,
-    crate::plan::Explained,
-);
+pub type Built = (RecordSet, StateCounts, String, crate::plan::Explained);
 
-/// Parses a state and generates its record set, and the answers its
-/// terminal tasks and completed frameworks would produce (which explain
-/// their removal). Names are resolved as by [`build_records_until`], once
-/// for both.
-pub fn build_records_explained(
-    body: &[u8],
-    source: &str,
-    cfg: &Config,
-    resolver: std::sync::Arc<dyn Resolver + Send + Sync>,
-    until: std::time::Instant,
-) -> Result<Built, Fail> {
-    build(body, source, cfg, resolver, until, true)
+/// Whether this host is the leading master (`--only-if-leader`): the
+/// leader's address, from its pid, is one of this host's addresses. A
+/// leader advertising a loopback or unspecified address cannot be told
+/// apart and fails the run.
+pub fn leader_is_here(leader: &str) -> Result<(bool, IpAddr), Fail> {
+    let leader_ip = parse_pid(leader)
+        .ok()
+        .and_then(|p| p.host.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .ok_or_else(|| {
+            Fail::new(
+                Exit::Failed,
+                format!("cannot tell the leader's address from {leader:?}"),
+            )
+        })?;
+    if leader_ip.is_loopback() || leader_ip.is_unspecified() {
+        return Err(Fail::new(
+            Exit::Failed,
+            format!(
+                "--only-if-leader: the leader advertises {leader_ip}, which every host holds; \
+                 cannot tell which host leads (set the masters' --advertise_ip)"
+            ),
+        ));
+    }
+    let local = is_local_address(leader_ip).map_err(|e| Fail::new(Exit::Failed, e))?;
+    Ok((local, leader_ip))
+}
+
+/// Whether `ip` is assigned to one of this host's network interfaces.
+/// (A bind test would also succeed for non-local addresses on hosts with
+/// `ip_nonlocal_bind`, common on keepalived masters.)
+pub fn is_local_address(ip: IpAddr) -> Result<bool, String> {
+    let ifaces =
+        if_addrs::get_if_addrs().map_err(|e| format!("cannot list this host's addresses: {e}"))?;
+    Ok(address_among(ip, ifaces.iter().map(|i| i.ip())))
+}
+
+/// Whether `ip` is one of `addrs`, compared canonically: an IPv4-mapped
+/// IPv6 address (`::ffff:10.0.0.1`) is its IPv4 address.
+pub fn address_among(ip: IpAddr, addrs: impl IntoIterator<Item = IpAddr>) -> bool {
+    let ip = ip.to_canonical();
+    addrs.into_iter().any(|a| a.to_canonical() == ip)
 }

@@ -1017,11 +1017,11 @@ fn config_target(input: &[u8]) {
     let path = Path::new("/fuzz/config.json");
     if let Ok(cfg) = Config::load_text(&opts, Some("key".into()), path, &text) {
         let _ = cfg.require_sync_settings();
-        let _ = mesos2ns1::app::gen_options(&cfg);
+        let _ = mesos2ns1::source::gen_options(&cfg);
         let _ = cfg.records_domain();
         let _ = Ownership::new(&cfg.domain, &cfg.exclude);
-        let _ = mesos2ns1::app::resolve_deadline(&cfg, None);
-        let _ = mesos2ns1::app::resolve_deadline(&cfg, Some(Instant::now()));
+        let _ = mesos2ns1::source::resolve_deadline(&cfg, None);
+        let _ = mesos2ns1::source::resolve_deadline(&cfg, Some(Instant::now()));
         let _ = Instant::now() + cfg.deadline + cfg.state_timeout + cfg.ns1_timeout;
         let _ = format!("{cfg:?}");
     }

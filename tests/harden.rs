@@ -176,7 +176,7 @@ fn build_records_stops_waiting_for_names_at_its_deadline() {
     let cfg =
         mesos2ns1::config::Config::load_text(&opts, None, &dir.0.join("c.json"), "{}").unwrap();
     let started = Instant::now();
-    let (mut set, counts, _) = mesos2ns1::app::build_records_until(
+    let (mut set, counts, _) = mesos2ns1::source::build_records_until(
         &body,
         "test",
         &cfg,
@@ -491,7 +491,7 @@ fn summary_lines_escape_control_characters() {
 
 #[test]
 fn only_if_leader_compares_addresses_canonically() {
-    use mesos2ns1::sync::address_among;
+    use mesos2ns1::source::address_among;
     let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
     let v4: IpAddr = "10.0.0.1".parse().unwrap();
     assert!(address_among(mapped, [v4]));

@@ -150,7 +150,7 @@ impl fmt::Display for FetchError {
             FetchError::LeaderFailed { url, leader, cause } => write!(
                 f,
                 "{url} is not the leader (its state names {}), and the leader failed: {cause}",
-                crate::report::escape_control(leader)
+                crate::text::escape_control(leader)
             ),
         }
     }

@@ -212,7 +212,7 @@ pub fn fetch_state(opts: &MesosOptions) -> Result<FetchedState, MesosError> {
                 info!(
                     "Mesos master {entry}: state from {} (leader {})",
                     answer.url,
-                    crate::report::escape_control(&answer.leader)
+                    crate::text::escape_control(&answer.leader)
                 );
                 return Ok(FetchedState {
                     body: answer.body,
@@ -247,7 +247,7 @@ fn fetch_from(client: &Client, master: &Master) -> Result<StateAnswer, FetchErro
     debug!(
         "{} is not the leader (its state names {}); fetching from {leader}",
         first.url,
-        crate::report::escape_control(&first.leader)
+        crate::text::escape_control(&first.leader)
     );
     client
         .get_state(&leader, secure || first.origin.scheme == "https")

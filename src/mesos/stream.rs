@@ -109,7 +109,7 @@ impl fmt::Display for StreamError {
             } => {
                 write!(f, "POST {url}: HTTP {status}: not the leading master")?;
                 if let Some(l) = location {
-                    write!(f, " (redirects to {})", crate::report::escape_control(l))?;
+                    write!(f, " (redirects to {})", crate::text::escape_control(l))?;
                 }
                 Ok(())
             }
@@ -126,7 +126,7 @@ impl fmt::Display for StreamError {
                     write!(f, " {reason}")?;
                 }
                 if !message.is_empty() {
-                    write!(f, ": {}", crate::report::escape_control(message))?;
+                    write!(f, ": {}", crate::text::escape_control(message))?;
                 }
                 if matches!(status, 401 | 403) {
                     write!(f, " (check the Mesos credentials)")?;

@@ -52,7 +52,7 @@ mod layering {
     /// Paths a module of `records/` may take from the rest of the crate.
     const OUTSIDE: &[&str] = &[
         "crate::records::",
-        "crate::report::escape_control",
+        "crate::text::escape_control",
         "crate::text::escape_control",
     ];
 

@@ -78,7 +78,7 @@ pub fn write_zone(set: &mut RecordSet, ttl: u32, w: &mut impl Write) -> io::Resu
             for a in answers {
                 // An SRV target may hold a raw name from the state.
                 let rdata = match rtype {
-                    RecordType::SRV => format!("{}.", crate::report::escape_control(a)),
+                    RecordType::SRV => format!("{}.", crate::text::escape_control(a)),
                     _ => a.clone(),
                 };
                 // A port kept as text (`http`, `+80`) or outside 0-65535

@@ -131,7 +131,7 @@ pub fn resolve_until(
     for name in &timed_out {
         log::warn!(
             "host name {:?} did not resolve in time; treated as a name that does not resolve",
-            crate::report::escape_control(name)
+            crate::text::escape_control(name)
         );
     }
     Resolved {

@@ -1,46 +1,21 @@
-//! The commands, wired from configuration to exit code. Exit codes are
-//! decided here and only here.
+//! `records`: the record set Mesos-DNS would serve, printed as JSON or as
+//! a zone file, without NS1.
 
-use crate::cli::{Cli, Command, Format, RecordsArgs};
+use crate::cli::{Format, RecordsArgs};
 use crate::config::Config;
+use crate::exit::{Exit, Fail};
 use crate::records::{self, SystemResolver};
+use crate::source::{detect_leader, gen_options_for, read_state, resolve_deadline};
 use std::io::Write;
 
-pub use crate::exit::{Exit, Fail};
-pub use crate::source::{
-    build_records, build_records_until, detect_leader, gen_options, read_state, resolve_deadline,
-};
-
-pub fn run(cli: Cli) -> i32 {
-    let env_key = std::env::var("NS1_APIKEY").ok();
-    let result = Config::load(&cli.opts, env_key)
-        .map_err(|e| Fail::new(Exit::Usage, e.0))
-        .and_then(|cfg| {
-            for w in &cfg.warnings {
-                log::warn!("{w}");
-            }
-            match cli.command {
-                Some(Command::Records(args)) => cmd_records(&cfg, &args),
-                other => crate::sync::run_command(&cfg, other.unwrap_or(Command::Sync)),
-            }
-        });
-    match result {
-        Ok(exit) => exit as i32,
-        Err(fail) => {
-            eprintln!("mesos2ns1: {}", fail.msg);
-            fail.exit as i32
-        }
-    }
-}
-
-fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
+/// Prints the record set (`records`), with the figures of each step logged.
+pub fn run(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let t0 = std::time::Instant::now();
     // The deadline bounds detection and the fetch here too (three hung
     // masters cost one deadline, not three timeouts).
     let deadline = t0.checked_add(cfg.deadline);
-    let detected = detect_leader(cfg, deadline)?;
-    let cfg: &Config = &detected;
-    let (body, source) = read_state(cfg, deadline)?;
+    let masters = detect_leader(cfg, deadline)?;
+    let (body, source) = read_state(cfg, &masters, deadline)?;
     let size = body.len();
     let t1 = std::time::Instant::now();
     let state = records::state::parse(&body)
@@ -56,7 +31,7 @@ fn cmd_records(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
         resolve_deadline(cfg, deadline),
         records::resolve::RESOLVE_WORKERS,
     );
-    let mut set = records::generate(&state, &gen_options(cfg), &resolved.table)
+    let mut set = records::generate(&state, &gen_options_for(cfg, &masters), &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     log::debug!(
         "records: generated; peak memory so far {} bytes",

@@ -1,7 +1,10 @@
-//! Reading the zone for a run, and creating a missing one.
+//! The NS1 zone for a run: a [`Session`] opens the client with the pacing
+//! saved by the last run, reads the zone by serial, imports a missing zone,
+//! writes the ownership marker and the plan, and closes (saves the pacing,
+//! and leaves the listing cache trusted only if nothing was written).
 //!
 //! * **Cached listing.** The last full listing is kept in the state dir
-//!   ([`CACHE_FILE`]) with the zone's `serial`. A run first reads page 1
+//!   ([`crate::state_dir::CACHE_FILE`]) with the zone's `serial`. A run first reads page 1
 //!   with a small `limit` (one GET); when the serial is the cached one and
 //!   the cache can be trusted, the run plans against the cache. A full read
 //!   happens when the serial moved, after a run that wrote (its own writes
@@ -16,24 +19,14 @@
 //!   import did not create record by record. An existing zone, even an
 //!   empty one, is never re-created.
 
-use crate::ns1::{Ns1Api, Ns1Error, ZoneListing, ZoneRecord, normalize_name};
-use crate::plan::{Action, Plan};
-use crate::store;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use crate::apply::{Applied, apply};
+use crate::ns1::{
+    Client, Ns1Api, Ns1Error, Ns1Options, Stats, ZoneListing, ZoneRecord, normalize_name,
+};
+use crate::plan::{Action, Plan, marker_name, marker_text};
+use crate::state_dir;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The listing cache in the state dir.
-pub const CACHE_FILE: &str = "ns1-listing-cache";
-/// The pacing estimates in the state dir.
-pub const PACING_FILE: &str = "ns1-pacing.json";
-/// Largest listing cache read (about 2.5 million records).
-pub const MAX_CACHE_BYTES: u64 = 256 * 1024 * 1024;
-/// Most records a cache may claim.
-pub const MAX_CACHE_RECORDS: u64 = 2_500_000;
-const MAX_PACING_BYTES: u64 = 64 * 1024;
-const CACHE_VERSION: u32 = 2;
+use std::time::{Duration, Instant};
 
 /// Where the run's view of the zone came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,170 +49,94 @@ pub struct ZoneView {
     pub reads: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct CacheHeader {
-    version: u32,
-    zone: String,
-    endpoint: String,
-    serial: u64,
-    /// Unix seconds of the full read this cache holds.
-    full_read_unix: u64,
-    /// False after a run that wrote: the zone moved since.
-    trusted: bool,
-    count: u64,
-    /// SHA-256 (hex) of the records line.
-    sha256: String,
+/// The zone for one run (or one pass): the client, paced with what the last
+/// run learned, and whether this session wrote (then the listing cache is
+/// no longer trusted when it closes).
+pub struct Session<'a> {
+    client: Client,
+    read: ReadOptions<'a>,
+    wrote: bool,
 }
 
-/// One cached record: domain, type, ttl, tier, answers, link (a linked
-/// record is never owned: the link must survive the cache).
-type CachedRecord = (
-    String,
-    String,
-    Option<u32>,
-    Option<u32>,
-    Vec<String>,
-    Option<String>,
-);
-/// The same, borrowed, for writing.
-type CachedRef<'a> = (
-    &'a str,
-    &'a str,
-    Option<u32>,
-    Option<u32>,
-    &'a [String],
-    Option<&'a str>,
-);
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(bytes)
-}
-
-/// The trusted cached listing of `zone` at `endpoint`, or why there is
-/// none. Anything in doubt is a reason to read the zone in full.
-fn load_cache(
-    dir: &Path,
-    zone: &str,
-    endpoint: &str,
-    full_read_every: Duration,
-) -> Result<(u64, Vec<ZoneRecord>), String> {
-    if full_read_every.is_zero() {
-        return Err("--full-read-every is 0".into());
-    }
-    let data = store::read(dir, CACHE_FILE, MAX_CACHE_BYTES)
-        .map_err(|e| e.to_string())?
-        .ok_or("no cached listing yet")?;
-    let nl = data
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or("cached listing is damaged (no header line)")?;
-    let header: CacheHeader = serde_json::from_slice(&data[..nl])
-        .map_err(|e| format!("cached listing header is damaged ({e})"))?;
-    if header.version != CACHE_VERSION {
-        return Err(format!("cached listing version {}", header.version));
-    }
-    if !header.trusted {
-        return Err("the last run wrote to the zone".into());
-    }
-    if header.zone != zone || header.endpoint != endpoint {
-        return Err("cached listing is of another zone or endpoint".into());
-    }
-    let now = unix_now();
-    if header.full_read_unix > now {
-        return Err("cached listing is from the future (clock moved back)".into());
-    }
-    let age = now - header.full_read_unix;
-    if age >= full_read_every.as_secs().max(1) {
-        return Err(format!("last full read {age} s ago"));
-    }
-    if header.count > MAX_CACHE_RECORDS {
-        return Err("cached listing claims too many records".into());
-    }
-    let body = &data[nl + 1..];
-    if hex(&Sha256::digest(body)) != header.sha256 {
-        return Err("cached listing is damaged (digest mismatch)".into());
-    }
-    let cached: Vec<CachedRecord> =
-        serde_json::from_slice(body).map_err(|e| format!("cached listing is damaged ({e})"))?;
-    if cached.len() as u64 != header.count {
-        return Err("cached listing is damaged (count mismatch)".into());
-    }
-    let records = cached
-        .into_iter()
-        .map(|(domain, rtype, ttl, tier, answers, link)| ZoneRecord {
-            domain,
-            rtype,
-            ttl,
-            answers,
-            tier,
-            link,
+impl<'a> Session<'a> {
+    /// Opens the client and restores the pacing saved by an earlier run.
+    pub fn open(opts: Ns1Options, read: ReadOptions<'a>) -> Result<Session<'a>, Ns1Error> {
+        let client = Client::new(opts)?;
+        state_dir::load_pacing(read.state_dir, &client);
+        Ok(Session {
+            client,
+            read,
+            wrote: false,
         })
-        .collect();
-    Ok((header.serial, records))
-}
-
-/// Saves a full listing as the trusted cache.
-fn save_cache(
-    dir: &Path,
-    zone: &str,
-    endpoint: &str,
-    serial: u64,
-    records: &[ZoneRecord],
-) -> Result<(), String> {
-    let cached: Vec<CachedRef<'_>> = records
-        .iter()
-        .map(|r| {
-            (
-                r.domain.as_str(),
-                r.rtype.as_str(),
-                r.ttl,
-                r.tier,
-                r.answers.as_slice(),
-                r.link.as_deref(),
-            )
-        })
-        .collect();
-    let body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
-    let header = CacheHeader {
-        version: CACHE_VERSION,
-        zone: zone.to_string(),
-        endpoint: endpoint.to_string(),
-        serial,
-        full_read_unix: unix_now(),
-        trusted: true,
-        count: records.len() as u64,
-        sha256: hex(&Sha256::digest(&body)),
-    };
-    let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    if data.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
-        return Err("the listing is too large to cache".into());
     }
-    data.push(b'\n');
-    data.extend_from_slice(&body);
-    store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
-}
 
-/// Marks the cache untrusted (the zone moved under this run's writes).
-fn distrust_cache(dir: &Path) -> Result<(), String> {
-    let header = CacheHeader {
-        version: CACHE_VERSION,
-        zone: String::new(),
-        endpoint: String::new(),
-        serial: 0,
-        full_read_unix: 0,
-        trusted: false,
-        count: 0,
-        sha256: hex(&Sha256::digest(b"[]")),
-    };
-    let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    data.extend_from_slice(b"\n[]");
-    store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
+    /// Reads the zone (see the module docs); a full listing becomes the
+    /// cache, and the pacing is saved. After an error, [`Session::close`].
+    pub fn read(&mut self) -> Result<ZoneView, Ns1Error> {
+        let view = read_zone(&mut self.client, &self.read)?;
+        after_read(&self.read, &view);
+        state_dir::save_pacing(self.read.state_dir, &self.client);
+        Ok(view)
+    }
+
+    /// Writes the ownership marker of `domain` (a TXT record that claims
+    /// it). The session counts as having written, whatever the answer.
+    pub fn write_marker(&mut self, zone: &str, domain: &str, ttl: u32) -> Result<(), Ns1Error> {
+        self.wrote = true;
+        self.client.create(
+            zone,
+            &marker_name(domain),
+            "TXT",
+            ttl.max(3600),
+            &[marker_text(domain)],
+        )
+    }
+
+    /// Creates the missing zone with the plan's creates in one import (see
+    /// [`create_zone`]); the cache is distrusted at once.
+    pub fn import(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        ttl: u32,
+        plan: &Plan,
+    ) -> Result<ZoneListing, Ns1Error> {
+        let listing = create_zone(&mut self.client, zone, domain, ttl, plan);
+        self.wrote = true;
+        after_write(&self.read);
+        listing
+    }
+
+    /// Carries out a plan (see [`crate::apply`]).
+    pub fn apply(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        ttl: u32,
+        plan: &Plan,
+        deadline: Instant,
+    ) -> Applied {
+        let applied = apply(&mut self.client, zone, domain, ttl, plan, deadline);
+        if applied.created + applied.updated + applied.deleted + applied.failed.len() > 0 {
+            self.wrote = true;
+        }
+        applied
+    }
+
+    /// The client's request figures so far.
+    pub fn stats(&self) -> Stats {
+        self.client.stats()
+    }
+
+    /// Ends a stretch of work: saves the pacing, distrusts the cache if
+    /// anything was written, and gives the request figures.
+    pub fn close(&mut self) -> Stats {
+        state_dir::save_pacing(self.read.state_dir, &self.client);
+        if self.wrote {
+            after_write(&self.read);
+        }
+        self.client.stats()
+    }
 }
 
 /// How to read the zone.
@@ -244,7 +161,7 @@ pub fn read_zone(client: &mut dyn Ns1Api, o: &ReadOptions<'_>) -> Result<ZoneVie
         source: Source::Missing,
         reads: client.stats().reads - before,
     };
-    match load_cache(o.state_dir, &zone, o.endpoint, o.full_read_every) {
+    match state_dir::load_cache(o.state_dir, &zone, o.endpoint, o.full_read_every) {
         Ok((cached_serial, records)) => match client.zone_serial(&zone) {
             Ok(Some(serial)) if serial == cached_serial => {
                 log::info!(
@@ -287,8 +204,10 @@ pub fn after_read(o: &ReadOptions<'_>, view: &ZoneView) {
     }
     let zone = normalize_name(o.zone);
     let result = match view.serial {
-        Some(serial) => save_cache(o.state_dir, &zone, o.endpoint, serial, &view.records),
-        None => distrust_cache(o.state_dir),
+        Some(serial) => {
+            state_dir::save_cache(o.state_dir, &zone, o.endpoint, serial, &view.records)
+        }
+        None => state_dir::distrust_cache(o.state_dir),
     };
     if let Err(e) = result {
         log::warn!("listing cache in {}: {e}", o.state_dir.display());
@@ -297,48 +216,20 @@ pub fn after_read(o: &ReadOptions<'_>, view: &ZoneView) {
 
 /// After a run that wrote (or tried to): the cache is no longer trusted.
 pub fn after_write(o: &ReadOptions<'_>) {
-    if let Err(e) = distrust_cache(o.state_dir) {
+    if let Err(e) = state_dir::distrust_cache(o.state_dir) {
         log::warn!("listing cache in {}: {e}", o.state_dir.display());
-    }
-}
-
-/// Restores the pacing estimates saved by an earlier run, if any.
-pub fn load_pacing(dir: &Path, client: &crate::ns1::Client) {
-    match store::read(dir, PACING_FILE, MAX_PACING_BYTES) {
-        Ok(Some(data)) => match serde_json::from_slice::<crate::ns1::PacingState>(&data) {
-            Ok(state) => {
-                let n = client.restore_pacing(&state);
-                log::debug!("pacing: {n} buckets restored from {PACING_FILE}");
-            }
-            Err(e) => log::info!("pacing state {PACING_FILE} ignored: {e}"),
-        },
-        Ok(None) => {}
-        Err(e) => log::info!("pacing state ignored: {e}"),
-    }
-}
-
-/// Saves the pacing estimates for the next run.
-pub fn save_pacing(dir: &Path, client: &crate::ns1::Client) {
-    let state = client.pacing_state();
-    match serde_json::to_vec(&state) {
-        Ok(data) => {
-            if let Err(e) = store::write_atomic(dir, PACING_FILE, &data) {
-                log::warn!("could not save pacing state: {e}");
-            }
-        }
-        Err(e) => log::warn!("could not save pacing state: {e}"),
     }
 }
 
 /// The ownership marker record (name, type, answers) to include in a
 /// zone-file import: the TXT `_mesos2ns1.<domain>` that claims the domain
-/// (see `sync::marker_name`).
+/// (see `plan::marker_name`).
 pub fn ownership_marker_for_import(domain: &str) -> Option<(String, String, Vec<String>)> {
     let domain = crate::ns1::normalize_name(domain);
     Some((
-        crate::sync::marker_name(&domain),
+        crate::plan::marker_name(&domain),
         "TXT".into(),
-        vec![crate::sync::marker_text(&domain)],
+        vec![crate::plan::marker_text(&domain)],
     ))
 }
 
@@ -468,90 +359,6 @@ mod tests {
     use super::*;
     use crate::plan::{Change, RecordData};
     use crate::records::RecordType;
-
-    fn tmp(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "mesos2ns1-zr-{tag}-{}-{}",
-            std::process::id(),
-            unix_now()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    fn rec(d: &str, t: &str, a: &[&str]) -> ZoneRecord {
-        ZoneRecord {
-            domain: d.into(),
-            rtype: t.into(),
-            ttl: Some(60),
-            answers: a.iter().map(|s| s.to_string()).collect(),
-            tier: Some(1),
-            link: None,
-        }
-    }
-
-    #[test]
-    fn cache_round_trip_and_every_doubt_means_a_full_read() {
-        let dir = tmp("cache");
-        let every = Duration::from_secs(600);
-        let recs = vec![
-            rec("a.example.com", "A", &["10.0.0.1"]),
-            rec("example.com", "NS", &["dns1.p01.nsone.net"]),
-        ];
-        assert!(
-            load_cache(&dir, "example.com", "e", every)
-                .unwrap_err()
-                .contains("no cached")
-        );
-        save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
-        let (serial, back) = load_cache(&dir, "example.com", "e", every).unwrap();
-        assert_eq!(serial, 42);
-        assert_eq!(back, recs);
-        // Another zone or endpoint, or --full-read-every 0.
-        assert!(load_cache(&dir, "other.com", "e", every).is_err());
-        assert!(load_cache(&dir, "example.com", "f", every).is_err());
-        assert!(load_cache(&dir, "example.com", "e", Duration::ZERO).is_err());
-        // One flipped byte in the records.
-        let path = dir.join(CACHE_FILE);
-        let mut data = std::fs::read(&path).unwrap();
-        let last = data.len() - 5;
-        data[last] ^= 1;
-        std::fs::write(&path, &data).unwrap();
-        assert!(
-            load_cache(&dir, "example.com", "e", every)
-                .unwrap_err()
-                .contains("damaged")
-        );
-        // Truncated, garbage, empty.
-        for junk in [&b""[..], b"{", b"{}\n[]", b"\xff\xfe\n\x00"] {
-            std::fs::write(&path, junk).unwrap();
-            assert!(load_cache(&dir, "example.com", "e", every).is_err());
-        }
-        // A header claiming a count that is not there.
-        save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
-        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
-        std::fs::write(&path, text.replacen("\"count\":2", "\"count\":3", 1)).unwrap();
-        assert!(
-            load_cache(&dir, "example.com", "e", every)
-                .unwrap_err()
-                .contains("count")
-        );
-        // After a writing run.
-        save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
-        distrust_cache(&dir).unwrap();
-        assert!(
-            load_cache(&dir, "example.com", "e", every)
-                .unwrap_err()
-                .contains("wrote")
-        );
-        // Too large a file is not even read.
-        let f = std::fs::File::create(&path).unwrap();
-        f.set_len(MAX_CACHE_BYTES + 1).unwrap();
-        let e = load_cache(&dir, "example.com", "e", every).unwrap_err();
-        assert!(e.contains(&MAX_CACHE_BYTES.to_string()), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 
     #[test]
     fn zone_file_of_the_creates() {

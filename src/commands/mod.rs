@@ -1,0 +1,81 @@
+//! The commands, wired from configuration to exit code: one file per
+//! subcommand, dispatched here. Exit codes are decided in these files and
+//! only here, and a failure is printed by [`say_failure`] only.
+//!
+//! * [`records`]: the record set, printed (no NS1);
+//! * [`check`]: the configuration, the masters, the key and the zone;
+//! * [`sync`]: `sync` and `plan`, one run under the state dir's lock;
+//! * [`adopt`]: claiming a domain that holds records already.
+
+pub mod adopt;
+pub mod check;
+pub mod records;
+pub mod sync;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::exit::{Exit, Fail};
+use crate::zone::ReadOptions;
+use std::time::Instant;
+
+pub use sync::Mode;
+
+/// Runs the command line's command; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let env_key = std::env::var("NS1_APIKEY").ok();
+    let result = Config::load(&cli.opts, env_key)
+        .map_err(|e| Fail::new(Exit::Usage, e.0))
+        .and_then(|cfg| {
+            for w in &cfg.warnings {
+                log::warn!("{w}");
+            }
+            dispatch(&cfg, cli.command.unwrap_or(Command::Sync))
+        });
+    match result {
+        Ok(exit) => exit as i32,
+        Err(fail) => {
+            say_failure(&fail);
+            fail.exit as i32
+        }
+    }
+}
+
+fn dispatch(cfg: &Config, cmd: Command) -> Result<Exit, Fail> {
+    if let Command::Records(args) = &cmd {
+        return records::run(cfg, args);
+    }
+    let started = Instant::now();
+    cfg.require_sync_settings()
+        .map_err(|e| Fail::new(Exit::Usage, e.0))?;
+    match cmd {
+        Command::Check => check::run(cfg),
+        Command::Plan => sync::run(cfg, Mode::Plan, started),
+        Command::Adopt(args) => sync::run(cfg, Mode::Adopt { yes: args.yes }, started),
+        _ => sync::run(cfg, Mode::Sync, started),
+    }
+}
+
+/// The one place a failure is said: `mesos2ns1: <message>` on stderr.
+pub fn say_failure(fail: &Fail) {
+    eprintln!("mesos2ns1: {}", fail.msg);
+}
+
+/// How this configuration reads its zone (see [`crate::zone`]).
+pub fn read_options(cfg: &Config) -> ReadOptions<'_> {
+    ReadOptions {
+        zone: &cfg.zone,
+        endpoint: &cfg.ns1_endpoint,
+        state_dir: &cfg.state_dir,
+        full_read_every: cfg.full_read_every,
+        create_zone: cfg.create_zone,
+    }
+}
+
+/// Prints a plan's changes, one line each, then its figures.
+pub fn print_plan(plan: &crate::plan::Plan) {
+    for change in &plan.changes {
+        // Names come from the state: one change, one line.
+        println!("{}", crate::text::escape_control(&change.to_string()));
+    }
+    println!("plan: {plan}");
+}

@@ -1,0 +1,234 @@
+//! The difference between the desired records and the zone: actions,
+//! changes and the plan, compared by meaning.
+
+use super::own::{Ownership, never_owned};
+use crate::ns1::{ZoneRecord, normalize_name, normalize_short_answer};
+use crate::records::{Record, RecordType};
+use std::collections::HashMap;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// The answers and TTL of one record set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordData {
+    pub ttl: Option<u32>,
+    pub answers: Vec<String>,
+}
+
+/// One change to one (name, type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub action: Action,
+    pub name: String,
+    pub rtype: RecordType,
+    pub old: Option<RecordData>,
+    pub new: Option<RecordData>,
+}
+
+impl Change {
+    /// The answers an update drops: those of `old` that `new` lacks (none
+    /// unless the change has both sides, as an update does).
+    pub fn removed_answers(&self) -> Vec<&String> {
+        let (Some(o), Some(n)) = (&self.old, &self.new) else {
+            return Vec::new();
+        };
+        let new: std::collections::HashSet<&str> = n.answers.iter().map(String::as_str).collect();
+        o.answers
+            .iter()
+            .filter(|a| !new.contains(a.as_str()))
+            .collect()
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |d: &Option<RecordData>| match d {
+            Some(d) => format!(
+                "ttl {} [{}]",
+                d.ttl.map_or("?".to_string(), |t| t.to_string()),
+                d.answers.join(", ")
+            ),
+            None => "-".to_string(),
+        };
+        match self.action {
+            Action::Create => write!(f, "create {} {} {}", self.name, self.rtype, show(&self.new)),
+            Action::Delete => write!(f, "delete {} {} {}", self.name, self.rtype, show(&self.old)),
+            Action::Update => write!(
+                f,
+                "update {} {} {} -> {}",
+                self.name,
+                self.rtype,
+                show(&self.old),
+                show(&self.new)
+            ),
+        }
+    }
+}
+
+/// The changes that make the owned part of the zone match the desired set,
+/// sorted: creates, then updates, then deletes, each by name and type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Desired (publishable) records.
+    pub desired: usize,
+    /// Owned records now in the zone.
+    pub owned: usize,
+    /// Desired records already right.
+    pub unchanged: usize,
+    /// Zone records left alone because the tool does not own them.
+    pub foreign: usize,
+    /// Desired records not written because the zone holds a record of the
+    /// same name and type that is never owned (linked, advanced, wildcard).
+    pub blocked: usize,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Creates={}, Updates={}, Deletes={}, Existing={}",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::Delete),
+            self.owned
+        )
+    }
+}
+
+/// Answers compared by meaning: numbers as numbers, no trailing dots,
+/// canonical IP text, no order.
+fn normalized(rtype: RecordType, answers: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = answers
+        .iter()
+        .map(|a| normalize_short_answer(rtype.as_str(), a))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Computes the plan. `desired` must already be publishable and unique per
+/// (name, type), as [`publishable`] leaves it, with answers in the
+/// generator's canonical form (sorted, unique, canonical IP and SRV text).
+/// Both inputs are consumed so that their strings move into the plan
+/// instead of being copied: a large zone is held only once.
+pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl: u32) -> Plan {
+    let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
+    let mut never: std::collections::HashSet<(String, RecordType)> = Default::default();
+    let mut foreign = 0;
+    for rec in zone {
+        if !own.owns(&rec) {
+            foreign += 1;
+            if never_owned(&rec)
+                && let Some(t) = RecordType::parse(&rec.rtype.to_ascii_uppercase())
+            {
+                never.insert((normalize_name(&rec.domain), t));
+            }
+            continue;
+        }
+        let rtype = RecordType::parse(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
+        let answers = normalized(rtype, &rec.answers);
+        let entry = current
+            .entry((normalize_name(&rec.domain), rtype))
+            .or_insert(RecordData {
+                ttl: rec.ttl,
+                answers: Vec::new(),
+            });
+        if entry.answers.is_empty() {
+            entry.answers = answers;
+        } else {
+            // The same (name, type) listed twice: merge.
+            entry.answers.extend(answers);
+            entry.answers.sort();
+            entry.answers.dedup();
+        }
+    }
+    let owned = current.len();
+    let mut plan = Plan {
+        desired: desired.len(),
+        owned,
+        foreign,
+        ..Plan::default()
+    };
+    let mut creates = Vec::new();
+    let mut updates = Vec::new();
+    for rec in desired {
+        let key = (rec.name, rec.rtype);
+        if never.contains(&key) {
+            log::warn!(
+                "{} {} is a linked or advanced record in the zone: left alone, not published",
+                key.0,
+                key.1
+            );
+            plan.blocked += 1;
+            continue;
+        }
+        let new = RecordData {
+            ttl: Some(ttl),
+            answers: rec.answers,
+        };
+        match current.remove(&key) {
+            None => creates.push(Change {
+                action: Action::Create,
+                name: key.0,
+                rtype: key.1,
+                old: None,
+                new: Some(new),
+            }),
+            Some(old) => {
+                let ttl_differs = old.ttl.is_some_and(|t| t != ttl);
+                if old.answers != new.answers || ttl_differs {
+                    updates.push(Change {
+                        action: Action::Update,
+                        name: key.0,
+                        rtype: key.1,
+                        old: Some(old),
+                        new: Some(new),
+                    });
+                } else {
+                    plan.unchanged += 1;
+                }
+            }
+        }
+    }
+    let deletes = current.into_iter().map(|((name, rtype), old)| Change {
+        action: Action::Delete,
+        name,
+        rtype,
+        old: Some(old),
+        new: None,
+    });
+    plan.changes = creates;
+    plan.changes.extend(updates);
+    plan.changes.extend(deletes);
+    plan.changes
+        .sort_by(|a, b| (a.action, &a.name, a.rtype).cmp(&(b.action, &b.name, b.rtype)));
+    plan
+}

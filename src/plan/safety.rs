@@ -1,0 +1,932 @@
+//! The safety of a plan's removals: the hold-down clocks, the sliding
+//! window, the checks (first contact, state file, implausible state, mass
+//! removal) and the decision over them, with the words an operator reads
+//! about each hold.
+
+use super::diff::{Action, Plan};
+use crate::records::{Record, RecordType};
+use crate::text::format_time;
+use std::fmt;
+
+/// Figures of a cluster state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Baseline {
+    pub agents: usize,
+    pub running_tasks: usize,
+}
+
+/// Smallest baseline of owned records at which the mass-removal check
+/// applies.
+pub const MASS_CHANGE_MIN_RECORDS: usize = 10;
+
+/// One run's figures in the sliding window (`memory.json`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sample {
+    /// Unix time of the run.
+    pub time: f64,
+    /// Owned records in the zone before the run's changes (None: the zone
+    /// was not read, as on a non-leader).
+    pub owned: Option<usize>,
+    pub agents: usize,
+    pub running_tasks: usize,
+    /// Unexplained removals the run applied (whole records or records that
+    /// lost answers), counted against the window's share.
+    #[serde(default)]
+    pub removed: usize,
+}
+
+/// The hold-down clocks (`holddown.json`): since when each owned record,
+/// and each answer of a record that stays, has been absent from the
+/// desired set in every run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Clocks {
+    /// Unix time of the last run that compared the cluster with the zone
+    /// (or, on a non-leader, with these clocks).
+    pub observed: Option<f64>,
+    /// `"name TYPE"` → absent since.
+    #[serde(default)]
+    pub records: std::collections::BTreeMap<String, f64>,
+    /// `"name TYPE answer"` → absent since.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, f64>,
+    /// Keys (of `records` or `answers`) a check has held → the check. A
+    /// held removal stays held until it is released (`--settle`, `--force`)
+    /// or comes back, even once the check passes again: a failover's
+    /// partial states that shrink back below the share release nothing.
+    #[serde(default)]
+    pub held: std::collections::BTreeMap<String, String>,
+    /// The last gaps between observing runs (the cadence, at most 8).
+    #[serde(default)]
+    pub intervals: Vec<f64>,
+}
+
+/// Gaps kept in [`Clocks::intervals`].
+const MAX_INTERVALS: usize = 8;
+
+pub fn record_key(name: &str, rtype: RecordType) -> String {
+    format!("{name} {rtype}")
+}
+
+pub fn answer_key(name: &str, rtype: RecordType, answer: &str) -> String {
+    format!("{name} {rtype} {answer}")
+}
+
+impl Clocks {
+    /// The longest gap between two runs over which the clocks stay valid:
+    /// twice the longest of the hold-down, the settle time and 10 minutes,
+    /// or three times the usual gap between runs if longer (a job run
+    /// hourly must still delete). After a longer gap (the tool did not run,
+    /// or another host ran it) a name may have come back and gone again
+    /// unseen, so the clocks restart.
+    pub fn max_gap(&self, remove_after: f64, settle: Option<f64>) -> f64 {
+        let base = 2.0 * remove_after.max(settle.unwrap_or(0.0)).max(600.0);
+        let mut gaps = self.intervals.clone();
+        gaps.retain(|g| g.is_finite() && *g >= 0.0);
+        gaps.sort_by(f64::total_cmp);
+        let usual = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
+        base.max(3.0 * usual)
+    }
+
+    /// The clocks to carry into a run at `now`: these, if still valid, else
+    /// none running; the cadence is kept and gains this gap either way.
+    pub fn carried(&self, now: f64, remove_after: f64, settle: Option<f64>) -> Clocks {
+        let mut c = if self.valid_at(now, self.max_gap(remove_after, settle)) {
+            self.clone()
+        } else {
+            Clocks {
+                intervals: self.intervals.clone(),
+                ..Clocks::default()
+            }
+        };
+        if let Some(t) = self.observed
+            && now >= t
+        {
+            c.intervals.push(now - t);
+            if c.intervals.len() > MAX_INTERVALS {
+                c.intervals.remove(0);
+            }
+        }
+        c
+    }
+
+    /// On a run that read the cluster but not the zone (a non-leader):
+    /// names desired again lose their clocks; the others keep running.
+    pub fn observe_desired(
+        &mut self,
+        desired: &[Record],
+        now: f64,
+        remove_after: f64,
+        settle: Option<f64>,
+    ) {
+        *self = self.carried(now, remove_after, settle);
+        let mut keys = std::collections::HashSet::new();
+        let mut answer_keys = std::collections::HashSet::new();
+        for r in desired {
+            keys.insert(record_key(&r.name, r.rtype));
+            for a in &r.answers {
+                answer_keys.insert(answer_key(&r.name, r.rtype, a));
+            }
+        }
+        self.records.retain(|k, _| !keys.contains(k));
+        self.answers.retain(|k, _| !answer_keys.contains(k));
+        let (records, answers) = (&self.records, &self.answers);
+        self.held
+            .retain(|k, _| records.contains_key(k) || answers.contains_key(k));
+        self.observed = Some(now);
+    }
+
+    fn valid_at(&self, now: f64, max_gap: f64) -> bool {
+        self.observed
+            .is_some_and(|t| now >= t && now - t <= max_gap)
+    }
+}
+
+/// Answers the state explains: those its terminal tasks and completed
+/// frameworks would produce, by (name, type) (made by [`crate::records::explained`]).
+pub use crate::records::Explained;
+
+/// What holds a removal back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Check {
+    /// The domain is not claimed (no marker record).
+    FirstContact,
+    /// The hold-down clocks or the baseline could not be read.
+    StateFile,
+    /// The state lists no agents, or fewer than half the agents or running
+    /// tasks of the window's median.
+    ImplausibleState,
+    /// Unexplained removals over the window exceed the share of the
+    /// window's median of owned records.
+    MassRemoval,
+}
+
+impl Check {
+    fn parse(s: &str) -> Option<Check> {
+        match s {
+            "implausible-state" => Some(Check::ImplausibleState),
+            "mass-removal" => Some(Check::MassRemoval),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Check::FirstContact => "first-contact",
+            Check::StateFile => "state-file",
+            Check::ImplausibleState => "implausible-state",
+            Check::MassRemoval => "mass-removal",
+        })
+    }
+}
+
+/// The settings and facts of one run that the decision needs.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Unix time of this run.
+    pub now: f64,
+    /// `--remove-after`, seconds.
+    pub remove_after: f64,
+    /// `--settle`, seconds; None: `never`.
+    pub settle: Option<f64>,
+    /// `--window`, seconds.
+    pub window: f64,
+    /// `--max-change-percent` as a fraction.
+    pub max_share: f64,
+    /// `--force`: release removals held by the implausible-state and
+    /// mass-removal checks.
+    pub force: bool,
+    /// Whether the domain carries the ownership marker.
+    pub claimed: bool,
+    /// Why the hold-down clocks or the baseline are unknown (a damaged
+    /// file); every removal is then held.
+    pub damaged: Option<String>,
+    /// The state's figures.
+    pub now_counts: Baseline,
+    /// The domain, for messages.
+    pub domain: String,
+    /// Until when (Unix time) the leading master may still be waiting for
+    /// its agents to re-register after its election: unexplained deletes
+    /// wait until then, as they wait for the hold-down.
+    pub recovering_until: Option<f64>,
+}
+
+/// How long after a master's election its agents may still be
+/// re-registering: Mesos's default `--agent_reregister_timeout` (10
+/// minutes) and a minute to spare.
+pub const FAILOVER_RECOVERY_SECS: f64 = 660.0;
+
+/// The end of a recent election's recovery, from the state's
+/// `elected_time`; `None` when unknown, long past, or implausibly far in
+/// the future (a skewed clock must not hold deletes for ever).
+pub fn recovering_until(elected_unix: Option<u64>, now: f64) -> Option<f64> {
+    let elected = elected_unix? as f64;
+    let until = elected + FAILOVER_RECOVERY_SECS;
+    (now < until && elected <= now + 300.0).then_some(until)
+}
+
+/// One removal held back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    /// Delete (the whole record) or Update (answers dropped).
+    pub action: Action,
+    pub name: String,
+    pub rtype: RecordType,
+    /// The answers that stay in the zone because of the hold.
+    pub answers: Vec<String>,
+    pub check: Check,
+    /// Absent from the desired set since (Unix time).
+    pub since: f64,
+    /// When it will be released if it stays absent (None: never by itself).
+    pub release_at: Option<f64>,
+}
+
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.action {
+            Action::Delete => "delete",
+            _ => "remove answers from",
+        };
+        write!(
+            f,
+            "held ({}): {what} {} {} [{}]; release: {}",
+            self.check,
+            self.name,
+            self.rtype,
+            self.answers.join(", "),
+            match self.release_at {
+                Some(t) => format!("{} if still absent", format_time(t)),
+                None if self.check == Check::FirstContact => {
+                    "never by itself (exclude it, or run `mesos2ns1 adopt`)".to_string()
+                }
+                None => "only with --force (--settle never)".to_string(),
+            }
+        )
+    }
+}
+
+/// The outcome of the safety decision over a raw plan.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    /// The changes to apply: every addition, and the removals allowed.
+    pub plan: Plan,
+    /// Removals held by a check.
+    pub held: Vec<Held>,
+    /// Why, one line per check that holds something, with its figures.
+    pub reasons: Vec<(Check, String)>,
+    /// Whole-record deletes waiting for the hold-down.
+    pub waiting: usize,
+    /// The earliest time one of them becomes due.
+    pub next_due: Option<f64>,
+    /// Held removals released this run by `--settle` or `--force`.
+    pub released: usize,
+    /// Removals explained by the state (terminal tasks, completed
+    /// frameworks) in the plan.
+    pub explained: usize,
+    /// Unexplained removals in the plan (they count in the window).
+    pub unexplained: usize,
+    /// The changes counted in this run's sample (`removed`), so that a run
+    /// can take back those that failed or were postponed.
+    pub counted: Vec<(String, RecordType)>,
+    /// The clocks to save.
+    pub clocks: Clocks,
+    /// This run's sample for the window.
+    pub sample: Option<Sample>,
+}
+
+impl Decision {
+    pub fn held_by(&self, check: Check) -> usize {
+        self.held.iter().filter(|h| h.check == check).count()
+    }
+
+    /// The summary's words about held and waiting removals: the check, its
+    /// figures, the release, and what --force would delete.
+    /// `state_force`: whether `--force` would clear a state-file hold (a
+    /// damaged file, not a full disk), and whether the clocks are readable.
+    pub fn notes(&self, p: &Policy, state_force: Option<bool>) -> Vec<String> {
+        let d = self;
+        let mut notes = Vec::new();
+        for (check, why) in &d.reasons {
+            let n = d.held_by(*check);
+            let release = match check {
+                Check::FirstContact => String::new(),
+                Check::StateFile => String::new(),
+                _ => match d
+                    .held
+                    .iter()
+                    .filter(|h| h.check == *check)
+                    .filter_map(|h| h.release_at)
+                    .reduce(f64::min)
+                {
+                    Some(t) => format!(
+                        "; the first is released at {} if it stays absent, the last at {}",
+                        format_time(t),
+                        format_time(
+                            d.held
+                                .iter()
+                                .filter(|h| h.check == *check)
+                                .filter_map(|h| h.release_at)
+                                .fold(t, f64::max)
+                        )
+                    ),
+                    None => "; they are not released by themselves (--settle never, or a state with no agents): they stay until the cluster has them again or --force".to_string(),
+                },
+            };
+            let force = match check {
+                Check::ImplausibleState | Check::MassRemoval => {
+                    format!("; --force would delete these {n} held removals (listed above) now")
+                }
+                Check::StateFile if state_force.is_none() => String::new(),
+                Check::StateFile => {
+                    let clocks_ok = state_force == Some(true);
+                    // Under --force a damaged file starts over: the held
+                    // answers go at once, whole records once their (new) clocks
+                    // pass the hold-down.
+                    let held = |a| {
+                        d.held
+                            .iter()
+                            .filter(|h| h.check == *check && h.action == a)
+                            .count()
+                    };
+                    let (deletes, answers) = (held(Action::Delete), held(Action::Update));
+                    let now = if clocks_ok || p.remove_after <= 0.0 {
+                        deletes
+                    } else {
+                        0
+                    };
+                    format!(
+                        "; --force would delete {now} of the {deletes} held records and the held answers of {answers} records (listed above) now{}",
+                        if now < deletes {
+                            format!(
+                                ", the other records after --remove-after ({} s)",
+                                p.remove_after
+                            )
+                        } else {
+                            String::new()
+                        }
+                    )
+                }
+                Check::FirstContact => String::new(),
+            };
+            notes.push(format!(
+                "held {n} removals by the {check} check: {why}{release}{force}"
+            ));
+        }
+        if d.waiting > 0 {
+            notes.push(format!(
+                "{} deletes wait for the hold-down ({} s), the first until {}",
+                d.waiting,
+                p.remove_after,
+                d.next_due.map_or("-".to_string(), format_time)
+            ));
+        }
+        if d.released > 0 {
+            notes.push(format!("released {} held removals", d.released));
+        }
+        notes
+    }
+}
+
+/// Whether a plan removes anything: a delete, or an update that drops an
+/// answer.
+pub fn has_removals(plan: &Plan) -> bool {
+    plan.changes.iter().any(|c| match c.action {
+        Action::Create => false,
+        Action::Delete => true,
+        Action::Update => !c.removed_answers().is_empty(),
+    })
+}
+
+/// The median (the mean of the two middle values for an even count).
+pub fn median(values: &mut [usize]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2] as f64
+    } else {
+        (values[n / 2 - 1] as f64 + values[n / 2] as f64) / 2.0
+    })
+}
+
+/// The samples of the window ending at `now`.
+pub fn in_window(samples: &[Sample], now: f64, window: f64) -> impl Iterator<Item = &Sample> {
+    samples
+        .iter()
+        .filter(move |s| s.time <= now && s.time > now - window)
+}
+
+/// The implausible-state check: no agents while the zone holds owned
+/// records (or the window saw agents), or fewer than half the window's
+/// median of agents or of running tasks. `Some(figures)` when it fails.
+pub fn implausible(
+    now: Baseline,
+    samples: &[Sample],
+    at: f64,
+    window: f64,
+    owned: usize,
+) -> Option<String> {
+    let mut agents: Vec<usize> = in_window(samples, at, window).map(|s| s.agents).collect();
+    let mut tasks: Vec<usize> = in_window(samples, at, window)
+        .map(|s| s.running_tasks)
+        .collect();
+    let runs = agents.len();
+    let med_agents = median(&mut agents);
+    let med_tasks = median(&mut tasks);
+    if now.agents == 0 && (owned > 0 || med_agents.is_some_and(|m| m > 0.0)) {
+        return Some(format!(
+            "the state lists no agents (median over the window: {} agents, {} running tasks; the zone holds {owned} owned records)",
+            med_agents.unwrap_or(0.0),
+            med_tasks.unwrap_or(0.0)
+        ));
+    }
+    if let Some(m) = med_agents
+        && (now.agents as f64) * 2.0 < m
+    {
+        return Some(format!(
+            "{} agents now, fewer than half of the median of {m} over the last {runs} runs in the window",
+            now.agents
+        ));
+    }
+    if let Some(m) = med_tasks
+        && (now.running_tasks as f64) * 2.0 < m
+    {
+        return Some(format!(
+            "{} running tasks now, fewer than half of the median of {m} over the last {runs} runs in the window",
+            now.running_tasks
+        ));
+    }
+    None
+}
+
+/// A removal the plan would make: a whole record, or answers dropped from
+/// a record that stays.
+struct Candidate {
+    /// Index in the raw plan's changes.
+    index: usize,
+    /// The removed answers, each with its clock and whether it is explained.
+    answers: Vec<(String, f64, bool)>,
+    /// Absent since (whole record), or the latest of the answers' clocks.
+    since: f64,
+    explained: bool,
+    /// The clock keys of its unexplained removals.
+    keys: Vec<String>,
+    /// The check that held it in an earlier run, if any.
+    was_held: Option<Check>,
+}
+
+/// Applies the hold-down, the window and the checks to a raw plan from
+/// [`compute`](super::compute). Pure: the clocks and the window come in
+/// and go out. Three phases: find the [`candidates`] (the removals the plan
+/// would make, with their clocks), [`judge`] them (which check, if any,
+/// holds each), and [`trim`] the plan to what may go now.
+pub fn decide(
+    raw: Plan,
+    explained: &Explained,
+    clocks: &Clocks,
+    samples: &[Sample],
+    p: &Policy,
+) -> Decision {
+    let old = clocks.carried(p.now, p.remove_after, p.settle);
+    let mut d = Decision {
+        clocks: Clocks {
+            observed: Some(p.now),
+            intervals: old.intervals.clone(),
+            ..Clocks::default()
+        },
+        ..Decision::default()
+    };
+    let found = candidates(&raw, explained, &old, p, &mut d);
+    let judged = judge(&raw, &found, &old, samples, p, &mut d);
+    give_reasons(&found, &judged, p, &mut d);
+    trim(raw, &found, &judged, p, &mut d);
+    d
+}
+
+/// The removals a plan would make, and the deletes still waiting.
+struct Candidates {
+    list: Vec<Candidate>,
+    /// Deletes still in their hold-down that nothing explains: they count
+    /// when the mass-removal check judges the state (not in the window).
+    waiting_unexplained: usize,
+}
+
+/// Phase 1: the removals of the raw plan, each with its clocks (carried
+/// from `old` into `d.clocks`) and whether the state explains it. Deletes
+/// in their hold-down (or waiting for a new leader's agents) wait instead.
+fn candidates(
+    raw: &Plan,
+    explained: &Explained,
+    old: &Clocks,
+    p: &Policy,
+    d: &mut Decision,
+) -> Candidates {
+    let now = p.now;
+    let mut candidates = Vec::new();
+    let mut waiting_unexplained = 0usize;
+    let is_explained = |name: &str, rtype: RecordType, answer: &str| {
+        explained
+            .get(&(name.to_string(), rtype))
+            .is_some_and(|set| set.contains(answer))
+    };
+    for (index, c) in raw.changes.iter().enumerate() {
+        match c.action {
+            Action::Create => {}
+            Action::Update => {
+                let removed = c.removed_answers();
+                if removed.is_empty() {
+                    continue;
+                }
+                let mut answers = Vec::new();
+                let mut since = f64::MIN;
+                let mut keys = Vec::new();
+                let mut all_keys = Vec::new();
+                let mut was_held = None;
+                for a in removed {
+                    let key = answer_key(&c.name, c.rtype, a);
+                    let t = old.answers.get(&key).copied().unwrap_or(now).min(now);
+                    let ex = is_explained(&c.name, c.rtype, a);
+                    all_keys.push(key.clone());
+                    if !ex {
+                        since = since.max(t);
+                        was_held = was_held.or(old.held.get(&key).and_then(|c| Check::parse(c)));
+                        keys.push(key.clone());
+                    }
+                    d.clocks.answers.insert(key, t);
+                    answers.push((a.clone(), t, ex));
+                }
+                let explained = answers.iter().all(|a| a.2);
+                if explained {
+                    since = answers.iter().map(|a| a.1).fold(f64::MIN, f64::max);
+                    keys = all_keys;
+                }
+                candidates.push(Candidate {
+                    index,
+                    answers,
+                    since,
+                    explained,
+                    keys,
+                    was_held,
+                });
+            }
+            Action::Delete => {
+                let key = record_key(&c.name, c.rtype);
+                let t = old.records.get(&key).copied().unwrap_or(now).min(now);
+                // Unclaimed or with unknown clocks every removal is listed
+                // as held, never silently waiting.
+                let was_held = old.held.get(&key).and_then(|c| Check::parse(c));
+                d.clocks.records.insert(key.clone(), t);
+                let unexplained = c.old.as_ref().is_none_or(|o| {
+                    o.answers.is_empty()
+                        || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
+                });
+                // A new leader's agents may still be re-registering: what
+                // nothing explains waits for them, like the hold-down.
+                let recovering = unexplained && p.recovering_until.is_some_and(|u| now < u);
+                if p.claimed && p.damaged.is_none() && (now - t < p.remove_after || recovering) {
+                    d.waiting += 1;
+                    if unexplained {
+                        waiting_unexplained += 1;
+                    }
+                    let mut due = t + p.remove_after;
+                    if recovering {
+                        due = due.max(p.recovering_until.unwrap_or(due));
+                    }
+                    d.next_due = Some(d.next_due.map_or(due, |x: f64| x.min(due)));
+                    continue;
+                }
+                let answers: Vec<(String, f64, bool)> = c
+                    .old
+                    .as_ref()
+                    .map(|o| {
+                        o.answers
+                            .iter()
+                            .map(|a| (a.clone(), t, is_explained(&c.name, c.rtype, a)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let explained = !answers.is_empty() && answers.iter().all(|a| a.2);
+                candidates.push(Candidate {
+                    index,
+                    answers,
+                    since: t,
+                    explained,
+                    keys: vec![key],
+                    was_held,
+                });
+            }
+        }
+    }
+
+    Candidates {
+        list: candidates,
+        waiting_unexplained,
+    }
+}
+
+/// What phase 2 found: the check holding each candidate (in order), the
+/// answers a hold keeps, and the figures the checks judged with.
+struct Judged {
+    holds: Vec<Option<Check>>,
+    /// For answer removals, the answers a hold keeps (with their clocks).
+    held_sets: Vec<Option<Vec<(String, f64)>>>,
+    /// Removals counted in this run's sample.
+    counted: usize,
+    implausible: Option<String>,
+    no_agents: bool,
+    mass: bool,
+    fresh_unexplained: usize,
+    window_removed: usize,
+    baseline: f64,
+}
+
+/// Phase 2: which check, if any, holds each candidate; releases by
+/// `--settle` or `--force` are counted in `d`.
+fn judge(
+    raw: &Plan,
+    found: &Candidates,
+    old: &Clocks,
+    samples: &[Sample],
+    p: &Policy,
+    d: &mut Decision,
+) -> Judged {
+    let now = p.now;
+    let candidates = &found.list;
+    let waiting_unexplained = found.waiting_unexplained;
+    let settled = |since: f64| p.settle.is_some_and(|s| now - since >= s);
+    // Saturating: a memory file's figures are not trusted to be small.
+    let window_removed: usize = in_window(samples, now, p.window)
+        .map(|s| s.removed)
+        .fold(0, usize::saturating_add);
+    let mut owned: Vec<usize> = in_window(samples, now, p.window)
+        .filter_map(|s| s.owned)
+        .collect();
+    owned.push(raw.owned);
+    let baseline = median(&mut owned).unwrap_or(0.0);
+    let implausible = implausible(p.now_counts, samples, now, p.window, raw.owned);
+    let no_agents = implausible.is_some() && p.now_counts.agents == 0;
+    let fresh_unexplained = candidates
+        .iter()
+        .filter(|c| !c.explained && !settled(c.since))
+        .count();
+    let limit = p.max_share * baseline;
+    let mass = baseline >= MASS_CHANGE_MIN_RECORDS as f64
+        && window_removed
+            .saturating_add(fresh_unexplained)
+            .saturating_add(waiting_unexplained) as f64
+            > limit;
+    let mut holds: Vec<Option<Check>> = Vec::with_capacity(candidates.len());
+    // For answer removals, the answers a hold keeps: each answer settles
+    // on its own clock, and under the share only answers held earlier stay
+    // held (a record whose tasks churn never keeps dead answers forever).
+    let mut held_sets: Vec<Option<Vec<(String, f64)>>> = Vec::with_capacity(candidates.len());
+    let mut counted = 0;
+    for c in candidates {
+        let change = &raw.changes[c.index];
+        let mut held_set = None;
+        let hold = if !p.claimed {
+            Some(Check::FirstContact)
+        } else if p.damaged.is_some() {
+            Some(Check::StateFile)
+        } else if c.explained && implausible.is_none() && !mass {
+            // Explanations are trusted only from a state the checks pass:
+            // a suspect state's completed tasks may cover the same answers
+            // as running tasks it has lost.
+            None
+        } else if implausible.is_some() || mass || c.was_held.is_some() {
+            // A state with no agents at all is never taken as the
+            // cluster's real shape, however long it lasts: it has nothing
+            // to serve, and deleting everything for it helps nobody.
+            if p.force || (settled(c.since) && !no_agents) {
+                d.released += 1;
+                None
+            } else {
+                let check = if implausible.is_some() {
+                    Some(Check::ImplausibleState)
+                } else if mass {
+                    Some(Check::MassRemoval)
+                } else {
+                    c.was_held
+                };
+                if change.action == Action::Update {
+                    let keep: Vec<(String, f64)> = c
+                        .answers
+                        .iter()
+                        .filter(|a| {
+                            (c.explained || !a.2)
+                                && !settled(a.1)
+                                && (implausible.is_some()
+                                    || mass
+                                    || old.held.contains_key(&answer_key(
+                                        &change.name,
+                                        change.rtype,
+                                        &a.0,
+                                    )))
+                        })
+                        .map(|a| (a.0.clone(), a.1))
+                        .collect();
+                    if keep.is_empty() {
+                        if c.answers.iter().any(|a| settled(a.1)) {
+                            d.released += 1;
+                        } else {
+                            counted += 1;
+                            d.counted.push((change.name.clone(), change.rtype));
+                        }
+                        holds.push(None);
+                        held_sets.push(None);
+                        continue;
+                    }
+                    if c.answers.iter().any(|a| !a.2 && settled(a.1)) {
+                        d.released += 1;
+                    }
+                    // Unexplained answers dropped now that no check held
+                    // count in the window.
+                    if c.answers
+                        .iter()
+                        .any(|a| !a.2 && !settled(a.1) && !keep.iter().any(|k| k.0 == a.0))
+                    {
+                        counted += 1;
+                        d.counted.push((change.name.clone(), change.rtype));
+                    }
+                    held_set = Some(keep);
+                }
+                check
+            }
+        } else {
+            counted += 1;
+            d.counted.push((change.name.clone(), change.rtype));
+            None
+        };
+        holds.push(hold);
+        held_sets.push(held_set);
+    }
+    d.unexplained = candidates.iter().filter(|c| !c.explained).count();
+    d.explained = candidates.len() - d.unexplained;
+    Judged {
+        holds,
+        held_sets,
+        counted,
+        implausible,
+        no_agents,
+        mass,
+        fresh_unexplained,
+        window_removed,
+        baseline,
+    }
+}
+
+/// The reasons of the holds, one per check, with the figures it judged.
+fn give_reasons(found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision) {
+    let candidates = &found.list;
+    let Judged {
+        holds,
+        implausible,
+        mass,
+        fresh_unexplained,
+        window_removed,
+        baseline,
+        ..
+    } = j;
+    let (mass, fresh_unexplained, window_removed, baseline) =
+        (*mass, *fresh_unexplained, *window_removed, *baseline);
+    let waiting_unexplained = found.waiting_unexplained;
+    if !p.claimed && !candidates.is_empty() {
+        d.reasons.push((
+            Check::FirstContact,
+            format!(
+                "{} records under {} that the cluster does not produce are left alone (the domain has no ownership marker): exclude them, or run `mesos2ns1 adopt` to let them go",
+                candidates.len(),
+                p.domain
+            ),
+        ));
+    } else if let Some(why) = &p.damaged
+        && !candidates.is_empty()
+    {
+        d.reasons.push((Check::StateFile, why.clone()));
+    } else {
+        let count = |check| holds.iter().filter(|h| **h == Some(check)).count();
+        if count(Check::ImplausibleState) > 0 {
+            d.reasons.push((
+                Check::ImplausibleState,
+                implausible.clone().unwrap_or_else(|| {
+                    "held earlier, they stay held until absent for --settle".to_string()
+                }),
+            ));
+        }
+        if count(Check::MassRemoval) > 0 {
+            d.reasons.push((
+                Check::MassRemoval,
+                if mass {
+                    format!(
+                        "{} unexplained removals now ({fresh_unexplained} due, {waiting_unexplained} in their hold-down) and {window_removed} in the last {:.0} s exceed {:.1}% (--max-change-percent) of {baseline} owned records (the median over the window)",
+                        fresh_unexplained + waiting_unexplained,
+                        p.window,
+                        p.max_share * 100.0
+                    )
+                } else {
+                    "held earlier, they stay held until absent for --settle".to_string()
+                },
+            ));
+        }
+    }
+}
+
+/// Phase 3: the plan to apply. Waiting deletes and held removals leave it;
+/// an update whose answers are held publishes the union. Records this
+/// run's sample.
+fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision) {
+    let candidates = &found.list;
+    let (holds, held_sets, no_agents) = (&j.holds, &j.held_sets, j.no_agents);
+    let mut raw = raw;
+    let mut keep: Vec<bool> = vec![true; raw.changes.len()];
+    let mut candidate = vec![false; raw.changes.len()];
+    for c in candidates {
+        candidate[c.index] = true;
+    }
+    for (index, c) in raw.changes.iter().enumerate() {
+        if c.action == Action::Delete && !candidate[index] {
+            keep[index] = false; // waiting for the hold-down
+        }
+    }
+    for ((cand, hold), held_set) in candidates.iter().zip(holds).zip(held_sets) {
+        let Some(check) = *hold else { continue };
+        let change = &mut raw.changes[cand.index];
+        let since = held_set.as_ref().map_or(cand.since, |set| {
+            set.iter().map(|a| a.1).fold(f64::MIN, f64::max)
+        });
+        let release_at = match check {
+            Check::FirstContact | Check::StateFile => None,
+            Check::ImplausibleState if no_agents => None,
+            _ => p.settle.map(|s| since + s),
+        };
+        let held_answers: Vec<String> = match held_set {
+            Some(set) => set.iter().map(|a| a.0.clone()).collect(),
+            None => cand
+                .answers
+                .iter()
+                .filter(|a| {
+                    check == Check::FirstContact
+                        || check == Check::StateFile
+                        || cand.explained
+                        || !a.2
+                })
+                .map(|a| a.0.clone())
+                .collect(),
+        };
+        if matches!(check, Check::ImplausibleState | Check::MassRemoval) {
+            if held_set.is_some() {
+                for a in &held_answers {
+                    d.clocks
+                        .held
+                        .insert(answer_key(&change.name, change.rtype, a), check.to_string());
+                }
+            } else {
+                for k in &cand.keys {
+                    d.clocks.held.insert(k.clone(), check.to_string());
+                }
+            }
+        }
+        d.held.push(Held {
+            action: change.action,
+            name: change.name.clone(),
+            rtype: change.rtype,
+            answers: held_answers.clone(),
+            check,
+            since,
+            release_at,
+        });
+        match change.action {
+            Action::Delete => keep[cand.index] = false,
+            _ => {
+                // Publish the union: the new answers stay reachable, nothing
+                // held is removed.
+                let (Some(o), Some(n)) = (&change.old, &mut change.new) else {
+                    continue;
+                };
+                n.answers.extend(held_answers);
+                n.answers.sort();
+                n.answers.dedup();
+                let ttl_differs = o.ttl.is_some_and(|t| Some(t) != n.ttl);
+                if n.answers == o.answers && !ttl_differs {
+                    keep[cand.index] = false;
+                }
+            }
+        }
+    }
+    let mut i = 0;
+    raw.changes.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    d.plan = raw;
+    d.sample = Some(Sample {
+        time: p.now,
+        owned: Some(d.plan.owned),
+        agents: p.now_counts.agents,
+        running_tasks: p.now_counts.running_tasks,
+        removed: j.counted,
+    });
+}

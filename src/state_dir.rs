@@ -1,0 +1,573 @@
+//! The state dir (`--state-dir`, default `/var/lib/mesos2ns1`): every file
+//! a run keeps for the next one is named, read and written here, and only
+//! here ([`crate::store`] gives the safe-file primitives underneath: no
+//! symlinks followed, owner checked, atomic replace). A new file in the
+//! state dir is added to this module and to this list:
+//!
+//! | file | format | kept by |
+//! |------|--------|---------|
+//! | `lock` | empty; held with an exclusive `flock` for the whole run | [`lock`] |
+//! | `memory.json` | JSON [`Memory`]: the window's samples, counters, last success | [`Memory`], [`load_safety`] |
+//! | `holddown.json` | JSON [`Clocks`]: since when each owned record (or answer) is absent, and what is held | [`load_clocks`], [`save_clocks`], [`load_safety`] |
+//! | `ns1-pacing.json` | JSON [`crate::ns1::PacingState`]: the NS1 rate-limit estimates | [`load_pacing`], [`save_pacing`] |
+//! | `ns1-listing-cache` | one JSON header line (version, zone, endpoint, serial, full-read time, trusted, count, SHA-256), then one JSON array of `[domain, type, ttl, tier, answers, link]` | [`load_cache`], [`save_cache`], [`distrust_cache`] |
+//! | `adopt-preview.json` | JSON `{"changes": [...], "domain": ..., "time": ...}`: what `adopt` showed, for `adopt --yes` | [`save_adopt_preview`], [`load_adopt_preview`] |
+//!
+//! A damaged `memory.json` or `holddown.json` holds every removal until it
+//! is fixed or `--force` starts over ([`load_safety`]); the pacing file, the
+//! listing cache and the preview are only ever hints (in doubt: ignored).
+
+use crate::exit::{Exit, Fail};
+use crate::ns1::ZoneRecord;
+use crate::plan::{Baseline, Clocks, Sample};
+use crate::store;
+use crate::text::unix_secs as unix_now;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, TryLockError};
+use std::path::Path;
+use std::time::Duration;
+
+/// The lock file: a run holds it (`flock`) from start to end.
+pub const LOCK: &str = "lock";
+
+/// Creates the state dir (mode 0750) and takes its lock. `None`: another
+/// run holds it.
+pub fn lock(dir: &Path) -> Result<Option<File>, Fail> {
+    if !dir.exists() {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o750);
+        b.create(dir).map_err(|e| {
+            Fail::new(
+                Exit::Usage,
+                format!("cannot create state dir {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    let path = dir.join(LOCK);
+    let file = crate::store::open_checked(
+        &path,
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+    )
+    .and_then(|f| f.ok_or_else(|| crate::store::StoreError(format!("{} vanished", path.display()))))
+    .map_err(|e| Fail::new(Exit::Usage, format!("cannot open lock: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(Fail::new(
+            Exit::Failed,
+            format!("cannot lock {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// What a run remembers for the next one (`STATE_DIR/memory.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Memory {
+    /// Figures of the last state applied (kept for older readers; the
+    /// checks use `samples`).
+    #[serde(default)]
+    pub last_good: Option<Baseline>,
+    #[serde(default)]
+    pub last_success_time: Option<f64>,
+    #[serde(default)]
+    pub refusals_total: u64,
+    /// Held removals released by `--settle` or `--force` since the state
+    /// dir was created.
+    #[serde(default)]
+    pub released_total: u64,
+    /// One sample per run, for the sliding window's baseline.
+    #[serde(default)]
+    pub samples: Vec<Sample>,
+}
+
+/// At most this many samples are kept (a run every second for an hour).
+pub const MAX_SAMPLES: usize = 4000;
+
+/// The largest memory or hold-down file read (a zone's worth of names).
+pub const MAX_STATE_FILE: u64 = 256 << 20;
+
+impl Memory {
+    pub const FILE: &'static str = "memory.json";
+
+    /// Loads the memory; a missing file is a first run. A file that cannot
+    /// be read or parsed is an error: treating it as a first run would turn
+    /// the checks' baseline off.
+    pub fn load(dir: &Path) -> Result<Memory, String> {
+        let path = dir.join(Self::FILE);
+        match crate::store::read(dir, Self::FILE, MAX_STATE_FILE) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{} is damaged ({e})", path.display())),
+            Ok(None) => Ok(Memory::default()),
+            Err(e) => Err(e.0),
+        }
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), crate::store::StoreError> {
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| crate::store::StoreError(format!("cannot encode memory: {e}")))?;
+        crate::store::write_atomic(dir, Self::FILE, &bytes)
+    }
+
+    /// Adds a sample, dropping those older than `window` and the oldest
+    /// beyond [`MAX_SAMPLES`].
+    pub fn push_sample(&mut self, sample: Sample, window: f64) {
+        self.samples
+            .retain(|s| s.time <= sample.time && s.time > sample.time - window);
+        self.samples.push(sample);
+        if self.samples.len() > MAX_SAMPLES {
+            let extra = self.samples.len() - MAX_SAMPLES;
+            self.samples.drain(..extra);
+        }
+    }
+}
+
+/// The hold-down clocks file (`STATE_DIR/holddown.json`).
+pub const CLOCKS_FILE: &str = "holddown.json";
+
+/// Loads the hold-down clocks; a missing file is no clock running.
+pub fn load_clocks(dir: &Path) -> Result<Clocks, String> {
+    let path = dir.join(CLOCKS_FILE);
+    match crate::store::read(dir, CLOCKS_FILE, MAX_STATE_FILE) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is damaged ({e})", path.display())),
+        Ok(None) => Ok(Clocks::default()),
+        Err(e) => Err(e.0),
+    }
+}
+
+pub fn save_clocks(dir: &Path, clocks: &Clocks) -> Result<(), crate::store::StoreError> {
+    let bytes = serde_json::to_vec(clocks)
+        .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
+    crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
+}
+
+/// The memory and clocks as loaded for a run; a damaged file is never
+/// written over (without --force).
+#[derive(Debug, Default)]
+pub struct Safety {
+    pub memory: Memory,
+    pub memory_ok: bool,
+    pub clocks: Clocks,
+    pub clocks_ok: bool,
+    /// Why a safety file could not be used (every removal is then held).
+    pub damaged: Option<String>,
+}
+
+/// Loads the two safety files. A damaged file holds every removal
+/// (additions go on) until it is fixed or `force` starts over; it is left
+/// as it is for the operator.
+pub fn load_safety(dir: &Path, force: bool) -> Safety {
+    let mut damaged = Vec::new();
+    let memory = match Memory::load(dir) {
+        Ok(memory) => Some(memory),
+        Err(e) if force => {
+            log::warn!("--force: starting a new baseline: {e}");
+            Some(Memory::default())
+        }
+        Err(e) => {
+            damaged.push(format!(
+                "{e}, so the window's baseline is unknown; fix or remove it, or run once with --force to start a new baseline"
+            ));
+            None
+        }
+    };
+    let clocks = match load_clocks(dir) {
+        Ok(c) => Some(c),
+        Err(e) if force => {
+            log::warn!("--force: starting new hold-down clocks: {e}");
+            Some(Clocks::default())
+        }
+        Err(e) => {
+            damaged.push(format!(
+                "{e}, so how long records have been absent is unknown; fix or remove it, or run once with --force to start new clocks"
+            ));
+            None
+        }
+    };
+    Safety {
+        memory_ok: memory.is_some(),
+        clocks_ok: clocks.is_some(),
+        memory: memory.unwrap_or_default(),
+        clocks: clocks.unwrap_or_default(),
+        damaged: if damaged.is_empty() {
+            None
+        } else {
+            Some(damaged.join("; "))
+        },
+    }
+}
+
+impl Safety {
+    /// Saves the baseline and the clocks; an error ends the run before any
+    /// change (a full disk must not silently turn the checks off).
+    pub fn save(&self, dir: &Path) -> Result<(), store::StoreError> {
+        if self.clocks_ok {
+            save_clocks(dir, &self.clocks)?;
+        }
+        if self.memory_ok {
+            self.memory.save(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Saves the memory's counters at the end of a run (the baseline was
+    /// saved before any change); a damaged file is left alone.
+    pub fn save_counters(&self, dir: &Path) {
+        if self.memory_ok
+            && let Err(e) = self.memory.save(dir)
+        {
+            log::warn!("could not save the run's counters: {e}");
+        }
+    }
+}
+
+/// Restores the pacing estimates saved by an earlier run, if any.
+pub fn load_pacing(dir: &Path, client: &crate::ns1::Client) {
+    match store::read(dir, PACING_FILE, MAX_PACING_BYTES) {
+        Ok(Some(data)) => match serde_json::from_slice::<crate::ns1::PacingState>(&data) {
+            Ok(state) => {
+                let n = client.restore_pacing(&state);
+                log::debug!("pacing: {n} buckets restored from {PACING_FILE}");
+            }
+            Err(e) => log::info!("pacing state {PACING_FILE} ignored: {e}"),
+        },
+        Ok(None) => {}
+        Err(e) => log::info!("pacing state ignored: {e}"),
+    }
+}
+
+/// Saves the pacing estimates for the next run.
+pub fn save_pacing(dir: &Path, client: &crate::ns1::Client) {
+    let state = client.pacing_state();
+    match serde_json::to_vec(&state) {
+        Ok(data) => {
+            if let Err(e) = store::write_atomic(dir, PACING_FILE, &data) {
+                log::warn!("could not save pacing state: {e}");
+            }
+        }
+        Err(e) => log::warn!("could not save pacing state: {e}"),
+    }
+}
+
+/// The listing cache in the state dir.
+pub const CACHE_FILE: &str = "ns1-listing-cache";
+/// The pacing estimates in the state dir.
+pub const PACING_FILE: &str = "ns1-pacing.json";
+/// Largest listing cache read (about 2.5 million records).
+pub const MAX_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Most records a cache may claim.
+pub const MAX_CACHE_RECORDS: u64 = 2_500_000;
+const MAX_PACING_BYTES: u64 = 64 * 1024;
+const CACHE_VERSION: u32 = 2;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheHeader {
+    version: u32,
+    zone: String,
+    endpoint: String,
+    serial: u64,
+    /// Unix seconds of the full read this cache holds.
+    full_read_unix: u64,
+    /// False after a run that wrote: the zone moved since.
+    trusted: bool,
+    count: u64,
+    /// SHA-256 (hex) of the records line.
+    sha256: String,
+}
+
+/// One cached record: domain, type, ttl, tier, answers, link (a linked
+/// record is never owned: the link must survive the cache).
+type CachedRecord = (
+    String,
+    String,
+    Option<u32>,
+    Option<u32>,
+    Vec<String>,
+    Option<String>,
+);
+/// The same, borrowed, for writing.
+type CachedRef<'a> = (
+    &'a str,
+    &'a str,
+    Option<u32>,
+    Option<u32>,
+    &'a [String],
+    Option<&'a str>,
+);
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+/// The trusted cached listing of `zone` at `endpoint`, or why there is
+/// none. Anything in doubt is a reason to read the zone in full.
+pub fn load_cache(
+    dir: &Path,
+    zone: &str,
+    endpoint: &str,
+    full_read_every: Duration,
+) -> Result<(u64, Vec<ZoneRecord>), String> {
+    if full_read_every.is_zero() {
+        return Err("--full-read-every is 0".into());
+    }
+    let data = store::read(dir, CACHE_FILE, MAX_CACHE_BYTES)
+        .map_err(|e| e.to_string())?
+        .ok_or("no cached listing yet")?;
+    let nl = data
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("cached listing is damaged (no header line)")?;
+    let header: CacheHeader = serde_json::from_slice(&data[..nl])
+        .map_err(|e| format!("cached listing header is damaged ({e})"))?;
+    if header.version != CACHE_VERSION {
+        return Err(format!("cached listing version {}", header.version));
+    }
+    if !header.trusted {
+        return Err("the last run wrote to the zone".into());
+    }
+    if header.zone != zone || header.endpoint != endpoint {
+        return Err("cached listing is of another zone or endpoint".into());
+    }
+    let now = unix_now();
+    if header.full_read_unix > now {
+        return Err("cached listing is from the future (clock moved back)".into());
+    }
+    let age = now - header.full_read_unix;
+    if age >= full_read_every.as_secs().max(1) {
+        return Err(format!("last full read {age} s ago"));
+    }
+    if header.count > MAX_CACHE_RECORDS {
+        return Err("cached listing claims too many records".into());
+    }
+    let body = &data[nl + 1..];
+    if hex(&Sha256::digest(body)) != header.sha256 {
+        return Err("cached listing is damaged (digest mismatch)".into());
+    }
+    let cached: Vec<CachedRecord> =
+        serde_json::from_slice(body).map_err(|e| format!("cached listing is damaged ({e})"))?;
+    if cached.len() as u64 != header.count {
+        return Err("cached listing is damaged (count mismatch)".into());
+    }
+    let records = cached
+        .into_iter()
+        .map(|(domain, rtype, ttl, tier, answers, link)| ZoneRecord {
+            domain,
+            rtype,
+            ttl,
+            answers,
+            tier,
+            link,
+        })
+        .collect();
+    Ok((header.serial, records))
+}
+
+/// Saves a full listing as the trusted cache.
+pub fn save_cache(
+    dir: &Path,
+    zone: &str,
+    endpoint: &str,
+    serial: u64,
+    records: &[ZoneRecord],
+) -> Result<(), String> {
+    let cached: Vec<CachedRef<'_>> = records
+        .iter()
+        .map(|r| {
+            (
+                r.domain.as_str(),
+                r.rtype.as_str(),
+                r.ttl,
+                r.tier,
+                r.answers.as_slice(),
+                r.link.as_deref(),
+            )
+        })
+        .collect();
+    let body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
+    let header = CacheHeader {
+        version: CACHE_VERSION,
+        zone: zone.to_string(),
+        endpoint: endpoint.to_string(),
+        serial,
+        full_read_unix: unix_now(),
+        trusted: true,
+        count: records.len() as u64,
+        sha256: hex(&Sha256::digest(&body)),
+    };
+    let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    if data.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
+        return Err("the listing is too large to cache".into());
+    }
+    data.push(b'\n');
+    data.extend_from_slice(&body);
+    store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
+}
+
+/// Marks the cache untrusted (the zone moved under this run's writes).
+pub fn distrust_cache(dir: &Path) -> Result<(), String> {
+    let header = CacheHeader {
+        version: CACHE_VERSION,
+        zone: String::new(),
+        endpoint: String::new(),
+        serial: 0,
+        full_read_unix: 0,
+        trusted: false,
+        count: 0,
+        sha256: hex(&Sha256::digest(b"[]")),
+    };
+    let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    data.extend_from_slice(b"\n[]");
+    store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
+}
+
+/// What `adopt` showed, for `adopt --yes`.
+pub const ADOPT_PREVIEW: &str = "adopt-preview.json";
+/// How long an `adopt` preview stays valid for `adopt --yes`.
+pub const ADOPT_PREVIEW_SECS: f64 = 3600.0;
+
+/// Saves what `adopt` showed (its changes, one line each) for `adopt --yes`.
+pub fn save_adopt_preview(
+    dir: &Path,
+    domain: &str,
+    time: f64,
+    lines: &[String],
+) -> Result<(), store::StoreError> {
+    let preview = serde_json::json!({
+        "domain": domain,
+        "time": time,
+        "changes": lines,
+    });
+    store::write_atomic(dir, ADOPT_PREVIEW, preview.to_string().as_bytes())
+}
+
+/// The changes the last preview listed, if it is of `domain` and less than
+/// [`ADOPT_PREVIEW_SECS`] old at `now`; anything in doubt is no preview.
+pub fn load_adopt_preview(
+    dir: &Path,
+    domain: &str,
+    now: f64,
+) -> Option<std::collections::HashSet<String>> {
+    let preview: serde_json::Value = store::read(dir, ADOPT_PREVIEW, 16 << 20)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok())?;
+    let v = &preview;
+    if v["domain"] == domain
+        && v["time"]
+            .as_f64()
+            .is_some_and(|t| (0.0..=ADOPT_PREVIEW_SECS).contains(&(now - t)))
+    {
+        Some(
+            v["changes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    }
+}
+
+/// Removes the preview once `adopt --yes` has used it.
+pub fn remove_adopt_preview(dir: &Path) {
+    let _ = fs::remove_file(dir.join(ADOPT_PREVIEW));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "mesos2ns1-zr-{tag}-{}-{}",
+            std::process::id(),
+            unix_now()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn rec(d: &str, t: &str, a: &[&str]) -> ZoneRecord {
+        ZoneRecord {
+            domain: d.into(),
+            rtype: t.into(),
+            ttl: Some(60),
+            answers: a.iter().map(|s| s.to_string()).collect(),
+            tier: Some(1),
+            link: None,
+        }
+    }
+
+    #[test]
+    fn cache_round_trip_and_every_doubt_means_a_full_read() {
+        let dir = tmp("cache");
+        let every = Duration::from_secs(600);
+        let recs = vec![
+            rec("a.example.com", "A", &["10.0.0.1"]),
+            rec("example.com", "NS", &["dns1.p01.nsone.net"]),
+        ];
+        assert!(
+            load_cache(&dir, "example.com", "e", every)
+                .unwrap_err()
+                .contains("no cached")
+        );
+        save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
+        let (serial, back) = load_cache(&dir, "example.com", "e", every).unwrap();
+        assert_eq!(serial, 42);
+        assert_eq!(back, recs);
+        // Another zone or endpoint, or --full-read-every 0.
+        assert!(load_cache(&dir, "other.com", "e", every).is_err());
+        assert!(load_cache(&dir, "example.com", "f", every).is_err());
+        assert!(load_cache(&dir, "example.com", "e", Duration::ZERO).is_err());
+        // One flipped byte in the records.
+        let path = dir.join(CACHE_FILE);
+        let mut data = std::fs::read(&path).unwrap();
+        let last = data.len() - 5;
+        data[last] ^= 1;
+        std::fs::write(&path, &data).unwrap();
+        assert!(
+            load_cache(&dir, "example.com", "e", every)
+                .unwrap_err()
+                .contains("damaged")
+        );
+        // Truncated, garbage, empty.
+        for junk in [&b""[..], b"{", b"{}\n[]", b"\xff\xfe\n\x00"] {
+            std::fs::write(&path, junk).unwrap();
+            assert!(load_cache(&dir, "example.com", "e", every).is_err());
+        }
+        // A header claiming a count that is not there.
+        save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
+        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+        std::fs::write(&path, text.replacen("\"count\":2", "\"count\":3", 1)).unwrap();
+        assert!(
+            load_cache(&dir, "example.com", "e", every)
+                .unwrap_err()
+                .contains("count")
+        );
+        // After a writing run.
+        save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
+        distrust_cache(&dir).unwrap();
+        assert!(
+            load_cache(&dir, "example.com", "e", every)
+                .unwrap_err()
+                .contains("wrote")
+        );
+        // Too large a file is not even read.
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_CACHE_BYTES + 1).unwrap();
+        let e = load_cache(&dir, "example.com", "e", every).unwrap_err();
+        assert!(e.contains(&MAX_CACHE_BYTES.to_string()), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
