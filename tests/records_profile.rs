@@ -1034,3 +1034,45 @@ fn binary_refuses_bad_reverse_zones_and_profiles() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("do not publish PTR records yet"));
 }
+
+#[test]
+fn config_file_keys_and_flags() {
+    use mesos2ns1::cli::Opts;
+    use mesos2ns1::config::Config;
+    let path = Path::new("/etc/mesos2ns1/config.json");
+    let load = |opts: &Opts, text: &str| Config::load_text(opts, None, path, text);
+    let cfg = load(&Opts::default(), "{}").unwrap();
+    assert_eq!(cfg.profile, Profile::MesosDns);
+    assert!(cfg.reverse_zones.is_empty());
+    let text = r#"{"Profile": "AVENTER", "reverseZones": ["10.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa"]}"#;
+    let cfg = load(&Opts::default(), text).unwrap();
+    assert_eq!(cfg.profile, Profile::Aventer);
+    let names: Vec<&str> = cfg.reverse_zones.iter().map(|z| z.name()).collect();
+    assert_eq!(names, ["10.in-addr.arpa", "8.b.d.0.1.0.0.2.ip6.arpa"]);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    // Flags replace the file's list and profile.
+    let opts = Opts {
+        profile: Some("mesos-dns".into()),
+        reverse_zones: Some(vec!["168.192.in-addr.arpa".into()]),
+        ..Opts::default()
+    };
+    let cfg = load(&opts, text).unwrap();
+    assert_eq!(cfg.profile, Profile::MesosDns);
+    assert_eq!(cfg.reverse_zones.len(), 1);
+    for (bad, want) in [
+        (r#"{"profile": "fork"}"#, "not one of mesos-dns, aventer"),
+        (r#"{"profile": 1}"#, "expected a string"),
+        (
+            r#"{"reverseZones": "10.in-addr.arpa"}"#,
+            "expected an array",
+        ),
+        (r#"{"reverseZones": ["example.com"]}"#, "reverseZones"),
+        (
+            r#"{"reverseZones": ["10.in-addr.arpa", "10.IN-ADDR.ARPA"]}"#,
+            "listed twice",
+        ),
+    ] {
+        let e = load(&Opts::default(), bad).unwrap_err().to_string();
+        assert!(e.contains(want), "{bad}: {e}");
+    }
+}
