@@ -140,6 +140,23 @@ pub struct Opts {
     /// TTL of every record, seconds (default 60) [config: ttl]
     #[arg(long, global = true, env = "MESOS2NS1_TTL")]
     pub ttl: Option<u32>,
+    /// Whose record set: mesos-dns (upstream e888ef4, default) or aventer (AVENTER-UG/mesos-dns v0.10.1: adds the .slave DiscoveryInfo SRV records) [config: profile]
+    #[arg(
+        long,
+        global = true,
+        env = "MESOS2NS1_PROFILE",
+        value_name = "mesos-dns|aventer"
+    )]
+    pub profile: Option<String>,
+    /// A reverse zone (N.in-addr.arpa or nibbles.ip6.arpa) to hold the tasks' PTR records; repeatable or comma-separated [config: reverseZones]
+    #[arg(
+        long = "reverse-zone",
+        global = true,
+        env = "MESOS2NS1_REVERSE_ZONES",
+        value_delimiter = ',',
+        value_name = "ZONE"
+    )]
+    pub reverse_zones: Option<Vec<String>>,
 
     // ---- NS1 ----
     /// The NS1 zone (default: the domain) [config: zone]

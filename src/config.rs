@@ -11,7 +11,8 @@ use crate::mesos::zk::{ZkUrl, parse_zk_url};
 use crate::ns1::Ns1Options;
 use crate::records::hosts::split_host_port;
 use crate::records::labels::LabelRules;
-use crate::records::options::{HealthyOnly, IpSource, parse_ip_sources};
+use crate::records::options::{HealthyOnly, IpSource, Profile, parse_ip_sources};
+use crate::records::reverse::{ReverseZone, parse_reverse_zones};
 use crate::records::state::Visibility;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -82,6 +83,11 @@ pub struct Config {
     pub rules: LabelRules,
     pub ttl: u32,
     pub srv_weight: u32,
+    /// `--profile` [config: profile]: whose forward record set.
+    pub profile: Profile,
+    /// `--reverse-zone` [config: reverseZones]: where PTR records go;
+    /// empty: no PTR records.
+    pub reverse_zones: Vec<ReverseZone>,
     pub ns1_endpoint: String,
     pub ns1_key: KeySource,
     pub ns1_timeout: Duration,
@@ -134,6 +140,8 @@ struct FileValues {
     enforce_rfc952: Option<bool>,
     ttl: Option<u32>,
     srv_weight: Option<u32>,
+    profile: Option<Profile>,
+    reverse_zones: Option<Vec<String>>,
     state_timeout: Option<u64>,
     mesos_https: Option<bool>,
     ca_file: Option<PathBuf>,
@@ -309,6 +317,14 @@ fn parse_file(
             "enforcerfc952" => f.enforce_rfc952 = Some(get_bool(k, v)?),
             "ttl" => f.ttl = Some(get_u32(k, v)?),
             "srvrecorddefaultweight" => f.srv_weight = Some(get_u32(k, v)?),
+            "profile" => {
+                f.profile = Some(
+                    get_str(k, v)?
+                        .parse()
+                        .map_err(|e| ConfigError(format!("config key {k:?}: {e}")))?,
+                )
+            }
+            "reversezones" => f.reverse_zones = Some(get_strs(k, v)?),
             "statetimeoutseconds" => f.state_timeout = Some(get_u64(k, v)?),
             "mesoshttpson" => f.mesos_https = Some(get_bool(k, v)?),
             "cacertfile" => f.ca_file = Some(get_str(k, v)?.into()),
@@ -486,6 +502,19 @@ impl Config {
         let ip_sources = match opts.ip_sources.clone().or(file.ip_sources) {
             Some(list) => parse_ip_sources(&list).map_err(ConfigError)?,
             None => vec![IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
+        };
+        let profile = match &opts.profile {
+            Some(p) => p
+                .parse()
+                .map_err(|e| ConfigError(format!("--profile: {e}")))?,
+            None => file.profile.unwrap_or_default(),
+        };
+        let reverse_zones = match (&opts.reverse_zones, &file.reverse_zones) {
+            (Some(list), _) => parse_reverse_zones(list)
+                .map_err(|e| ConfigError(format!("--reverse-zone: {e}")))?,
+            (None, Some(list)) => parse_reverse_zones(list)
+                .map_err(|e| ConfigError(format!("config key \"reverseZones\": {e}")))?,
+            (None, None) => Vec::new(),
         };
         let rules = if opts.enforce_rfc952.or(file.enforce_rfc952).unwrap_or(false) {
             LabelRules::Rfc952
@@ -672,6 +701,8 @@ impl Config {
             rules,
             ttl,
             srv_weight,
+            profile,
+            reverse_zones,
             ns1_endpoint,
             ns1_key,
             ns1_timeout: Duration::from_secs(ns1_timeout),
@@ -724,6 +755,14 @@ impl Config {
         if self.ns1_key == KeySource::None {
             return cerr(
                 "no NS1 API key: set NS1_APIKEY or use --ns1-key-file (or \"ns1KeyFile\" in the config file)",
+            );
+        }
+        if !self.reverse_zones.is_empty() {
+            // Refused rather than ignored: a sync that left the listed
+            // zones empty would look like it worked.
+            return cerr(
+                "reverse zones (--reverse-zone, \"reverseZones\") are printed by `records` only: \
+                 sync, plan, check and adopt do not publish PTR records yet; remove them from this command",
             );
         }
         Ok(())

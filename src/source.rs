@@ -248,6 +248,8 @@ pub fn gen_options_for(cfg: &Config, masters: &Masters) -> GenOptions {
     opts.max_task_ports = cfg.max_task_ports;
     opts.max_records = cfg.max_records;
     opts.healthy_only = cfg.healthy_only;
+    opts.profile = cfg.profile;
+    opts.reverse_zones = cfg.reverse_zones.clone();
     opts.min_visibility = cfg.min_visibility;
     opts
 }

@@ -1,6 +1,6 @@
 //! Property tests: no input makes the parser or the generator panic.
 
-use mesos2ns1::records::{self, GenOptions, LabelRules, StaticResolver, output};
+use mesos2ns1::records::{self, GenOptions, LabelRules, Profile, StaticResolver, output};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -181,8 +181,161 @@ fn cluster(odd: Option<Value>) -> Value {
            "frameworks": fws})
 }
 
+/// Issue 22: the new code paths leave the default set alone. For a state,
+/// the default profile's JSON is the same with reverse zones listed; the
+/// aventer set holds every upstream answer; every PTR has one target, a
+/// name whose A/AAAA answers hold the PTR's address; reverse names are
+/// unique. Returns false when the state is refused (then both profiles
+/// refuse it).
+fn profile_properties(state: &Value) -> Result<bool, TestCaseError> {
+    let body = serde_json::to_vec(state).unwrap();
+    let Ok(st) = records::state::parse(&body) else {
+        return Ok(false);
+    };
+    let resolver = StaticResolver::default();
+    let base = GenOptions::new("mesos");
+    let mut with_zones = base.clone();
+    with_zones.reverse_zones = records::reverse::parse_reverse_zones(&[
+        "10.in-addr.arpa",
+        "4.3.2.1.in-addr.arpa",
+        "0.0.d.f.ip6.arpa",
+    ])
+    .unwrap();
+    let mut aventer = with_zones.clone();
+    aventer.profile = Profile::Aventer;
+    let plain = records::generate(&st, &base, &resolver);
+    let zoned = records::generate_all(&st, &with_zones, &resolver);
+    let av = records::generate_all(&st, &aventer, &resolver);
+    let (mut plain, mut zoned, mut av) = match (plain, zoned, av) {
+        (Ok(p), Ok(z), Ok(a)) => (p, z, a),
+        (Err(p), Err(z), Err(a)) => {
+            prop_assert_eq!(&p, &z);
+            prop_assert_eq!(&p, &a);
+            return Ok(false);
+        }
+        (p, z, a) => {
+            return Err(TestCaseError::fail(format!(
+                "refusals differ: {:?} {:?} {:?}",
+                p.err(),
+                z.err(),
+                a.err()
+            )));
+        }
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    output::write_json(&mut plain, &mut a).unwrap();
+    output::write_json(&mut zoned.forward, &mut b).unwrap();
+    prop_assert_eq!(&a, &b);
+    let up: BTreeMap<(String, String), Vec<String>> = plain
+        .records()
+        .into_iter()
+        .map(|r| ((r.name, r.rtype.to_string()), r.answers))
+        .collect();
+    let fork: BTreeMap<(String, String), Vec<String>> = av
+        .forward
+        .records()
+        .into_iter()
+        .map(|r| ((r.name, r.rtype.to_string()), r.answers))
+        .collect();
+    for (k, answers) in &up {
+        let got = fork.get(k);
+        prop_assert!(
+            got.is_some_and(|g| answers.iter().all(|x| g.contains(x))),
+            "{:?}",
+            k
+        );
+    }
+    prop_assert_eq!(&zoned.reverse, &av.reverse);
+    let mut names = BTreeSet::new();
+    for r in zoned.reverse.records() {
+        prop_assert!(names.insert(r.name.clone()), "{} twice", r.name);
+        prop_assert_eq!(r.answers.len(), 1);
+        let holds = ["A", "AAAA"].iter().any(|t| {
+            up.get(&(r.answers[0].clone(), t.to_string()))
+                .is_some_and(|ips| {
+                    ips.iter().any(|ip| {
+                        ip.parse()
+                            .is_ok_and(|ip| records::reverse::reverse_name(ip) == r.name)
+                    })
+                })
+        });
+        prop_assert!(holds, "PTR {} -> {}", r.name, r.answers[0]);
+    }
+    Ok(true)
+}
+
+/// States of many tasks on few addresses, for the PTR rule.
+fn arb_crowded_state() -> impl Strategy<Value = Value> {
+    let ip = prop_oneof![
+        Just("10.0.0.1"),
+        Just("10.0.0.2"),
+        Just("1.2.3.4"),
+        Just("fd00::1"),
+        Just("::ffff:10.0.0.2"),
+        Just("192.168.0.1"),
+    ];
+    let name = prop_oneof![
+        Just("web"),
+        Just("api"),
+        Just("Api_V2"),
+        Just("db.main"),
+        Just("")
+    ];
+    let task = (
+        name.clone(),
+        name,
+        prop::collection::vec(ip, 0..3),
+        prop_oneof![Just("f00d-S1"), Just("f00d-S2")],
+        any::<bool>(),
+        0u8..3,
+    )
+        .prop_map(|(n, dname, ips, slave, running, fw)| {
+            json!({"fw": fw, "task": {
+                "id": format!("{n}.{dname}.{}", ips.len()), "name": n, "slave_id": slave,
+                "state": if running { "TASK_RUNNING" } else { "TASK_KILLED" },
+                "resources": {"ports": "[31000-31001]"},
+                "discovery": {"name": dname, "ports": {"ports": [{"number": 80, "name": "http"}]}},
+                "statuses": [{"state": "TASK_RUNNING", "timestamp": 1.0,
+                    "container_status": {"network_infos": [{"ip_addresses":
+                        ips.iter().map(|ip| json!({"ip_address": ip})).collect::<Vec<_>>()}]}}]
+            }})
+        });
+    prop::collection::vec(task, 0..8).prop_map(|tasks| {
+        let mut fws = vec![
+            json!({"name": "marathon", "pid": "scheduler@10.0.0.9:1", "tasks": []}),
+            json!({"name": "aurora", "tasks": []}),
+            json!({"name": "Team.Marathon", "tasks": []}),
+        ];
+        for t in tasks {
+            let i = t["fw"].as_u64().unwrap() as usize;
+            fws[i]["tasks"]
+                .as_array_mut()
+                .unwrap()
+                .push(t["task"].clone());
+        }
+        json!({
+            "leader": "master@10.0.0.1:5050",
+            "slaves": [{"id": "f00d-S1", "pid": "slave(1)@10.0.0.1:5051"},
+                       {"id": "f00d-S2", "pid": "slave(1)@[fd00::2]:5051"}],
+            "frameworks": fws
+        })
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn profiles_and_ptrs_keep_the_default_set(v in arb_crowded_state()) {
+        prop_assert!(profile_properties(&v)?);
+    }
+
+    #[test]
+    fn profiles_and_ptrs_keep_the_default_set_on_arbitrary_states(v in arb_state()) {
+        let mut v = v;
+        v["leader"] = json!("master@10.0.0.1:5050");
+        profile_properties(&v)?;
+    }
 
     /// Issue 11 regression suite: an odd framework is served as Mesos-DNS
     /// serves it, and never costs the healthy framework its records.

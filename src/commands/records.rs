@@ -31,8 +31,19 @@ pub fn run(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
         resolve_deadline(cfg, deadline),
         records::resolve::RESOLVE_WORKERS,
     );
-    let mut set = records::generate(&state, &gen_options_for(cfg, &masters), &resolved.table)
+    let records::Generated {
+        forward: mut set,
+        reverse,
+    } = records::generate_all(&state, &gen_options_for(cfg, &masters), &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    if !cfg.reverse_zones.is_empty() {
+        log::info!(
+            "records: {} PTR records in {} reverse zones; {} addresses claimed by two or more names get none",
+            reverse.len(),
+            reverse.zones.len(),
+            reverse.ambiguous
+        );
+    }
     log::debug!(
         "records: generated; peak memory so far {} bytes",
         crate::report::process_usage().1
@@ -43,8 +54,8 @@ pub fn run(cfg: &Config, args: &RecordsArgs) -> Result<Exit, Fail> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
-        Format::Json => records::output::write_json(&mut set, &mut out),
-        Format::Zone => records::output::write_zone(&mut set, cfg.ttl, &mut out),
+        Format::Json => records::output::write_json_with(&mut set, &reverse, &mut out),
+        Format::Zone => records::output::write_zone_with(&mut set, &reverse, cfg.ttl, &mut out),
     };
     written
         .and_then(|_| out.flush())

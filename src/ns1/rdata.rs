@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// * `SRV`: `"priority weight port target"` → `[priority, weight, port,
 ///   "target"]` with the three numbers as JSON numbers (each 0..=65535).
 /// * `TXT` / `SPF`: the whole string as one element.
+/// * `PTR`: `"target"` → `["target"]` (exactly one name).
 /// * anything else: whitespace-separated fields as strings.
 pub fn answer_to_rdata(rtype: &str, answer: &str) -> Result<Vec<Value>, String> {
     let rtype = rtype.to_ascii_uppercase();
@@ -48,6 +49,15 @@ pub fn answer_to_rdata(rtype: &str, answer: &str) -> Result<Vec<Value>, String> 
             ])
         }
         "TXT" | "SPF" => Ok(vec![json!(answer)]),
+        // One domain name, as ns1-go writes CNAME and ALIAS answers:
+        // `{"answer": ["web.marathon.mesos"]}`.
+        "PTR" => {
+            let fields: Vec<&str> = answer.split_ascii_whitespace().collect();
+            let [name] = fields[..] else {
+                return Err(format!("{rtype} answer {answer:?} must be one domain name"));
+            };
+            Ok(vec![json!(name)])
+        }
         _ => {
             let fields: Vec<Value> = answer.split_ascii_whitespace().map(|f| json!(f)).collect();
             if fields.is_empty() {
@@ -127,6 +137,20 @@ pub fn normalize_short_answer(rtype: &str, short: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ptr_is_one_name() {
+        assert_eq!(
+            answer_to_rdata("PTR", "web.marathon.mesos").unwrap(),
+            vec![json!("web.marathon.mesos")]
+        );
+        assert!(answer_to_rdata("PTR", "a.mesos b.mesos").is_err());
+        assert!(answer_to_rdata("PTR", " ").is_err());
+        assert_eq!(
+            normalize_short_answer("PTR", "Web.Marathon.Mesos."),
+            "web.marathon.mesos"
+        );
+    }
 
     #[test]
     fn a_and_aaaa() {

@@ -3,6 +3,11 @@
 //! leader and masters (§5.1), agents (§5.2), frameworks (§5.3) and tasks
 //! (§5.4). Name resolution goes through a [`Resolver`] so that the rules
 //! can be tested with data only.
+//!
+//! With `--profile aventer` the task family adds AVENTER-UG/mesos-dns's
+//! `.slave` DiscoveryInfo SRV records; with reverse zones listed, the task
+//! family also collects the PTR claims (see `reverse.rs`), a separate
+//! output of [`generate_all`].
 
 use super::filter::{Verdict, ip_sources, verdict};
 use super::hosts::{
@@ -10,7 +15,8 @@ use super::hosts::{
 };
 use super::labels::{LabelRules, fragment, label};
 use super::names::{slave_part, task_hash};
-use super::options::{GenOptions, IpSource};
+use super::options::{GenOptions, IpSource, Profile};
+use super::reverse::{PtrClaims, ReverseSet};
 use super::set::{NameId, RecordSet, canonical};
 use super::state::{Framework, State, Status, Task};
 use std::collections::HashMap;
@@ -66,13 +72,44 @@ pub fn counts(state: &State<'_>) -> StateCounts {
     }
 }
 
-/// Builds exactly the record set Mesos-DNS would serve for `state`.
+/// What one generation gives: the forward record set (names under the
+/// domain) and the reverse records (PTR, by listed reverse zone; empty
+/// unless `opts.reverse_zones` lists some). The two go to different NS1
+/// zones, with their own ownership.
+#[derive(Debug)]
+pub struct Generated {
+    pub forward: RecordSet,
+    pub reverse: ReverseSet,
+}
+
+/// Builds exactly the forward record set the profile's Mesos-DNS would
+/// serve for `state` (no PTR records: see [`generate_all`]).
 pub fn generate(
     state: &State<'_>,
     opts: &GenOptions,
     resolver: &dyn Resolver,
 ) -> Result<RecordSet, GenError> {
+    let mut opts_forward;
+    let opts = if opts.reverse_zones.is_empty() {
+        opts
+    } else {
+        opts_forward = opts.clone();
+        opts_forward.reverse_zones.clear();
+        &opts_forward
+    };
+    generate_all(state, opts, resolver).map(|g| g.forward)
+}
+
+/// Builds the forward record set and, for the listed reverse zones, the
+/// PTR records the fork would serve (AVENTER-UG/mesos-dns with
+/// `ReverseDnsOn`).
+pub fn generate_all(
+    state: &State<'_>,
+    opts: &GenOptions,
+    resolver: &dyn Resolver,
+) -> Result<Generated, GenError> {
     let mut set = RecordSet::new(opts.srv_weight);
+    let mut claims = (!opts.reverse_zones.is_empty()).then(|| PtrClaims::new(&opts.reverse_zones));
     // About 12 answers and 2 new names per running task (a plain task with
     // a two-port range); a little more or less only costs a reallocation.
     let running = counts(state).running_tasks;
@@ -91,10 +128,26 @@ pub fn generate(
         };
         framework(&mut set, &fw, opts, resolver)?;
         for (ti, task) in fw.fw.tasks.iter().enumerate() {
-            task_records(&mut set, &mut names, opts, &agents, &fw, ti, task)?;
+            task_records(
+                &mut set,
+                &mut names,
+                &mut claims,
+                opts,
+                &agents,
+                &fw,
+                ti,
+                task,
+            )?;
         }
     }
-    Ok(set)
+    let reverse = match claims {
+        Some(claims) => claims.finish(&set),
+        None => ReverseSet::default(),
+    };
+    Ok(Generated {
+        forward: set,
+        reverse,
+    })
 }
 
 /// §5.1: the leader and the masters.
@@ -235,9 +288,11 @@ fn framework(
 
 /// §5.4: the records of one task, `ti` in its framework's `tasks` (none
 /// unless it runs on a known agent and the filters publish it).
+#[allow(clippy::too_many_arguments)]
 fn task_records(
     set: &mut RecordSet,
     names: &mut NameBuf,
+    claims: &mut Option<PtrClaims>,
     opts: &GenOptions,
     agents: &HashMap<&str, Vec<IpAddr>>,
     fw: &FwRef<'_>,
@@ -297,16 +352,19 @@ fn task_records(
         sips,
         ports: &ports,
         discovery_ports: within,
+        aventer: opts.profile == Profile::Aventer,
     };
     if task.discovery.name.is_empty() {
         let n = label(&task.name, opts.rules);
-        task_block(set, names, &ctx, &n, None, opts.rules);
+        task_block(set, names, claims, &ctx, &n, None, opts.rules);
     } else {
+        // The block for the raw name, then for the sanitized one (the
+        // same block when they are equal: nothing new, no second claim).
         let raw = task.discovery.name.as_ref();
-        task_block(set, names, &ctx, raw, Some(task), opts.rules);
+        task_block(set, names, claims, &ctx, raw, Some(task), opts.rules);
         let sanitized = label(raw, opts.rules);
         if sanitized != raw {
-            task_block(set, names, &ctx, &sanitized, Some(task), opts.rules);
+            task_block(set, names, claims, &ctx, &sanitized, Some(task), opts.rules);
         }
     }
     if set.answers() > opts.max_records {
@@ -340,6 +398,8 @@ struct TaskCtx<'a> {
     /// Whether the DiscoveryInfo ports make records (the task is within
     /// its port bound).
     discovery_ports: bool,
+    /// `--profile aventer`: DiscoveryInfo SRV records under `.slave` too.
+    aventer: bool,
 }
 
 /// A reused buffer for building names.
@@ -357,10 +417,12 @@ impl NameBuf {
 }
 
 /// Rows 1–8 of spec §5.4 for one name `n`. `discovery` is the task when it
-/// has DiscoveryInfo.
+/// has DiscoveryInfo. Each task IP claims its reverse name for `N.FW.D`
+/// (the fork's `insertTaskRR(arec+tail, tIP, PTR)`, `generator.go:451-453`).
 fn task_block(
     set: &mut RecordSet,
     buf: &mut NameBuf,
+    claims: &mut Option<PtrClaims>,
     ctx: &TaskCtx<'_>,
     n: &str,
     discovery: Option<&Task<'_>>,
@@ -374,6 +436,9 @@ fn task_block(
         for ip in ctx.tips {
             set.add_ip_to(n_fw, *ip);
             set.add_ip_to(c_fw, *ip);
+            if let Some(claims) = claims.as_mut() {
+                claims.claim(*ip, n_fw);
+            }
         }
     }
     if !ctx.sips.is_empty() {
@@ -414,6 +479,17 @@ fn task_block(
             if !pn.is_empty() {
                 let id = buf.id(set, format_args!("_{pn}._{n}._{proto}.{fw}.{d}"));
                 set.add_srv_to(id, c_fw, dp.number);
+            }
+            // AVENTER-UG/mesos-dns (v0.8.0, `generator.go:506-508`): the
+            // same chain under `FW.slave`, pointing at the agent-side name;
+            // it merges into the resource-port SRV of the same name.
+            if ctx.aventer {
+                let id = buf.id(set, format_args!("_{n}._{proto}.{fw}.slave.{d}"));
+                set.add_srv_to(id, c_slave, dp.number);
+                if !pn.is_empty() {
+                    let id = buf.id(set, format_args!("_{pn}._{n}._{proto}.{fw}.slave.{d}"));
+                    set.add_srv_to(id, c_slave, dp.number);
+                }
             }
         }
     }

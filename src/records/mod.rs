@@ -6,7 +6,8 @@
 //! else of the crate but `escape_control` (in `resolve` and `output`):
 //! `labels` (label rules), `set` (the record set), `names` (task hash,
 //! agent part, z-base-32, name priority), `state` (the state's serde
-//! model), `hosts` (pids, host:port, resolvers), `options` (GenOptions),
+//! model), `hosts` (pids, host:port, resolvers), `reverse` (reverse zones,
+//! reverse names and the PTR rule), `options` (GenOptions, profiles),
 //! `filter` (the opt-in task filters), `generate` (the rules, by record
 //! family), `explained` (records of ended tasks), `resolve` (name
 //! resolution with a deadline), `output` (JSON and zone file).
@@ -20,14 +21,16 @@ pub mod names;
 pub mod options;
 pub mod output;
 pub mod resolve;
+pub mod reverse;
 pub mod set;
 pub mod state;
 
 pub use explained::{Explained, explained};
-pub use generate::{GenError, StateCounts, counts, generate};
+pub use generate::{GenError, Generated, StateCounts, counts, generate, generate_all};
 pub use hosts::{Resolver, StaticResolver, SystemResolver};
 pub use labels::LabelRules;
-pub use options::{GenOptions, HealthyOnly, IpSource};
+pub use options::{GenOptions, HealthyOnly, IpSource, Profile};
+pub use reverse::{ReverseSet, ReverseZone, ZonePtrs};
 pub use set::{Record, RecordSet, RecordType};
 pub use state::Visibility;
 
@@ -41,6 +44,7 @@ mod layering {
         "names",
         "state",
         "hosts",
+        "reverse",
         "options",
         "filter",
         "generate",

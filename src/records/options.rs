@@ -1,8 +1,10 @@
 //! The settings that change the record set (spec §10): [`GenOptions`],
-//! the IP sources (`IPSources`, spec §6) and the opt-in `healthyOnly`
+//! the IP sources (`IPSources`, spec §6), the [`Profile`] (whose Mesos-DNS
+//! is the reference), the reverse zones and the opt-in `healthyOnly`
 //! filter (see `filter.rs`).
 
 use super::labels::LabelRules;
+use super::reverse::ReverseZone;
 use super::state::Visibility;
 use std::str::FromStr;
 
@@ -45,6 +47,39 @@ pub fn parse_ip_sources<S: AsRef<str>>(items: &[S]) -> Result<Vec<IpSource>, Str
         out.push(src);
     }
     Ok(out)
+}
+
+/// Which Mesos-DNS's forward record set is published (`--profile`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// Upstream mesosphere/mesos-dns at e888ef4 (the spec).
+    #[default]
+    MesosDns,
+    /// AVENTER-UG/mesos-dns v0.10.1 (8b8e4ae): upstream plus the `.slave`
+    /// variants of the DiscoveryInfo SRV records (`generator.go:506-508`).
+    Aventer,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::MesosDns => "mesos-dns",
+            Profile::Aventer => "aventer",
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "mesos-dns" => Ok(Profile::MesosDns),
+            "aventer" => Ok(Profile::Aventer),
+            other => Err(format!(
+                "profile {other:?} is not one of mesos-dns, aventer"
+            )),
+        }
+    }
 }
 
 /// `healthyOnly` (`--healthy-only[=strict]`).
@@ -92,6 +127,10 @@ pub struct GenOptions {
     /// Opt-in filters (see `filter.rs`); off by default.
     pub healthy_only: HealthyOnly,
     pub min_visibility: Option<Visibility>,
+    /// Whose forward set (default: upstream Mesos-DNS).
+    pub profile: Profile,
+    /// The reverse zones PTR records go into; none: no PTR records.
+    pub reverse_zones: Vec<ReverseZone>,
 }
 
 /// Default of [`GenOptions::max_task_ports`].
@@ -112,6 +151,8 @@ impl GenOptions {
             max_records: DEFAULT_MAX_RECORDS,
             healthy_only: HealthyOnly::Off,
             min_visibility: None,
+            profile: Profile::MesosDns,
+            reverse_zones: Vec::new(),
         }
     }
 }
@@ -126,5 +167,8 @@ mod tests {
         assert_eq!("TRUE".parse::<HealthyOnly>(), Ok(HealthyOnly::On));
         assert_eq!("false".parse::<HealthyOnly>(), Ok(HealthyOnly::Off));
         assert!("maybe".parse::<HealthyOnly>().is_err());
+        assert_eq!("aventer".parse::<Profile>(), Ok(Profile::Aventer));
+        assert_eq!("Mesos-DNS".parse::<Profile>(), Ok(Profile::MesosDns));
+        assert!("mesosdns".parse::<Profile>().is_err());
     }
 }

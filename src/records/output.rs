@@ -1,8 +1,10 @@
 //! Output of a record set: the normalized JSON form (byte-compatible with
-//! the conformance fixtures) and an RFC 1035 zone-file fragment.
+//! the conformance fixtures) and an RFC 1035 zone-file fragment; with
+//! reverse zones, the PTR records too (`*_with`).
 
 use super::labels::is_publishable_name;
-use super::set::{RecordSet, RecordType};
+use super::reverse::ReverseSet;
+use super::set::{Record, RecordSet, RecordType};
 use std::io::{self, Write};
 
 /// Writes a JSON string the way the fixtures were written (ASCII only,
@@ -40,6 +42,20 @@ fn write_json_str(w: &mut impl Write, s: &str) -> io::Result<()> {
 /// The normalized JSON form: an array sorted by (name, type) of
 /// `{"answers", "name", "type"}` objects, one-space indentation.
 pub fn write_json(set: &mut RecordSet, w: &mut impl Write) -> io::Result<()> {
+    write_json_with(set, &ReverseSet::default(), w)
+}
+
+/// [`write_json`] with the PTR records of `reverse` merged in, in the same
+/// order (by name, then type): `{"answers": [target], "name": reverse
+/// name, "type": "PTR"}`. With no PTR records the output is that of
+/// [`write_json`], byte for byte.
+pub fn write_json_with(
+    set: &mut RecordSet,
+    reverse: &ReverseSet,
+    w: &mut impl Write,
+) -> io::Result<()> {
+    let ptrs = reverse.records();
+    let mut next = 0;
     let mut first = true;
     let mut result = Ok(());
     w.write_all(b"[")?;
@@ -48,20 +64,39 @@ pub fn write_json(set: &mut RecordSet, w: &mut impl Write) -> io::Result<()> {
             return;
         }
         result = (|| {
-            w.write_all(if first { b"\n {\n" } else { b",\n {\n" })?;
-            first = false;
-            w.write_all(b"  \"answers\": [")?;
-            for (i, a) in answers.iter().enumerate() {
-                w.write_all(if i == 0 { b"\n   " } else { b",\n   " })?;
-                write_json_str(w, a)?;
+            while let Some(p) = ptrs.get(next)
+                && (p.name.as_str(), p.rtype) < (name, rtype)
+            {
+                json_record(w, &mut first, &p.name, p.rtype, &p.answers)?;
+                next += 1;
             }
-            w.write_all(b"\n  ],\n  \"name\": ")?;
-            write_json_str(w, name)?;
-            write!(w, ",\n  \"type\": \"{rtype}\"\n }}")
+            json_record(w, &mut first, name, rtype, answers)
         })();
     });
     result?;
+    for p in &ptrs[next..] {
+        json_record(w, &mut first, &p.name, p.rtype, &p.answers)?;
+    }
     w.write_all(if first { b"]\n" } else { b"\n]\n" })
+}
+
+fn json_record(
+    w: &mut impl Write,
+    first: &mut bool,
+    name: &str,
+    rtype: RecordType,
+    answers: &[String],
+) -> io::Result<()> {
+    w.write_all(if *first { b"\n {\n" } else { b",\n {\n" })?;
+    *first = false;
+    w.write_all(b"  \"answers\": [")?;
+    for (i, a) in answers.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n   " } else { b",\n   " })?;
+        write_json_str(w, a)?;
+    }
+    w.write_all(b"\n  ],\n  \"name\": ")?;
+    write_json_str(w, name)?;
+    write!(w, ",\n  \"type\": \"{rtype}\"\n }}")
 }
 
 /// A zone-file fragment with the given TTL. Names NS1 cannot hold (see
@@ -101,4 +136,38 @@ pub fn write_zone(set: &mut RecordSet, ttl: u32, w: &mut impl Write) -> io::Resu
         })();
     });
     result
+}
+
+/// [`write_zone`], then the PTR records of each listed reverse zone, after
+/// a comment line naming the zone (`; reverse zone 10.in-addr.arpa: 2 PTR
+/// records`), with absolute names. A target NS1 cannot hold is listed as
+/// a comment. With no reverse zone listed the output is that of
+/// [`write_zone`], byte for byte.
+pub fn write_zone_with(
+    set: &mut RecordSet,
+    reverse: &ReverseSet,
+    ttl: u32,
+    w: &mut impl Write,
+) -> io::Result<()> {
+    write_zone(set, ttl, w)?;
+    for zone in &reverse.zones {
+        writeln!(
+            w,
+            "; reverse zone {}: {} PTR record{}",
+            zone.zone,
+            zone.records.len(),
+            if zone.records.len() == 1 { "" } else { "s" }
+        )?;
+        for Record { name, answers, .. } in &zone.records {
+            for target in answers {
+                let rdata = format!("{}.", crate::text::escape_control(target));
+                if is_publishable_name(name) && is_publishable_name(target) {
+                    writeln!(w, "{name}.\t{ttl}\tIN\tPTR\t{rdata}")?;
+                } else {
+                    writeln!(w, "; not publishable: {name:?}\t{ttl}\tIN\tPTR\t{rdata}")?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

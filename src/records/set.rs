@@ -10,12 +10,17 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The record types Mesos-DNS produces.
+/// The record types Mesos-DNS produces: A, AAAA and SRV in the forward
+/// set, PTR in the reverse set (AVENTER-UG/mesos-dns, `--reverse-zone`).
+/// Declared in the order of their names, so that sorting by type is
+/// sorting by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordType {
     A,
     #[allow(clippy::upper_case_acronyms)]
     AAAA,
+    #[allow(clippy::upper_case_acronyms)]
+    PTR,
     #[allow(clippy::upper_case_acronyms)]
     SRV,
 }
@@ -25,16 +30,28 @@ impl RecordType {
         match self {
             RecordType::A => "A",
             RecordType::AAAA => "AAAA",
+            RecordType::PTR => "PTR",
             RecordType::SRV => "SRV",
         }
     }
 
+    /// A type of the forward set (A, AAAA, SRV); `None` for anything
+    /// else, PTR included. The forward zone's ownership reads types with
+    /// this, so a PTR record under the forward domain is never the tool's.
     pub fn parse(s: &str) -> Option<RecordType> {
         match s {
             "A" => Some(RecordType::A),
             "AAAA" => Some(RecordType::AAAA),
             "SRV" => Some(RecordType::SRV),
             _ => None,
+        }
+    }
+
+    /// Any type the tool produces, PTR included (for reverse zones).
+    pub fn parse_any(s: &str) -> Option<RecordType> {
+        match s {
+            "PTR" => Some(RecordType::PTR),
+            other => RecordType::parse(other),
         }
     }
 }
@@ -177,6 +194,11 @@ impl RecordSet {
 
     fn name(&self, id: NameId) -> &str {
         span_text(&self.arena, &self.spans, id)
+    }
+
+    /// The text of an interned name.
+    pub fn name_of(&self, id: NameId) -> &str {
+        self.name(id)
     }
 
     /// Adds an A or AAAA answer; IPv4-mapped IPv6 becomes A (spec §1).
