@@ -124,6 +124,9 @@ pub struct Config {
     /// Filled at run time by ZooKeeper detection: the registered masters,
     /// leader first (empty without `zk`, or when detection failed).
     pub zk_masters: Vec<String>,
+    /// Filled at run time: why ZooKeeper's leader was not contacted (see
+    /// `mesos::zk::choose_masters`).
+    pub zk_refused_leader: Option<String>,
 }
 
 /// Values read from the config file; `None` where the file is silent.
@@ -710,6 +713,7 @@ impl Config {
             zk,
             zk_detection_timeout: Duration::from_secs(zk_detection_timeout),
             zk_masters: Vec::new(),
+            zk_refused_leader: None,
         })
     }
 

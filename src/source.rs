@@ -38,8 +38,10 @@ pub fn read_state(
         timeout: cfg.state_timeout,
         deadline,
     };
-    let fetched =
-        crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
+    let fetched = crate::mesos::fetch_state(&opts).map_err(|e| match &cfg.zk_refused_leader {
+        Some(why) => Fail::new(Exit::Failed, format!("{e}; {why}")),
+        None => Fail::new(Exit::Failed, e.to_string()),
+    })?;
     Ok((fetched.body, fetched.url))
 }
 
@@ -80,15 +82,24 @@ pub fn detect_leader(
     }
     match crate::mesos::zk::detect(url, budget) {
         Ok(found) => {
-            let mut out = cfg.clone();
-            let mut masters = found.masters.clone();
-            for m in &cfg.masters {
-                if !masters.contains(m) {
-                    masters.push(m.clone());
-                }
+            // With credentials, only configured masters are asked (see
+            // `choose_masters`).
+            let credentials = cfg.mesos_principal.is_some() && cfg.mesos_secret_file.is_some();
+            let chosen = crate::mesos::zk::choose_masters(
+                &found,
+                &cfg.masters,
+                cfg.mesos_https,
+                credentials,
+                url,
+            )
+            .map_err(|e| Fail::new(Exit::Failed, e))?;
+            if let Some(why) = &chosen.refused_leader {
+                log::warn!("{why}; trying the configured masters");
             }
-            out.masters = masters;
-            out.zk_masters = found.masters;
+            let mut out = cfg.clone();
+            out.masters = chosen.masters;
+            out.zk_masters = chosen.zk_masters;
+            out.zk_refused_leader = chosen.refused_leader;
             Ok(Cow::Owned(out))
         }
         Err(e) if !cfg.masters.is_empty() => {

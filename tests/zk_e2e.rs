@@ -305,3 +305,113 @@ fn a_mesos_dns_config_with_zk_and_no_masters_is_accepted() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(env.owned(), expected(&state, DOMAIN));
 }
+
+/// Issue 19: anyone who can reach ZooKeeper can register a "leader" (the
+/// Mesos path is open to every client). With Mesos credentials configured
+/// a master that only ZooKeeper names is never contacted: it receives no
+/// request at all (so neither the secret nor the chance to serve a fake
+/// cluster), and the run says why and what to list.
+#[test]
+fn a_rogue_zookeeper_leader_gets_no_credentials_and_publishes_nothing() {
+    let Some(java) =
+        available("a_rogue_zookeeper_leader_gets_no_credentials_and_publishes_nothing")
+    else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    // The rogue master: a fake cluster, no authentication required.
+    let rogue = FakeMaster::start();
+    let rogue_state = cluster(&rogue.addr(), 1, &[("evil", 0, 1)]);
+    rogue.set_state(rogue_state.to_string());
+    // Its node sorts before every real master's.
+    zk.create(
+        "/mesos/json.info_0000000000",
+        info_for(&rogue, "rogue").as_bytes(),
+    );
+    let (real, state) = master_serving(None);
+    real.require_basic_auth("principal", "s3cr3t!");
+    let real_node = Contender::register(&zk.hosts(), "/mesos", &info_for(&real, "real"));
+    assert!(real_node.node.as_str() > "json.info_0000000000");
+    let env = ZkEnv::new("zk-rogue");
+    let secret = env.dir.file("mesos-secret", "s3cr3t!");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let secret = secret.display().to_string();
+    let creds = [
+        "--mesos-principal",
+        "principal",
+        "--mesos-secret-file",
+        secret.as_str(),
+    ];
+    let rogue_addr = rogue.addr();
+
+    // Credentials and no masters list: nothing is trusted, the run fails
+    // before NS1 and says what to list.
+    let out = env.run("sync", &zk.url("/mesos"), &creds);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("names {rogue_addr} as the leading master"))
+            && err.contains("not in the masters list")
+            && err.contains(&format!("add {rogue_addr} to masters")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.ns1.writes(), 0);
+    assert!(env.owned().is_empty());
+    assert!(rogue.received().is_empty(), "{:?}", rogue.requests());
+
+    // With the real master configured: the rogue leader is refused (said
+    // once), the configured master is asked with the credentials, and only
+    // the real cluster is published.
+    let mut args = creds.to_vec();
+    let real_addr = real.addr();
+    args.extend(["--masters", real_addr.as_str()]);
+    let out = env.run("sync", &zk.url("/mesos"), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("not in the masters list"),
+        "{}",
+        text(&out)
+    );
+    assert!(rogue.received().is_empty(), "{:?}", rogue.requests());
+    assert_eq!(
+        real.received()[0].header("authorization"),
+        Some("Basic cHJpbmNpcGFsOnMzY3IzdCE=")
+    );
+    assert_eq!(env.owned(), expected(&state, DOMAIN), "{}", text(&out));
+    assert!(
+        !env.owned().keys().any(|(name, _)| name.contains("evil")),
+        "{:?}",
+        env.owned()
+    );
+
+    // The real leader gone, the rogue the only one left: the configured
+    // master is still the only one asked; it no longer answers, the run
+    // fails and names the refused leader.
+    drop(real_node);
+    real.set_mode(support::fake_mesos::Mode::Status(503));
+    let before = env.ns1.writes();
+    let out = env.run("sync", &zk.url("/mesos"), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("add {rogue_addr} to masters")),
+        "{}",
+        text(&out)
+    );
+    assert!(rogue.received().is_empty(), "{:?}", rogue.requests());
+    assert_eq!(env.ns1.writes(), before);
+
+    // Without credentials, ZooKeeper is trusted as Mesos-DNS trusts it
+    // (README, "What --zk trusts"): the lowest node is the leader.
+    // (Its state would remove the real cluster's records: held, exit 3.)
+    let out = env.run("plan", &zk.url("/mesos"), &[]);
+    assert!(matches!(out.status.code(), Some(3 | 4)), "{}", text(&out));
+    assert!(!rogue.received().is_empty(), "{}", text(&out));
+    assert!(
+        rogue
+            .received()
+            .iter()
+            .all(|r| r.header("authorization").is_none())
+    );
+}

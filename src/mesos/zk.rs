@@ -231,6 +231,117 @@ fn host_entry(host: &str, port: u16) -> Result<String, String> {
     Ok(join_host_port(host, port))
 }
 
+/// The masters a run asks for the state after ZooKeeper detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    /// Entries to try, in order: configured entries keep their spelling
+    /// (and scheme).
+    pub masters: Vec<String>,
+    /// ZooKeeper's masters (`host:port`, leader first) that may be named by
+    /// the `master<i>` records.
+    pub zk_masters: Vec<String>,
+    /// Why ZooKeeper's leader is not contacted, and what to list; `None`
+    /// when it is.
+    pub refused_leader: Option<String>,
+}
+
+/// Whether the ZooKeeper address `zk_addr` (`host:port`) is the configured
+/// `masters` entry `entry`: same port, and the same host compared without
+/// resolving anything (IP literals as addresses, IPv4-mapped IPv6 equal to
+/// IPv4; names case-insensitively). A name never matches an address.
+pub fn is_configured(zk_addr: &str, entry: &str, https: bool) -> bool {
+    let (Some((host, port)), Ok(m)) = (split_host_port(zk_addr), super::parse_master(entry, https))
+    else {
+        return false;
+    };
+    port == m.port && super::master::same_host(&host, &m.host)
+}
+
+/// Orders the masters to ask after detection.
+///
+/// Without Mesos credentials (`credentials` false), as Mesos-DNS does: the
+/// masters ZooKeeper names (leader first), then the configured ones not
+/// already named.
+///
+/// With credentials, ZooKeeper is not trusted to name hosts: its path is
+/// writable by any ZooKeeper client, and the secret (and the trust to
+/// publish a cluster) belongs only to the configured `masters`. A master
+/// ZooKeeper names is asked only when it is a configured entry ([`is_configured`]);
+/// the others are never contacted, with or without credentials. The
+/// configured entries follow in their own order. When ZooKeeper's leader is
+/// refused, `refused_leader` says so and what to list; with no configured
+/// master at all the result is that message as an error.
+pub fn choose_masters(
+    found: &Detected,
+    configured: &[String],
+    https: bool,
+    credentials: bool,
+    url: &ZkUrl,
+) -> Result<Chosen, String> {
+    if !credentials {
+        let mut masters = found.masters.clone();
+        for m in configured {
+            if !masters.contains(m) {
+                masters.push(m.clone());
+            }
+        }
+        return Ok(Chosen {
+            masters,
+            zk_masters: found.masters.clone(),
+            refused_leader: None,
+        });
+    }
+    let mut masters: Vec<String> = Vec::new();
+    let mut zk_masters = Vec::new();
+    let mut refused = Vec::new();
+    for addr in &found.masters {
+        match configured.iter().find(|e| is_configured(addr, e, https)) {
+            Some(entry) => {
+                zk_masters.push(addr.clone());
+                if !masters.contains(entry) {
+                    masters.push(entry.clone());
+                }
+            }
+            None => refused.push(addr.as_str()),
+        }
+    }
+    for m in configured {
+        if !masters.contains(m) {
+            masters.push(m.clone());
+        }
+    }
+    if !refused.is_empty() {
+        log::debug!(
+            "ZooKeeper {url}: not contacted (not in the masters list): {}",
+            refused.join(", ")
+        );
+    }
+    let leader = &found.leader;
+    if !refused.contains(&leader.as_str()) {
+        return Ok(Chosen {
+            masters,
+            zk_masters,
+            refused_leader: None,
+        });
+    }
+    let why = format!(
+        "ZooKeeper {url} names {leader} as the leading master, but it is not in the masters list: \
+         with Mesos credentials configured only hosts of that list are contacted (any ZooKeeper \
+         client can register a master under {}), so {leader} was not asked for the state; \
+         if it is a Mesos master, add {leader} to masters (--masters or \"masters\", host:port \
+         as ZooKeeper registers it)",
+        url.path
+    );
+    if masters.is_empty() {
+        return Err(why);
+    }
+    Ok(Chosen {
+        masters,
+        zk_masters,
+        refused_leader: Some(why),
+    })
+}
+
 /// Finds the leading master. `timeout` bounds everything (zero: error).
 pub fn detect(url: &ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
     if timeout.is_zero() {
@@ -409,6 +520,74 @@ mod tests {
                 "json.info_0000000012"
             ]
         );
+    }
+
+    #[test]
+    fn with_credentials_only_configured_masters_are_asked() {
+        let url = parse_zk_url("zk://10.0.0.9:2181/mesos").unwrap();
+        let found = Detected {
+            leader: "10.0.0.66:5050".into(),
+            masters: vec![
+                "10.0.0.66:5050".into(),
+                "10.0.0.2:5050".into(),
+                "10.0.0.1:5051".into(),
+            ],
+        };
+        let configured = vec![
+            "https://10.0.0.1:5050".to_string(),
+            "10.0.0.2:5050".to_string(),
+        ];
+        // Without credentials: Mesos-DNS's order, ZooKeeper's hosts first.
+        let c = choose_masters(&found, &configured, false, false, &url).unwrap();
+        assert_eq!(
+            c.masters,
+            [
+                "10.0.0.66:5050",
+                "10.0.0.2:5050",
+                "10.0.0.1:5051",
+                "https://10.0.0.1:5050"
+            ]
+        );
+        assert_eq!(c.refused_leader, None);
+        // With credentials: the leader and the master on another port are
+        // refused; the configured spelling is kept.
+        let c = choose_masters(&found, &configured, false, true, &url).unwrap();
+        assert_eq!(c.masters, ["10.0.0.2:5050", "https://10.0.0.1:5050"]);
+        assert_eq!(c.zk_masters, ["10.0.0.2:5050"]);
+        let why = c.refused_leader.unwrap();
+        assert!(why.contains("add 10.0.0.66:5050 to masters"), "{why}");
+        // Nothing configured: an error saying what to list.
+        let e = choose_masters(&found, &[], false, true, &url).unwrap_err();
+        assert!(e.contains("add 10.0.0.66:5050 to masters"), "{e}");
+        // A configured leader is asked first.
+        let configured = vec!["10.0.0.2:5050".to_string(), "10.0.0.66:5050".to_string()];
+        let c = choose_masters(&found, &configured, false, true, &url).unwrap();
+        assert_eq!(c.masters, ["10.0.0.66:5050", "10.0.0.2:5050"]);
+        assert_eq!(c.refused_leader, None);
+    }
+
+    #[test]
+    fn configured_means_same_host_and_port_without_resolving() {
+        assert!(is_configured("10.0.0.1:5050", "10.0.0.1:5050", false));
+        assert!(is_configured(
+            "10.0.0.1:5050",
+            "https://10.0.0.1:5050",
+            false
+        ));
+        assert!(is_configured(
+            "[::ffff:10.0.0.1]:5050",
+            "10.0.0.1:5050",
+            false
+        ));
+        assert!(is_configured("M1.example:5050", "m1.example:5050", false));
+        assert!(!is_configured("10.0.0.1:5051", "10.0.0.1:5050", false));
+        assert!(!is_configured("10.0.0.1:5050", "m1.example:5050", false));
+        assert!(!is_configured(
+            "m1.example.evil:5050",
+            "m1.example:5050",
+            false
+        ));
+        assert!(!is_configured("10.0.0.1:5050", "not a master", false));
     }
 
     #[test]

@@ -241,6 +241,27 @@ impl Ensemble {
     }
 }
 
+impl Ensemble {
+    /// Creates a persistent node holding `data`, as any ZooKeeper client
+    /// may do under a path without ACLs (Mesos creates its path open to
+    /// anyone).
+    pub fn create(&self, path: &str, data: &[u8]) {
+        let hosts = self.hosts();
+        let (path, data) = (path.to_string(), data.to_vec());
+        spawns_executor::block_on(async move {
+            let client = zk::Client::connect(&hosts).await.expect("connect");
+            client
+                .create(
+                    &path,
+                    &data,
+                    &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+                )
+                .await
+                .expect("create");
+        });
+    }
+}
+
 /// MasterInfo JSON exactly as a Mesos 1.x master writes it to ZooKeeper
 /// (`JSON::protobuf(MasterInfo)`: keys in order, `ip` the packed IPv4).
 pub fn master_info(ip: &str, port: u16, id: &str) -> String {
