@@ -415,3 +415,135 @@ fn a_rogue_zookeeper_leader_gets_no_credentials_and_publishes_nothing() {
             .all(|r| r.header("authorization").is_none())
     );
 }
+
+/// Issue 19: only the lowest `json.info_` nodes are read, whatever their
+/// number; a children list over ZooKeeper's 1 MB reply limit is refused
+/// (not buffered) and detection ends, falling back to the masters.
+#[test]
+fn many_json_info_nodes_are_not_all_read_and_an_oversized_list_is_refused() {
+    let Some(java) =
+        available("many_json_info_nodes_are_not_all_read_and_an_oversized_list_is_refused")
+    else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    // 20,000 more nodes (a 480 KB list), each with data that is no
+    // MasterInfo: read, each would say so.
+    zk.create_many("/mesos", 1_000, 20_000, b"not a MasterInfo");
+    let env = ZkEnv::new("zk-many");
+    let out = env.run("sync", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("only the 16 lowest are read"),
+        "{}",
+        text(&out)
+    );
+    let left_out = err.matches("master left out").count();
+    assert!(left_out <= 15, "{left_out} nodes read past the bound");
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+
+    // 50,001 nodes: the list (about 1.2 MB) is over the limit.
+    zk.create_many("/mesos", 100_000, 30_000, b"");
+    let out = env.run("plan", &zk.url("/mesos"), &["--masters", &m.addr()]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("announced a reply of") && err.contains("refused without reading it"),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("falling back"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// The issue's figure: 200,000 `json.info_` nodes. Detection ends within
+/// its budget (the list is refused at its length prefix). About a minute
+/// to create the nodes: `cargo test --test zk_e2e -- --ignored`.
+#[test]
+#[ignore]
+fn two_hundred_thousand_json_info_nodes_end_within_the_budget() {
+    let Some(java) = available("two_hundred_thousand_json_info_nodes_end_within_the_budget") else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    zk.create_many("/mesos", 1_000, 200_000, b"");
+    let env = ZkEnv::new("zk-200k");
+    let started = std::time::Instant::now();
+    let out = env.run(
+        "sync",
+        &zk.url("/mesos"),
+        &["--masters", &m.addr(), "--zk-detection-timeout", "10"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("refused without reading it"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+    eprintln!("run with 200,000 nodes: {:?}", started.elapsed());
+}
+
+/// Something answering on a ZooKeeper port announces a 1.9 GB reply: it
+/// is refused at the length prefix, before its body is read.
+#[test]
+fn a_huge_announced_reply_is_refused_without_buffering_it() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                // The client's ConnectRequest: length prefix, then body.
+                let mut len = [0u8; 4];
+                if conn.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut req = vec![0u8; u32::from_be_bytes(len) as usize];
+                if conn.read_exact(&mut req).is_err() {
+                    return;
+                }
+                // A reply frame announcing 1.9 GB, then its body.
+                if conn.write_all(&1_900_000_000u32.to_be_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![0u8; 64 * 1024];
+                while conn.write_all(&chunk).is_ok() {
+                    counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                    if counter.load(std::sync::atomic::Ordering::SeqCst) > 1_900_000_000 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let env = ZkEnv::new("zk-huge");
+    let (m, _) = master_serving(None);
+    let out = env.run(
+        "plan",
+        &format!("zk://127.0.0.1:{port}/mesos"),
+        &["--masters", &m.addr(), "--zk-detection-timeout", "5"],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("announced a reply of 1900000000 bytes"),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("falling back"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    // What the server could push before the connection closed: socket
+    // buffers, not the announced 1.9 GB.
+    let pushed = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(pushed < 64 << 20, "{pushed} bytes accepted");
+}

@@ -12,12 +12,28 @@
 //! The client (`zookeeper-client`) tries the ensemble members in turn, so
 //! one member being down does not stop detection. The whole detection,
 //! connecting included, is bounded by one timeout.
+//!
+//! Bounds: every reply frame passes a relay ([`relay`]) that refuses one
+//! announcing more than [`MAX_REPLY`] bytes (ZooKeeper's own 1 MB limit)
+//! at its length prefix, so the client library never buffers more than
+//! one such frame; a children list over it (more than about 43,000
+//! `json.info_` names) fails detection the same way. Only the
+//! [`MAX_INFO_READ`] lowest `json.info_` nodes are read.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde_json::Value;
+
+mod relay;
+pub use relay::MAX_REPLY;
+
+/// How many `json.info_` nodes (the lowest sequence numbers) are read: the
+/// leader and the masters after it. Mesos runs 3 or 5 masters; a path with
+/// more nodes than this is either misused or under attack, and reading
+/// them all would cost one request each.
+pub const MAX_INFO_READ: usize = 16;
 
 /// The prefix of the znodes Mesos masters register (Mesos ≥ 0.24).
 pub const INFO_PREFIX: &str = "json.info_";
@@ -349,7 +365,14 @@ pub fn detect(url: &ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
             "ZooKeeper {url}: no time left for leader detection"
         )));
     }
-    let work = detect_async(url.clone(), timeout);
+    let end = std::time::Instant::now() + timeout;
+    let per_member = per_member_timeout(url, timeout);
+    let relays = relay::Relays::start(&url.hosts, per_member, end).map_err(|e| {
+        ZkError(format!(
+            "ZooKeeper {url}: cannot start the reply relay: {e}"
+        ))
+    })?;
+    let work = detect_async(url.clone(), relays.addrs.join(","), timeout);
     let url_text = url.to_string();
     let limit = async move {
         async_io::Timer::after(timeout).await;
@@ -358,19 +381,28 @@ pub fn detect(url: &ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
             timeout.as_secs_f64()
         )))
     };
-    spawns_executor::block_on(futures_lite::future::or(work, limit))
+    let result = spawns_executor::block_on(futures_lite::future::or(work, limit));
+    match (result, relays.refused()) {
+        (Err(_), Some(why)) => Err(ZkError(format!("ZooKeeper {url}: {why}"))),
+        (result, _) => result,
+    }
 }
 
-async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
+/// Per member: how long to wait for the TCP connection and the session,
+/// so that a member that is down still leaves time for the others.
+fn per_member_timeout(url: &ZkUrl, timeout: Duration) -> Duration {
+    (timeout / (url.hosts.len() as u32 + 1))
+        .clamp(Duration::from_millis(500), Duration::from_secs(10))
+}
+
+/// Detection proper, through the relays at `connect` (see [`relay`]).
+async fn detect_async(url: ZkUrl, connect: String, timeout: Duration) -> Result<Detected, ZkError> {
     use zookeeper_client as zk;
     let fail = |what: &str, e: zk::Error| ZkError(format!("ZooKeeper {url}: {what}: {e}"));
     // Session timeouts are negotiated by the server (by default 4 to 40 s);
     // the session only lives for this detection.
     let session = timeout.clamp(Duration::from_secs(4), Duration::from_secs(30));
-    // Per member: how long to wait for the TCP connection and the session,
-    // so that a member that is down still leaves time for the others.
-    let per_member = (timeout / (url.hosts.len() as u32 + 1))
-        .clamp(Duration::from_millis(500), Duration::from_secs(10));
+    let per_member = per_member_timeout(&url, timeout);
     // Every member is tried once per pass. A pass in which none answers
     // (all down, or the ensemble electing a leader) is tried again after a
     // pause, up to three passes while the budget lasts.
@@ -382,7 +414,7 @@ async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError
             .with_session_timeout(session)
             .with_connection_timeout(per_member)
             .with_fail_eagerly()
-            .connect(&url.hosts.join(","))
+            .connect(&connect)
             .await;
         match attempt {
             Ok(client) => break client,
@@ -415,9 +447,16 @@ async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError
                 url.path
             )));
         }
+        if infos.len() > MAX_INFO_READ {
+            log::warn!(
+                "ZooKeeper {url}: {} {INFO_PREFIX}* nodes under {}; only the {MAX_INFO_READ} lowest are read",
+                infos.len(),
+                url.path
+            );
+        }
         let mut masters: Vec<String> = Vec::new();
         let mut leader_gone = false;
-        for (i, child) in infos.iter().enumerate() {
+        for (i, child) in infos.iter().take(MAX_INFO_READ).enumerate() {
             let node = format!("{}/{child}", url.path);
             let address = match client.get_data(&node).await {
                 Ok((data, _)) => master_address(&data),

@@ -262,6 +262,32 @@ impl Ensemble {
     }
 }
 
+impl Ensemble {
+    /// Creates `n` persistent nodes `{parent}/json.info_<seq>` for `seq` in
+    /// `first..first + n`, each holding `data`, 2,000 per multi request
+    /// (ZooKeeper's 1 MB request limit allows about 10,000).
+    pub fn create_many(&self, parent: &str, first: u64, n: u64, data: &[u8]) {
+        let hosts = self.hosts();
+        let (parent, data) = (parent.to_string(), data.to_vec());
+        spawns_executor::block_on(async move {
+            let client = zk::Client::connect(&hosts).await.expect("connect");
+            let mode = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+            let mut seq = first;
+            while seq < first + n {
+                let mut multi = client.new_multi_writer();
+                let batch_end = (seq + 2000).min(first + n);
+                for s in seq..batch_end {
+                    multi
+                        .add_create(&format!("{parent}/json.info_{s:010}"), &data, &mode)
+                        .expect("add_create");
+                }
+                multi.commit().await.expect("multi create");
+                seq = batch_end;
+            }
+        });
+    }
+}
+
 /// MasterInfo JSON exactly as a Mesos 1.x master writes it to ZooKeeper
 /// (`JSON::protobuf(MasterInfo)`: keys in order, `ip` the packed IPv4).
 pub fn master_info(ip: &str, port: u16, id: &str) -> String {
