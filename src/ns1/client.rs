@@ -65,6 +65,8 @@ pub struct Client {
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
     stats: Arc<Mutex<Stats>>,
+    /// Whether "pacing stopped the run" was said (once per run).
+    pacing_warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -322,6 +324,7 @@ impl Client {
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
             stats: Arc::new(Mutex::new(Stats::default())),
+            pacing_warned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -379,6 +382,7 @@ impl Client {
             return Err(Ns1Error::Deadline {
                 method: method.to_string(),
                 path: path.to_string(),
+                pacing: None,
             });
         }
         if !d.is_zero() {
@@ -477,7 +481,30 @@ impl Client {
             let wait = locked(&self.pacer).delay_before(bucket, Instant::now());
             if !wait.is_zero() {
                 debug!("NS1 {method} {path}: pacing, waiting {wait:?} for a rate-limit token");
-                self.sleep_checked(method, &path, wait)?;
+                self.sleep_checked(method, &path, wait).map_err(|e| match e {
+                    Ns1Error::Deadline { method, path, .. } => {
+                        let why = format!(
+                            "waiting {:.1} s for a {bucket} rate-limit token would pass the deadline; {}. \
+                             The estimate comes from NS1's X-Ratelimit headers and is kept for the next \
+                             run in {} in the state dir; if NS1's buckets are not that small, \
+                             delete that file",
+                            wait.as_secs_f64(),
+                            super::pacing::PACING_FILE,
+                            locked(&self.pacer)
+                                .describe(bucket, Instant::now())
+                                .unwrap_or_else(|| "bucket unknown".into())
+                        );
+                        if !self.pacing_warned.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            warn!("NS1: pacing stopped the run: {why}");
+                        }
+                        Ns1Error::Deadline {
+                            method,
+                            path,
+                            pacing: Some(why),
+                        }
+                    }
+                    e => e,
+                })?;
             }
             let timeout = match self.deadline {
                 Some(deadline) => {
@@ -487,6 +514,7 @@ impl Client {
                         return Err(Ns1Error::Deadline {
                             method: method.to_string(),
                             path,
+                            pacing: None,
                         });
                     }
                     Some(left)

@@ -29,16 +29,37 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The state-dir file the estimates are kept in between runs (written by
+/// the run side; named here for messages).
+pub const PACING_FILE: &str = "ns1-pacing.json";
+
 /// Extra wait added on top of the computed time-to-next-token, to absorb
 /// rounding and clock granularity.
 pub const PACING_MARGIN: Duration = Duration::from_millis(5);
 
-/// Largest bucket size believed (NS1's real ones are in the hundreds).
-pub const MAX_LIMIT: u32 = 1_000_000;
-/// Longest refill period believed, in seconds (NS1's are minutes).
-pub const MAX_PERIOD: f64 = 86_400.0;
+/// Largest bucket size believed (NS1's documented and observed ones are
+/// 100 to 900 tokens).
+pub const MAX_LIMIT: u32 = 100_000;
+/// Smallest bucket size believed: NS1's smallest documented bucket holds
+/// 100 tokens; a bucket of a handful is a lie or a misconfiguration, and
+/// believing it would stall a run.
+pub const MIN_LIMIT: u32 = 10;
+/// Longest refill period believed, in seconds: an hour, 12 times NS1's
+/// longest documented or observed period (300 s).
+pub const MAX_PERIOD: f64 = 3_600.0;
 /// Shortest refill period believed, in seconds.
 pub const MIN_PERIOD: f64 = 0.001;
+/// Slowest refill believed, tokens per second: NS1's slowest documented
+/// bucket refills 0.5 per second (PUT and DELETE, 100 per 200 s); a shape
+/// 50 times slower than that (a token every 100 s) is not believed.
+pub const MIN_RATE: f64 = 0.01;
+/// A saved estimate older than this is not restored: NS1's documented
+/// buckets refill completely within 300 s, so an older one says nothing.
+pub const MAX_SAVED_AGE: f64 = 600.0;
+/// A saved estimate delays the first request of its method by at most
+/// this much in the next run; that request's answer then replaces it. So
+/// one hostile answer costs at most the run that received it.
+pub const MAX_RESTORED_WAIT: Duration = Duration::from_secs(2);
 /// No single pacing wait is longer than this.
 pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// The smallest share of a bucket's refill this client plans with, however
@@ -103,7 +124,7 @@ impl RateLimitHeaders {
             ));
         };
         let limit = match l.trim().parse::<u64>() {
-            Ok(n) if n >= 1 && n <= u64::from(MAX_LIMIT) => n as u32,
+            Ok(n) if n >= u64::from(MIN_LIMIT) && n <= u64::from(MAX_LIMIT) => n as u32,
             _ => return RateLimit::Absurd(format!("X-Ratelimit-Limit {:?}", short(l))),
         };
         let remaining = match r.trim().parse::<u64>() {
@@ -117,6 +138,11 @@ impl RateLimitHeaders {
             Ok(f) if f.is_finite() && (MIN_PERIOD..=MAX_PERIOD).contains(&f) => f,
             _ => return RateLimit::Absurd(format!("X-Ratelimit-Period {:?}", short(p))),
         };
+        if f64::from(limit) / period < MIN_RATE {
+            return RateLimit::Absurd(format!(
+                "X-Ratelimit-Limit {limit} per X-Ratelimit-Period {period} s (slower than {MIN_RATE} per second)"
+            ));
+        }
         RateLimit::Known(RateLimitHeaders {
             limit,
             remaining,
@@ -392,6 +418,26 @@ impl Pacer {
             .map(|b| saturating_secs(b.period / b.limit))
     }
 
+    /// What the estimate for `method` says, for messages: the bucket's
+    /// shape, the tokens believed left at `now` and the planned refill.
+    pub fn describe(&self, method: &str, now: Instant) -> Option<String> {
+        self.buckets.get(method).map(|b| {
+            format!(
+                "{} believed: {} per {} s{}, {:.1} tokens left, planning {:.3} per second",
+                method,
+                b.limit,
+                b.period,
+                if b.from_headers {
+                    ""
+                } else {
+                    " (default: NS1's headers were missing or not believable)"
+                },
+                (b.tokens_at(now) - b.own_since).max(0.0),
+                b.rate()
+            )
+        })
+    }
+
     /// Refill this client plans with for `method`, tokens per second: the
     /// bucket's rate less what others are seen to spend (at least
     /// [`MIN_SHARE`] of it).
@@ -446,9 +492,10 @@ impl Pacer {
             let sane = !s.method.is_empty()
                 && s.method.len() <= 16
                 && s.limit.is_finite()
-                && (1.0..=f64::from(MAX_LIMIT)).contains(&s.limit)
+                && (f64::from(MIN_LIMIT)..=f64::from(MAX_LIMIT)).contains(&s.limit)
                 && s.period.is_finite()
                 && (MIN_PERIOD..=MAX_PERIOD).contains(&s.period)
+                && s.limit / s.period >= MIN_RATE
                 && s.tokens.is_finite()
                 && (0.0..=s.limit).contains(&s.tokens)
                 && s.unix_time.is_finite()
@@ -458,28 +505,44 @@ impl Pacer {
                 log::debug!("pacing state for {:?} is not believable; ignored", s.method);
                 continue;
             }
-            let age = (wall - s.unix_time).max(0.0);
-            if age > 10.0 * s.period {
-                continue; // long since full: nothing to learn
+            let age = wall - s.unix_time;
+            if age < -5.0 {
+                // Saved "in the future": planted, or a clock that went
+                // back; either way not evidence.
+                log::info!(
+                    "pacing state for {:?} is dated {:.0} s in the future; ignored",
+                    s.method,
+                    -age
+                );
+                continue;
+            }
+            let age = age.max(0.0);
+            if age > MAX_SAVED_AGE.min(10.0 * s.period) {
+                continue; // expired: long since full, nothing to learn
             }
             let Some(seen) = now.checked_sub(saturating_secs(age)) else {
                 continue;
             };
             let foreign_rate = s.foreign_rate.min(s.limit / s.period);
-            self.buckets.insert(
-                s.method.clone(),
-                BucketEstimate {
-                    limit: s.limit,
-                    period: s.period,
-                    tokens: s.tokens,
-                    seen,
-                    own_since: 0.0,
-                    mid: s.tokens,
-                    foreign_tokens: foreign_rate * s.period,
-                    foreign_secs: s.period,
-                    from_headers: true,
-                },
-            );
+            let mut b = BucketEstimate {
+                limit: s.limit,
+                period: s.period,
+                tokens: s.tokens,
+                seen,
+                own_since: 0.0,
+                mid: s.tokens,
+                foreign_tokens: foreign_rate * s.period,
+                foreign_secs: s.period,
+                from_headers: true,
+            };
+            // The first request waits at most MAX_RESTORED_WAIT: its
+            // answer, not the saved file, then decides.
+            let floor = 1.0 - MAX_RESTORED_WAIT.as_secs_f64() * b.rate();
+            let tokens = b.tokens_at(now).max(floor);
+            b.tokens = tokens;
+            b.mid = tokens;
+            b.seen = now;
+            self.buckets.insert(s.method.clone(), b);
             taken += 1;
         }
         taken
@@ -906,9 +969,64 @@ mod tests {
         bad.buckets[0].period = 200.0;
         bad.buckets[0].tokens = f64::NAN;
         assert_eq!(Pacer::new().restore(&bad, t1, wall), 0);
-        // A clock that went back counts as no time.
+        // Saved in the future (planted, or a clock that went back): ignored.
         let mut r = Pacer::new();
-        assert_eq!(r.restore(&back, t1, wall - Duration::from_secs(1000)), 1);
-        assert!(r.tokens("PUT", t1).unwrap() < 0.01);
+        assert_eq!(r.restore(&back, t1, wall - Duration::from_secs(1000)), 0);
+        assert!(r.tokens("PUT", t1).is_none());
+        // Expired: older than MAX_SAVED_AGE.
+        assert_eq!(
+            Pacer::new().restore(&back, t1, wall + Duration::from_secs(601)),
+            0
+        );
+    }
+
+    #[test]
+    fn shapes_far_outside_ns1s_are_not_believed() {
+        let check = |l: &str, p: &str| {
+            RateLimitHeaders::check(lookup(&[
+                ("x-ratelimit-limit", l),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-period", p),
+            ]))
+        };
+        // The answer, and its neighbours.
+        assert!(matches!(check("1", "86400"), RateLimit::Absurd(_)));
+        assert!(matches!(check("100", "86400"), RateLimit::Absurd(_)));
+        assert!(matches!(check("9", "1"), RateLimit::Absurd(_)));
+        assert!(matches!(check("10", "3600"), RateLimit::Absurd(_)));
+        assert!(matches!(check("200000", "300"), RateLimit::Absurd(_)));
+        // NS1's documented shapes, and far faster or a bit slower ones.
+        for (l, p) in [
+            ("900", "300"),
+            ("100", "200"),
+            ("300", "300"),
+            ("10", "1"),
+            ("36", "3600"),
+        ] {
+            assert!(check(l, p).known().is_some(), "{l}/{p}");
+        }
+    }
+
+    #[test]
+    fn a_saved_estimate_delays_the_next_run_by_two_seconds_at_most() {
+        // Believable but hostile: 10 per 1000 s, empty (100 s per token).
+        let hostile = PacingState {
+            buckets: vec![SavedBucket {
+                method: "PUT".into(),
+                limit: 10.0,
+                period: 1000.0,
+                tokens: 0.0,
+                unix_time: unix_secs(SystemTime::now()),
+                foreign_rate: 0.0,
+            }],
+        };
+        let mut p = Pacer::new();
+        let t = Instant::now();
+        assert_eq!(p.restore(&hostile, t, SystemTime::now()), 1);
+        let d = p.delay_before("PUT", t);
+        assert!(d <= MAX_RESTORED_WAIT + PACING_MARGIN, "{d:?}");
+        // The answer to that request replaces the estimate.
+        p.observe("PUT", hdr(100, 99, 200.0), t);
+        assert_eq!(p.delay_before("PUT", t), Duration::ZERO);
     }
 }

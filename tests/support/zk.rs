@@ -264,18 +264,23 @@ impl Ensemble {
 
 impl Ensemble {
     /// Creates `n` persistent nodes `{parent}/json.info_<seq>` for `seq` in
-    /// `first..first + n`, each holding `data`, 2,000 per multi request
+    /// `first..first + n`, each holding `data`, 1,000 per multi request
     /// (ZooKeeper's 1 MB request limit allows about 10,000).
     pub fn create_many(&self, parent: &str, first: u64, n: u64, data: &[u8]) {
         let hosts = self.hosts();
         let (parent, data) = (parent.to_string(), data.to_vec());
         spawns_executor::block_on(async move {
-            let client = zk::Client::connect(&hosts).await.expect("connect");
+            // A long session: a server busy writing its log may be slow.
+            let client = zk::Client::connector()
+                .with_session_timeout(Duration::from_secs(40))
+                .connect(&hosts)
+                .await
+                .expect("connect");
             let mode = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
             let mut seq = first;
             while seq < first + n {
                 let mut multi = client.new_multi_writer();
-                let batch_end = (seq + 2000).min(first + n);
+                let batch_end = (seq + 1000).min(first + n);
                 for s in seq..batch_end {
                     multi
                         .add_create(&format!("{parent}/json.info_{s:010}"), &data, &mode)
