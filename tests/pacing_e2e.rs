@@ -123,3 +123,81 @@ fn a_planted_pacing_file_is_ignored() {
         assert_eq!(owned(&env), expected(&state, DOMAIN), "{tag}");
     }
 }
+
+/// A neighbour on the account writes at half the PUT bucket's refill
+/// rate, without pacing (it sends on its clock and takes what comes),
+/// while mesos2ns1 creates about 200 records. NS1's buckets are the
+/// account's: the fake enforces one token bucket per method for both. The
+/// neighbour still succeeds at least 80% of the time, and mesos2ns1 meets
+/// no 429.
+#[test]
+fn a_neighbour_spending_half_the_bucket_is_not_starved() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = Env::new("pacing-neighbour");
+    let state = env.serve(4, &as_refs(&many_tasks(45, 4)));
+    let want = expected(&state, DOMAIN);
+    assert!(want.len() > 150, "{}", want.len());
+    // 40 tokens, 20 per second (NS1's PUT shape, 100 per 200 s, is the
+    // same bucket 40 times slower: too slow for a test).
+    env.ns1.set_bucket("PUT", 40, 2.0);
+    let url = env.ns1.endpoint();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let neighbour = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut statuses = Vec::new();
+        let started = std::time::Instant::now();
+        let mut i = 0u32;
+        while !flag.load(Ordering::SeqCst) {
+            // Half the refill: 10 per second, on its own clock.
+            let due = started + std::time::Duration::from_millis(100 * u64::from(i));
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let domain = format!("n{i}.other.example.com");
+            let body = json!({"zone": "example.com", "domain": domain, "type": "A",
+                              "answers": [{"answer": ["192.0.2.1"]}]});
+            let status = agent
+                .put(&format!("{url}zones/example.com/{domain}/A"))
+                .header("X-NSONE-Key", "neighbour-key")
+                .content_type("application/json")
+                .send(body.to_string().as_bytes())
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            statuses.push(status);
+            i += 1;
+        }
+        statuses
+    });
+    // The neighbour is at its pace before the run starts.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = env.run("sync", &["--deadline", "120"]);
+    stop.store(true, Ordering::SeqCst);
+    let statuses = neighbour.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env), want);
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let share = ok as f64 / statuses.len() as f64;
+    let ours_429 = env
+        .ns1
+        .log()
+        .iter()
+        .filter(|r| r.status == 429 && !r.path.contains("other.example.com"))
+        .count();
+    eprintln!(
+        "neighbour: {ok}/{} PUTs succeeded ({:.1}%); mesos2ns1: {ours_429} 429s, {} records",
+        statuses.len(),
+        100.0 * share,
+        want.len()
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(ours_429, 0, "{}", text(&out));
+    assert!(share >= 0.8, "neighbour succeeded {:.1}%", 100.0 * share);
+}

@@ -18,8 +18,10 @@
 //! The bucket is the account's (`X-Ratelimit-By: customer`): other tools
 //! spend from it too. When `Remaining` falls faster than this client's own
 //! requests explain, the difference is counted as foreign spend and the
-//! refill this client plans with drops to the share that is left
-//! ([`Pacer::effective_rate`]).
+//! refill this client plans with drops to [`FAIR_SHARE`] of the share that
+//! is left ([`Pacer::effective_rate`]), and [`RESERVE_SHARE`] of the
+//! bucket is left unspent for the others, so that a neighbour is not
+//! starved (and this client meets no 429 from their bursts).
 //!
 //! The estimates can be saved ([`Pacer::snapshot`]) and restored in the next
 //! run ([`Pacer::restore`]) so that its first request of each method is
@@ -65,6 +67,17 @@ pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// The smallest share of a bucket's refill this client plans with, however
 /// much others spend.
 pub const MIN_SHARE: f64 = 0.05;
+/// Once others are seen spending from a bucket, this client plans with
+/// this share of what they leave (the rest lets the bucket fill back).
+pub const FAIR_SHARE: f64 = 0.9;
+/// Once others are seen spending from a bucket, this share of it (at least
+/// one token) is left to them: this client does not spend below it, so a
+/// neighbour's requests find tokens even while this client is busy.
+pub const RESERVE_SHARE: f64 = 0.2;
+/// Left unspent (at least one token) even before anyone else is seen: a
+/// neighbour spends between this client's answers, and learning that it
+/// does takes a few of them.
+pub const ALONE_RESERVE_SHARE: f64 = 0.05;
 
 /// One set of rate-limit headers as reported by the server, checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -220,7 +233,27 @@ impl BucketEstimate {
 
     fn rate(&self) -> f64 {
         let raw = self.raw_rate();
-        (raw - self.foreign_rate()).max(raw * MIN_SHARE)
+        let foreign = self.foreign_rate();
+        if foreign == 0.0 {
+            return raw;
+        }
+        ((raw - foreign) * FAIR_SHARE).max(raw * MIN_SHARE)
+    }
+
+    /// Tokens left to others: [`ALONE_RESERVE_SHARE`] of the bucket (at
+    /// least one token) while no one else is seen, [`RESERVE_SHARE`] once
+    /// others are.
+    fn reserve(&self) -> f64 {
+        if !self.from_headers {
+            // The conservative default shape: no neighbour can be seen.
+            return 0.0;
+        }
+        let share = if self.foreign_rate() == 0.0 {
+            ALONE_RESERVE_SHARE
+        } else {
+            RESERVE_SHARE
+        };
+        (self.limit * share).floor().max(1.0)
     }
 
     fn tokens_at(&self, now: Instant) -> f64 {
@@ -452,10 +485,11 @@ impl Pacer {
             None => Duration::ZERO,
             Some(b) => {
                 let tokens = b.tokens_at(now) - b.own_since;
-                if tokens >= 1.0 {
+                let need = 1.0 + b.reserve();
+                if tokens >= need {
                     Duration::ZERO
                 } else {
-                    saturating_secs((1.0 - tokens) / b.rate()) + PACING_MARGIN
+                    saturating_secs((need - tokens) / b.rate()) + PACING_MARGIN
                 }
             }
         }
@@ -537,7 +571,7 @@ impl Pacer {
             };
             // The first request waits at most MAX_RESTORED_WAIT: its
             // answer, not the saved file, then decides.
-            let floor = 1.0 - MAX_RESTORED_WAIT.as_secs_f64() * b.rate();
+            let floor = 1.0 + b.reserve() - MAX_RESTORED_WAIT.as_secs_f64() * b.rate();
             let tokens = b.tokens_at(now).max(floor);
             b.tokens = tokens;
             b.mid = tokens;
@@ -622,29 +656,32 @@ mod tests {
     fn tokens_left_means_no_wait() {
         let mut p = Pacer::new();
         let t0 = Instant::now();
-        p.observe("PUT", hdr(100, 3, 200.0), t0);
+        // Above the reserve (5 of 100 while alone).
+        p.observe("PUT", hdr(100, 6, 200.0), t0);
         assert_eq!(p.delay_before("PUT", t0), Duration::ZERO);
+        p.observe("PUT", hdr(100, 5, 200.0), t0);
+        assert!(p.delay_before("PUT", t0) > Duration::ZERO);
         // Other methods are independent.
         assert_eq!(p.delay_before("POST", t0), Duration::ZERO);
     }
 
     #[test]
-    fn empty_bucket_waits_one_token_interval() {
+    fn empty_bucket_waits_for_a_token_above_the_reserve() {
         let mut p = Pacer::new();
         let t0 = Instant::now();
         p.observe("PUT", hdr(100, 0, 200.0), t0);
-        // 2 s per token plus margin.
+        // 2 s per token, one token above the 5 left unspent, plus margin.
         assert_eq!(
             p.delay_before("PUT", t0),
-            Duration::from_secs(2) + PACING_MARGIN
+            Duration::from_secs(12) + PACING_MARGIN
         );
-        // Half a second later, 1.5 s are left.
+        // Half a second later, 11.5 s are left.
         let d = p.delay_before("PUT", t0 + Duration::from_millis(500));
-        let expect = Duration::from_millis(1500) + PACING_MARGIN;
+        let expect = Duration::from_millis(11_500) + PACING_MARGIN;
         assert!(d.abs_diff(expect) < Duration::from_micros(10), "{d:?}");
-        // After a full interval, no wait.
+        // Then no wait.
         assert_eq!(
-            p.delay_before("PUT", t0 + Duration::from_secs(2)),
+            p.delay_before("PUT", t0 + Duration::from_secs(12)),
             Duration::ZERO
         );
     }
@@ -667,9 +704,10 @@ mod tests {
         assert!((p.tokens("PUT", t0).unwrap() - 4.0).abs() < 1e-9);
         p.note_throttled("PUT", t0);
         assert_eq!(p.tokens("PUT", t0).unwrap(), 0.0);
+        // One token above the reserve of one: two intervals.
         assert_eq!(
             p.delay_before("PUT", t0),
-            Duration::from_millis(100) + PACING_MARGIN
+            Duration::from_millis(200) + PACING_MARGIN
         );
         assert_eq!(p.token_interval("PUT"), Some(Duration::from_millis(100)));
         // Throttle on an unknown bucket is a no-op (no pacing info).

@@ -270,23 +270,40 @@ impl Ensemble {
         let hosts = self.hosts();
         let (parent, data) = (parent.to_string(), data.to_vec());
         spawns_executor::block_on(async move {
-            // A long session: a server busy writing its log may be slow.
-            let client = zk::Client::connector()
-                .with_session_timeout(Duration::from_secs(40))
-                .connect(&hosts)
-                .await
-                .expect("connect");
+            let connect = || async {
+                // A long session: a server busy writing its log may be slow.
+                zk::Client::connector()
+                    .with_session_timeout(Duration::from_secs(40))
+                    .connect(&hosts)
+                    .await
+                    .expect("connect")
+            };
+            let mut client = connect().await;
             let mode = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
             let mut seq = first;
+            let mut failures = 0;
             while seq < first + n {
-                let mut multi = client.new_multi_writer();
                 let batch_end = (seq + 1000).min(first + n);
+                let mut multi = client.new_multi_writer();
                 for s in seq..batch_end {
                     multi
                         .add_create(&format!("{parent}/json.info_{s:010}"), &data, &mode)
                         .expect("add_create");
                 }
-                multi.commit().await.expect("multi create");
+                match multi.commit().await {
+                    Ok(_) => {}
+                    // Applied before the connection went: a multi is atomic.
+                    Err(zk::MultiWriteError::OperationFailed {
+                        source: zk::Error::NodeExists,
+                        ..
+                    }) => {}
+                    Err(e) => {
+                        failures += 1;
+                        assert!(failures < 5, "multi create: {e:?}");
+                        client = connect().await;
+                        continue;
+                    }
+                }
                 seq = batch_end;
             }
         });
