@@ -147,12 +147,12 @@ fn serve(
         .spawn(move || {
             let _ = copy(client2, server2);
         });
-    if let Err(e) = replies(&server, &client, host) {
-        if e.kind() == io::ErrorKind::InvalidData {
-            log::debug!("{e}");
-            if let Ok(mut r) = refused.lock() {
-                r.get_or_insert_with(|| e.to_string());
-            }
+    if let Err(e) = replies(&server, &client, host)
+        && e.kind() == io::ErrorKind::InvalidData
+    {
+        log::debug!("{e}");
+        if let Ok(mut r) = refused.lock() {
+            r.get_or_insert_with(|| e.to_string());
         }
     }
     let _ = client.shutdown(Shutdown::Both);
