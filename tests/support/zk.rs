@@ -112,7 +112,7 @@ fn mode(port: u16) -> Option<String> {
         .map(str::to_string)
 }
 
-fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)]) -> ZkServer {
+fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)], heap: &str) -> ZkServer {
     let dir = TempDir::new(&format!("zk{id}"));
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -132,8 +132,8 @@ fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)]) -> ZkServer {
     let cfg_path = dir.file("zoo.cfg", &cfg);
     let log = std::fs::File::create(dir.path().join("zk.log")).unwrap();
     let child = Command::new(java)
+        .arg(format!("-Xmx{heap}"))
         .args([
-            "-Xmx96m",
             "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
             "-Dzookeeper.admin.enableServer=false",
@@ -188,10 +188,17 @@ pub struct Ensemble {
 
 impl Ensemble {
     pub fn start(java: &str, n: usize) -> Ensemble {
+        Ensemble::start_with_heap(java, n, "96m")
+    }
+
+    /// [`Ensemble::start`] with this much Java heap per member (`-Xmx`).
+    pub fn start_with_heap(java: &str, n: usize, heap: &str) -> Ensemble {
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
-        let members: Vec<ZkServer> = (1..=n).map(|id| start_member(java, id, &ports)).collect();
+        let members: Vec<ZkServer> = (1..=n)
+            .map(|id| start_member(java, id, &ports, heap))
+            .collect();
         wait_serving(&members);
         Ensemble { members }
     }
