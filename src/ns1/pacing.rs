@@ -74,10 +74,10 @@ pub const FAIR_SHARE: f64 = 0.9;
 /// one token) is left to them: this client does not spend below it, so a
 /// neighbour's requests find tokens even while this client is busy.
 pub const RESERVE_SHARE: f64 = 0.2;
-/// Left unspent (at least one token) even before anyone else is seen: a
-/// neighbour spends between this client's answers, and learning that it
-/// does takes a few of them.
-pub const ALONE_RESERVE_SHARE: f64 = 0.05;
+/// Tokens left unspent even before anyone else is seen: a neighbour spends
+/// between this client's answers, and learning that it does takes a few
+/// of them.
+pub const ALONE_RESERVE: f64 = 1.0;
 
 /// One set of rate-limit headers as reported by the server, checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -240,20 +240,19 @@ impl BucketEstimate {
         ((raw - foreign) * FAIR_SHARE).max(raw * MIN_SHARE)
     }
 
-    /// Tokens left to others: [`ALONE_RESERVE_SHARE`] of the bucket (at
-    /// least one token) while no one else is seen, [`RESERVE_SHARE`] once
-    /// others are.
+    /// Tokens left to others: [`ALONE_RESERVE`] while no one else is
+    /// seen, [`RESERVE_SHARE`] of the bucket (at least that) once others
+    /// are.
     fn reserve(&self) -> f64 {
         if !self.from_headers {
             // The conservative default shape: no neighbour can be seen.
             return 0.0;
         }
-        let share = if self.foreign_rate() == 0.0 {
-            ALONE_RESERVE_SHARE
+        if self.foreign_rate() == 0.0 {
+            ALONE_RESERVE
         } else {
-            RESERVE_SHARE
-        };
-        (self.limit * share).floor().max(1.0)
+            (self.limit * RESERVE_SHARE).floor().max(ALONE_RESERVE)
+        }
     }
 
     fn tokens_at(&self, now: Instant) -> f64 {
@@ -350,15 +349,19 @@ impl Pacer {
                     // Remaining is floor()ed: the true count is half a
                     // token above it on average.
                     let observed = f64::from(h.remaining.min(h.limit)) + 0.5;
-                    let sample = if throttled {
-                        // An empty bucket only says "less than one".
-                        (predicted + own - 1.0).max(0.0)
-                    } else {
-                        predicted - observed
-                    };
                     let decay = (-elapsed / b.period.max(1.0)).exp();
-                    next.foreign_tokens = b.foreign_tokens * decay + sample;
-                    next.foreign_secs = b.foreign_secs * decay + elapsed;
+                    if throttled {
+                        // A 429 is no sample: it does not say what is left,
+                        // and may come from a limit other than the bucket
+                        // (NS1's abuse thresholds). Taken as others'
+                        // spending it would shrink the share, and widen the
+                        // reserve, for a whole period.
+                        next.foreign_tokens = b.foreign_tokens;
+                        next.foreign_secs = b.foreign_secs;
+                    } else {
+                        next.foreign_tokens = b.foreign_tokens * decay + predicted - observed;
+                        next.foreign_secs = b.foreign_secs * decay + elapsed;
+                    }
                     let before = b.foreign_rate();
                     if next.foreign_rate() > 0.0 && before == 0.0 {
                         log::info!(
@@ -656,10 +659,10 @@ mod tests {
     fn tokens_left_means_no_wait() {
         let mut p = Pacer::new();
         let t0 = Instant::now();
-        // Above the reserve (5 of 100 while alone).
-        p.observe("PUT", hdr(100, 6, 200.0), t0);
+        // Above the reserve (one token while alone).
+        p.observe("PUT", hdr(100, 2, 200.0), t0);
         assert_eq!(p.delay_before("PUT", t0), Duration::ZERO);
-        p.observe("PUT", hdr(100, 5, 200.0), t0);
+        p.observe("PUT", hdr(100, 1, 200.0), t0);
         assert!(p.delay_before("PUT", t0) > Duration::ZERO);
         // Other methods are independent.
         assert_eq!(p.delay_before("POST", t0), Duration::ZERO);
@@ -670,18 +673,18 @@ mod tests {
         let mut p = Pacer::new();
         let t0 = Instant::now();
         p.observe("PUT", hdr(100, 0, 200.0), t0);
-        // 2 s per token, one token above the 5 left unspent, plus margin.
+        // 2 s per token, one token above the one left unspent, plus margin.
         assert_eq!(
             p.delay_before("PUT", t0),
-            Duration::from_secs(12) + PACING_MARGIN
+            Duration::from_secs(4) + PACING_MARGIN
         );
-        // Half a second later, 11.5 s are left.
+        // Half a second later, 3.5 s are left.
         let d = p.delay_before("PUT", t0 + Duration::from_millis(500));
-        let expect = Duration::from_millis(11_500) + PACING_MARGIN;
+        let expect = Duration::from_millis(3_500) + PACING_MARGIN;
         assert!(d.abs_diff(expect) < Duration::from_micros(10), "{d:?}");
         // Then no wait.
         assert_eq!(
-            p.delay_before("PUT", t0 + Duration::from_secs(12)),
+            p.delay_before("PUT", t0 + Duration::from_secs(4)),
             Duration::ZERO
         );
     }
