@@ -487,7 +487,7 @@ fn first_sync_import(bin: &PathBuf) {
 
 /// A deadline that cuts a large plan: what is left is priority 3 and 4.
 fn deadline_priority(bin: &PathBuf) {
-    use mesos2ns1::apply::priority;
+    use mesos2ns1::records::names::priority;
     let env = Env::new("bench-deadline");
     let tasks = many_tasks(900, 30);
     let state = env.serve(30, &as_refs(&tasks));

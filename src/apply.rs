@@ -12,7 +12,8 @@
 //! * a change whose prerequisite failed (or was postponed) is postponed to
 //!   the next run, never sent out of order.
 //!
-//! Within each method the most-queried names go first ([`priority`]), so
+//! Within each method the most-queried names go first
+//! ([`records::names::priority`](crate::records::names::priority)), so
 //! that when the deadline cuts a run short, what is left is the least
 //! queried. One failed change does not stop the others; nothing new starts
 //! past the deadline; an error after which every request would fail (a
@@ -21,6 +22,7 @@
 use crate::ns1::{Ns1Api, Ns1Error, normalize_name};
 use crate::plan::{Action, Change, Plan};
 use crate::records::RecordType;
+use crate::records::names::priority;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -50,57 +52,6 @@ impl Applied {
 /// Errors after which every further request would fail the same way.
 fn is_fatal(e: &Ns1Error) -> bool {
     matches!(e, Ns1Error::Auth { .. } | Ns1Error::ZoneNotFound { .. })
-}
-
-/// How much a name is queried, 1 (most) to 4 (least), for a name below
-/// `domain`:
-/// 1. the leader and master names (`leader.D`, `_leader._tcp.D`,
-///    `master.D`, `masterN.D`);
-/// 2. service names `TASK.FW.D`, `_TASK._PROTO.FW.D`,
-///    `_PORT._TASK._PROTO.FW.D` and framework names;
-/// 3. per-instance names (SRV targets, `N-HASH-S.FW.D`) and names under
-///    `.slave.D`;
-/// 4. `slave.D` and `_slave._tcp.D`.
-///
-/// `targets` holds the SRV targets of the plan (normalized).
-pub fn priority(name: &str, domain: &str, targets: &HashSet<String>) -> u8 {
-    let name = name.trim_end_matches('.');
-    let rel = match name.strip_suffix(domain) {
-        Some(r) if r.ends_with('.') => &r[..r.len() - 1],
-        _ => return 2,
-    };
-    match rel {
-        "leader" | "_leader._tcp" | "_leader._udp" | "master" => return 1,
-        "slave" | "_slave._tcp" | "_slave._udp" => return 4,
-        _ => {}
-    }
-    if let Some(n) = rel.strip_prefix("master")
-        && !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_digit())
-    {
-        return 1;
-    }
-    if rel == "slave" || rel.ends_with(".slave") {
-        return 3;
-    }
-    if targets.contains(name) || is_canonical_label(rel.split('.').next().unwrap_or("")) {
-        return 3;
-    }
-    2
-}
-
-/// `N-HASH-S`: a Mesos-DNS canonical task label, HASH being five
-/// z-base-32 characters.
-fn is_canonical_label(label: &str) -> bool {
-    const ZB32: &[u8] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
-    if label.starts_with('_') {
-        return false;
-    }
-    let mut parts = label.rsplitn(3, '-');
-    let (Some(slave), Some(hash), Some(_name)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    !slave.is_empty() && hash.len() == 5 && hash.bytes().all(|b| ZB32.contains(&b))
 }
 
 fn srv_target(answer: &str) -> Option<String> {
@@ -461,30 +412,6 @@ mod tests {
                 data(new)
             },
         }
-    }
-
-    #[test]
-    fn priorities() {
-        let d = "mesos.example.com";
-        let t: HashSet<String> =
-            ["web-x9kri-s1.marathon.slave.mesos.example.com".to_string()].into();
-        let p = |n: &str| priority(n, d, &t);
-        assert_eq!(p("leader.mesos.example.com"), 1);
-        assert_eq!(p("_leader._tcp.mesos.example.com"), 1);
-        assert_eq!(p("master.mesos.example.com"), 1);
-        assert_eq!(p("master12.mesos.example.com"), 1);
-        assert_eq!(p("web.marathon.mesos.example.com"), 2);
-        assert_eq!(p("_web._tcp.marathon.mesos.example.com"), 2);
-        assert_eq!(p("_http._web._tcp.marathon.mesos.example.com"), 2);
-        assert_eq!(p("marathon.mesos.example.com"), 2);
-        assert_eq!(p("web-x9kri-s1.marathon.mesos.example.com"), 3);
-        assert_eq!(p("web.marathon.slave.mesos.example.com"), 3);
-        assert_eq!(p("_web._tcp.marathon.slave.mesos.example.com"), 3);
-        assert_eq!(p("web-x9kri-s1.marathon.slave.mesos.example.com"), 3);
-        assert_eq!(p("slave.mesos.example.com"), 4);
-        assert_eq!(p("_slave._tcp.mesos.example.com"), 4);
-        // A name with a dash that is no hash stays a service name.
-        assert_eq!(p("my-web.marathon.mesos.example.com"), 2);
     }
 
     #[test]

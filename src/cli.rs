@@ -265,7 +265,7 @@ pub struct Opts {
     #[arg(long, global = true, env = "MESOS2NS1_HEALTHY_ONLY",
           num_args = 0..=1, default_missing_value = "true", require_equals = true,
           value_name = "true|false|strict")]
-    pub healthy_only: Option<crate::records::filter::HealthyOnly>,
+    pub healthy_only: Option<crate::records::options::HealthyOnly>,
     /// Publish only tasks whose DiscoveryInfo visibility is at least this: external, cluster, framework, or none (default: no filter) [config: minVisibility]
     #[arg(
         long,

@@ -8,9 +8,10 @@
 
 use crate::cli::Opts;
 use crate::mesos::zk::{ZkUrl, parse_zk_url};
-use crate::records::filter::{HealthyOnly, Visibility};
-use crate::records::generate::{IpSource, parse_ip_sources, split_host_port};
+use crate::records::hosts::split_host_port;
 use crate::records::labels::LabelRules;
+use crate::records::options::{HealthyOnly, IpSource, parse_ip_sources};
+use crate::records::state::Visibility;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -616,7 +617,7 @@ impl Config {
         let max_task_ports = opts
             .max_task_ports
             .or(file.max_task_ports)
-            .unwrap_or(crate::records::generate::DEFAULT_MAX_TASK_PORTS as u64);
+            .unwrap_or(crate::records::options::DEFAULT_MAX_TASK_PORTS as u64);
         if max_task_ports > 1_000_000 {
             return cerr(format!(
                 "max task ports {max_task_ports} is more than 1000000"
@@ -625,7 +626,7 @@ impl Config {
         let max_records = opts
             .max_records
             .or(file.max_records)
-            .unwrap_or(crate::records::generate::DEFAULT_MAX_RECORDS as u64);
+            .unwrap_or(crate::records::options::DEFAULT_MAX_RECORDS as u64);
         if max_records == 0 || max_records > 1_000_000_000 {
             return cerr(format!(
                 "max records {max_records} is not between 1 and 1000000000"

@@ -6,8 +6,8 @@
 
 mod support;
 
-use mesos2ns1::apply::priority;
 use mesos2ns1::ns1::{Client, Ns1Api, Ns1Error, Ns1Options};
+use mesos2ns1::records::names::priority;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

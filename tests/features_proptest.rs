@@ -3,8 +3,8 @@
 //! `discovery.visibility`), the default record set is the one of the same
 //! state without them, and no option combination panics.
 
-use mesos2ns1::records::filter::{HealthyOnly, Visibility};
 use mesos2ns1::records::{self, GenOptions, StaticResolver};
+use mesos2ns1::records::{HealthyOnly, Visibility};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -4,7 +4,8 @@
 //! headers (parser and pacer), `Link` headers (and the endpoint rebase)
 //! and the config loader.
 //!
-//! Each target gets seed inputs (tests/fixtures, examples/, packaging/)
+//! Each target gets seed inputs (examples/, packaging/, tests/fixtures,
+//! and the public Mesos states in ../shared/fixtures)
 //! mutated by a fast PRNG (bit flips, interesting bytes, dictionary
 //! tokens, deletions, duplications, splices), plus structure-aware inputs
 //! built from the format's grammar with hostile values. Every input runs
@@ -20,6 +21,9 @@
 //!
 //! `MESOS2NS1_FUZZ_SEED` picks another PRNG seed (the default is fixed, so
 //! CI runs are reproducible). Each target prints its inputs per second.
+
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 use mesos2ns1::cli::Opts;
 use mesos2ns1::config::Config;
@@ -564,12 +568,14 @@ fn gen_options_variants(rng_byte: u8) -> GenOptions {
 
 // ------------------------------------------------------------ targets
 
+/// examples/state.json and the public states of ../shared/fixtures
+/// (without them, after a loud line, the campaign runs on the rest).
 fn state_seeds() -> Vec<Vec<u8>> {
     let mut seeds = vec![repo_file("examples/state.json")];
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
-        .unwrap()
-        .flatten()
-    {
+    let Some(shared) = fixtures::shared_fixtures("fuzz_state (seeds)") else {
+        return seeds;
+    };
+    for entry in std::fs::read_dir(shared).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with("-state.json") {
             seeds.push(std::fs::read(entry.path()).unwrap());

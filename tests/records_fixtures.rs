@@ -1,8 +1,14 @@
 //! The public fixtures must give exactly their expected record sets, whole
-//! and byte for byte (see tests/fixtures/README.md for their origins).
+//! and byte for byte. They are third-party data, read from
+//! `../shared/fixtures` (see tests/support/fixtures.rs).
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use fixtures::shared_fixtures;
 use mesos2ns1::records::{self, GenOptions, StaticResolver, output};
 use std::net::IpAddr;
+use std::path::Path;
 use std::process::Command;
 
 const FIXTURES: &[&str] = &[
@@ -13,9 +19,9 @@ const FIXTURES: &[&str] = &[
     "real-marathon-0.28-state",
 ];
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+fn fixture(dir: &Path, name: &str) -> Vec<u8> {
+    let path = dir.join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The fixtures were made on a machine whose /etc/hosts maps `localhost`
@@ -31,14 +37,17 @@ fn fixture_resolver() -> StaticResolver {
 
 #[test]
 fn every_fixture_gives_exactly_its_expected_set() {
+    let Some(shared) = shared_fixtures("every_fixture_gives_exactly_its_expected_set") else {
+        return;
+    };
     for name in FIXTURES {
-        let body = fixture(&format!("{name}.json"));
+        let body = fixture(&shared, &format!("{name}.json"));
         let state = records::state::parse(&body).unwrap();
         let mut set = records::generate(&state, &GenOptions::new("mesos"), &fixture_resolver())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut out = Vec::new();
         output::write_json(&mut set, &mut out).unwrap();
-        let expected = fixture(&format!("{name}.expected.json"));
+        let expected = fixture(&shared, &format!("{name}.expected.json"));
         if out != expected {
             let got = String::from_utf8_lossy(&out);
             let want = String::from_utf8_lossy(&expected);
@@ -55,6 +64,9 @@ fn every_fixture_gives_exactly_its_expected_set() {
 
 #[test]
 fn binary_records_json_matches_fixture() {
+    let Some(shared) = shared_fixtures("binary_records_json_matches_fixture") else {
+        return;
+    };
     // This fixture names no host that needs resolving.
     let dir = env!("CARGO_MANIFEST_DIR");
     let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
@@ -68,7 +80,7 @@ fn binary_records_json_matches_fixture() {
             "/dev/null/none",
         ])
         .arg("--state-file")
-        .arg(format!("{dir}/tests/fixtures/real-mantl-0.23-state.json"))
+        .arg(shared.join("real-mantl-0.23-state.json"))
         .output()
         .unwrap();
     // A --config that does not exist is an error (exit 2).
@@ -82,7 +94,7 @@ fn binary_records_json_matches_fixture() {
     let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
         .args(["records", "--format", "json", "--domain", "mesos"])
         .arg("--state-file")
-        .arg(format!("{dir}/tests/fixtures/real-mantl-0.23-state.json"))
+        .arg(shared.join("real-mantl-0.23-state.json"))
         .env(
             "MESOS2NS1_CONFIG",
             format!("{dir}/tests/fixtures/empty-config.json"),
@@ -94,16 +106,22 @@ fn binary_records_json_matches_fixture() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.stdout, fixture("real-mantl-0.23-state.expected.json"));
+    assert_eq!(
+        out.stdout,
+        fixture(&shared, "real-mantl-0.23-state.expected.json")
+    );
 }
 
 #[test]
 fn binary_zone_format_uses_the_ttl() {
+    let Some(shared) = shared_fixtures("binary_zone_format_uses_the_ttl") else {
+        return;
+    };
     let dir = env!("CARGO_MANIFEST_DIR");
     let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
         .args(["records", "--domain", "mesos", "--ttl", "30"])
         .arg("--state-file")
-        .arg(format!("{dir}/tests/fixtures/mesos-dns-fake-state.json"))
+        .arg(shared.join("mesos-dns-fake-state.json"))
         .env(
             "MESOS2NS1_CONFIG",
             format!("{dir}/tests/fixtures/empty-config.json"),

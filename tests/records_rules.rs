@@ -3,7 +3,9 @@
 
 use mesos2ns1::records::{
     self, GenOptions, IpSource, LabelRules, Record, RecordType, StaticResolver,
-    generate::{parse_pid, resource_ports, slave_part, task_hash},
+    generate::resource_ports,
+    hosts::parse_pid,
+    names::{slave_part, task_hash},
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

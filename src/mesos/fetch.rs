@@ -194,7 +194,9 @@ impl Client {
                     ""
                 }
             );
-            let mut request = self.agent.get(&url);
+            // libprocess compresses any answer of 1 KB or more when asked
+            // (`3rdparty/libprocess/src/encoder.hpp`).
+            let mut request = self.agent.get(&url).header("Accept-Encoding", "gzip");
             if send_auth && let Some(authorization) = &self.authorization {
                 request = request.header("Authorization", authorization);
             }
@@ -242,19 +244,138 @@ impl Client {
             if !(200..300).contains(&status) {
                 return Err(FetchError::Status { url, status });
             }
-            let body = response
-                .body_mut()
-                .with_config()
-                .limit(self.max_body)
-                .read_to_vec()
-                .map_err(|e| self.transport_error(&url, e, "body", budget))?;
-            debug!("{url} answered HTTP {status} with {} bytes", body.len());
+            let body = self.read_body(&url, &mut response, budget)?;
             return Ok((url, target, body));
         }
         Err(FetchError::Redirect {
             url: master.url(&path),
             reason: format!("more than {MAX_REDIRECTS} redirects"),
         })
+    }
+
+    /// Reads a 2xx body, gunzipping it when the master compressed it. The
+    /// bound `--max-state-mib` applies to the decompressed body exactly as
+    /// to a plain one; the compressed bytes read are bounded too (twice the
+    /// limit plus 64 KiB: deflate never expands data by more), so that no
+    /// input makes this read forever or without limit.
+    fn read_body(
+        &self,
+        url: &str,
+        response: &mut ureq::http::Response<ureq::Body>,
+        budget: Budget,
+    ) -> Result<Vec<u8>, FetchError> {
+        let encoding = response
+            .headers()
+            .get(ureq::http::header::CONTENT_ENCODING)
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let gzip = match encoding.as_str() {
+            "" | "identity" => false,
+            "gzip" | "x-gzip" => true,
+            other => {
+                return Err(FetchError::Transport {
+                    url: url.to_string(),
+                    reason: format!("unsupported Content-Encoding {other:?}"),
+                });
+            }
+        };
+        if !gzip {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(self.max_body)
+                .read_to_vec()
+                .map_err(|e| self.transport_error(url, e, "body", budget))?;
+            debug!("{url} answered with {} bytes", body.len());
+            return Ok(body);
+        }
+        let compressed_limit = self.max_body.saturating_mul(2).saturating_add(64 * 1024);
+        let reader = response
+            .body_mut()
+            .with_config()
+            .limit(compressed_limit)
+            .reader();
+        let mut counted = Counted {
+            inner: reader,
+            n: 0,
+        };
+        let mut body = Vec::new();
+        let read = io::Read::read_to_end(
+            &mut io::Read::take(
+                flate2::read::GzDecoder::new(&mut counted),
+                self.max_body.saturating_add(1),
+            ),
+            &mut body,
+        );
+        if let Err(e) = read {
+            // ureq's own errors (timeouts, the limit) come wrapped in io.
+            let reason = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            {
+                Some(ureq::Error::Timeout(_)) => {
+                    format!("reading the body: {}", self.timeout_reason(budget))
+                }
+                Some(ureq::Error::BodyExceedsLimit(limit)) => {
+                    format!("the compressed state is larger than {limit} bytes (--max-state-mib)")
+                }
+                _ if e.kind() == io::ErrorKind::InvalidInput
+                    || e.kind() == io::ErrorKind::InvalidData =>
+                {
+                    format!("reading the body: the gzip data is corrupt: {e}")
+                }
+                _ => format!("reading the body: {}", io_reason(&e)),
+            };
+            return Err(FetchError::Transport {
+                url: url.to_string(),
+                reason,
+            });
+        }
+        if body.len() as u64 > self.max_body {
+            return Err(FetchError::Transport {
+                url: url.to_string(),
+                reason: format!(
+                    "the state is larger than {} bytes (--max-state-mib)",
+                    self.max_body
+                ),
+            });
+        }
+        debug!(
+            "{url} answered with {} bytes, gzip-compressed to {}",
+            body.len(),
+            counted.n
+        );
+        Ok(body)
+    }
+
+    /// The agent, for the event stream (same TLS, proxy and timeouts).
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// The `Authorization` value to send to `target`, if any (see
+    /// [`Client::may_send_auth`]).
+    pub(crate) fn authorization_for(&self, target: &Master, secure: bool) -> Option<&str> {
+        self.authorization
+            .as_deref()
+            .filter(|_| self.may_send_auth(target, secure))
+    }
+
+    /// One GET of `path` (with a query) on `master`, redirects followed,
+    /// gzip accepted, bounded by `--max-state-mib`; the body of a 2xx.
+    pub(crate) fn get_path(
+        &self,
+        master: &Master,
+        path: &str,
+        secure: bool,
+    ) -> Result<(String, Vec<u8>), FetchError> {
+        let budget = Budget::new(self.timeout, self.deadline);
+        let (url, _, body) = self.get(master, path, budget, secure)?;
+        Ok((url, body))
     }
 
     fn timed_out(&self, url: &str, budget: Budget) -> FetchError {
@@ -311,7 +432,21 @@ impl Client {
     }
 }
 
-fn io_reason(e: &io::Error) -> String {
+/// Counts the bytes read through it (the compressed size, for the log).
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: io::Read> io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+pub(crate) fn io_reason(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
         io::ErrorKind::ConnectionReset => "connection reset".to_string(),

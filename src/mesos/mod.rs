@@ -28,9 +28,13 @@
 //! answers 401, that master fails, and the next one is tried). The secret
 //! is never logged.
 
+pub mod cluster;
 mod error;
 mod fetch;
 mod master;
+pub mod recordio;
+pub mod stream;
+pub mod v1;
 pub mod zk;
 
 use std::fmt;
@@ -39,8 +43,10 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
+pub use cluster::{Bounds, Cluster, Pid, framework_pids_from_state};
 pub use error::{FetchError, MasterFailure, MesosError};
 pub use master::{Master, parse_master};
+pub use stream::{EventStream, Next, StreamError, SubscribeOptions, subscribe};
 
 use fetch::{Client, StateAnswer};
 use master::same_host;
@@ -109,6 +115,67 @@ impl fmt::Debug for FetchedState {
             .field("leader", &self.leader)
             .finish()
     }
+}
+
+impl FetchedState {
+    /// The master that answered, as a `masters` entry
+    /// (`scheme://host:port`): where to subscribe to the event stream.
+    pub fn master(&self) -> String {
+        let rest = self.url.split_once("://").map_or("", |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or_default();
+        let scheme = self.url.split_once("://").map_or("http", |(s, _)| s);
+        format!("{scheme}://{authority}")
+    }
+}
+
+/// The scheduler pid of framework `framework_id` (every framework when
+/// `None`), read from `GET /master/frameworks?framework_id=ID` on `leader`
+/// (a `masters` entry): the same writer as `/master/state`, so the same
+/// raw text, with the credentials, CA, timeouts, gzip and size bound of the
+/// state fetch. The answer maps framework ids to pids; a framework that is
+/// not listed is not registered (any more). Masters before 1.1 ignore the
+/// query and list every framework, which gives the same answer.
+pub fn fetch_framework_pids(
+    opts: &MesosOptions,
+    leader: &str,
+    framework_id: Option<&str>,
+) -> Result<std::collections::HashMap<String, Pid>, StreamError> {
+    let masters = opts
+        .masters
+        .iter()
+        .map(|entry| parse_master(entry, opts.https))
+        .collect::<Result<Vec<_>, _>>()?;
+    let target = parse_master(leader, opts.https)?;
+    let client = Client::new(opts, &masters)?;
+    let path = match framework_id {
+        Some(id) => format!("/master/frameworks?framework_id={}", query_escape(id)),
+        None => "/master/frameworks".to_string(),
+    };
+    let secure = target.scheme == "https";
+    let (url, body) =
+        client
+            .get_path(&target, &path, secure)
+            .map_err(|e| StreamError::Transport {
+                url: target.url(&path),
+                reason: e.to_string(),
+            })?;
+    framework_pids_from_state(&body).map_err(|reason| StreamError::Broken {
+        url,
+        reason: format!("not a frameworks answer: {reason}"),
+    })
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Fetches the leading master's state (see the module documentation).

@@ -16,72 +16,9 @@
 //! * the task label `mesos2ns1.ip-sources` (e.g. `host` or
 //!   `netinfo,host`) replaces the global `IPSources` order for that task.
 
-use super::generate::{GenOptions, IpSource, parse_ip_sources};
-use super::state::{State, Task};
+use super::options::{GenOptions, HealthyOnly, IpSource, parse_ip_sources};
+use super::state::{IP_SOURCES_LABEL, State, Task};
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
-
-/// The task label that chooses a task's IP sources.
-pub const IP_SOURCES_LABEL: &str = "mesos2ns1.ip-sources";
-
-/// `healthyOnly` (`--healthy-only[=strict]`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HealthyOnly {
-    /// Publish every running task (Mesos-DNS).
-    #[default]
-    Off,
-    /// Leave out tasks whose latest check failed.
-    On,
-    /// Also leave out tasks that define a check and have no result yet.
-    Strict,
-}
-
-impl FromStr for HealthyOnly {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "false" | "no" | "off" | "0" => Ok(HealthyOnly::Off),
-            "true" | "yes" | "on" | "1" => Ok(HealthyOnly::On),
-            "strict" => Ok(HealthyOnly::Strict),
-            other => Err(format!(
-                "healthy-only {other:?} is not one of true, false, strict"
-            )),
-        }
-    }
-}
-
-/// `DiscoveryInfo.visibility`, in increasing order of reach.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Visibility {
-    Framework,
-    Cluster,
-    External,
-}
-
-impl FromStr for Visibility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "framework" => Ok(Visibility::Framework),
-            "cluster" => Ok(Visibility::Cluster),
-            "external" => Ok(Visibility::External),
-            other => Err(format!(
-                "visibility {other:?} is not one of external, cluster, framework"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Visibility {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Visibility::Framework => "framework",
-            Visibility::Cluster => "cluster",
-            Visibility::External => "external",
-        })
-    }
-}
 
 /// What the filters decide for one running task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +94,7 @@ pub fn ip_sources<'o>(task: &Task<'_>, global: &'o [IpSource]) -> Cow<'o, [IpSou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::state::parse;
+    use crate::records::state::{Visibility, parse};
 
     fn opts(h: HealthyOnly, v: Option<Visibility>) -> GenOptions {
         let mut o = GenOptions::new("mesos");
@@ -297,17 +234,5 @@ mod tests {
             ),
             [IpSource::Mesos]
         );
-    }
-
-    #[test]
-    fn option_values_parse() {
-        assert_eq!("strict".parse::<HealthyOnly>(), Ok(HealthyOnly::Strict));
-        assert_eq!("TRUE".parse::<HealthyOnly>(), Ok(HealthyOnly::On));
-        assert_eq!("false".parse::<HealthyOnly>(), Ok(HealthyOnly::Off));
-        assert!("maybe".parse::<HealthyOnly>().is_err());
-        assert_eq!("External".parse::<Visibility>(), Ok(Visibility::External));
-        assert!("public".parse::<Visibility>().is_err());
-        assert!(Visibility::Framework < Visibility::Cluster);
-        assert!(Visibility::Cluster < Visibility::External);
     }
 }

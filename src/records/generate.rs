@@ -1,136 +1,21 @@
 //! The Mesos-DNS record rules (spec §4–§7): one function from a state to a
-//! record set. Name resolution goes through a [`Resolver`] so that the rules
+//! record set, split by record family as Mesos-DNS's generator is: the
+//! leader and masters (§5.1), agents (§5.2), frameworks (§5.3) and tasks
+//! (§5.4). Name resolution goes through a [`Resolver`] so that the rules
 //! can be tested with data only.
 
+use super::filter::{Verdict, ip_sources, verdict};
+use super::hosts::{
+    Resolver, host_ips, ip_literal, join_host_port, parse_pid, parse_upid, split_host_port,
+};
 use super::labels::{LabelRules, fragment, label};
+use super::names::{slave_part, task_hash};
+use super::options::{GenOptions, IpSource};
 use super::set::{NameId, RecordSet, canonical};
-use super::state::{State, Task};
-use data_encoding::{Encoding, Specification};
-use sha1::{Digest, Sha1};
+use super::state::{Framework, State, Status, Task};
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, ToSocketAddrs};
-use std::str::FromStr;
-use std::sync::OnceLock;
-
-/// Where task IPs come from (`IPSources`, spec §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IpSource {
-    Netinfo,
-    Mesos,
-    Docker,
-    Host,
-}
-
-impl FromStr for IpSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "netinfo" => Ok(IpSource::Netinfo),
-            "mesos" => Ok(IpSource::Mesos),
-            "docker" => Ok(IpSource::Docker),
-            "host" => Ok(IpSource::Host),
-            other => Err(format!(
-                "unknown IP source {other:?} (valid: netinfo, mesos, docker, host)"
-            )),
-        }
-    }
-}
-
-/// Parses and validates an `IPSources` list as Mesos-DNS does: not empty, no
-/// duplicates, only known values.
-pub fn parse_ip_sources<S: AsRef<str>>(items: &[S]) -> Result<Vec<IpSource>, String> {
-    if items.is_empty() {
-        return Err("IP sources must not be empty".into());
-    }
-    let mut out = Vec::new();
-    for item in items {
-        let src: IpSource = item.as_ref().trim().parse()?;
-        if out.contains(&src) {
-            return Err(format!("IP source {:?} is listed twice", item.as_ref()));
-        }
-        out.push(src);
-    }
-    Ok(out)
-}
-
-/// Settings that change the record set (spec §10).
-#[derive(Clone, Debug)]
-pub struct GenOptions {
-    /// `D`, lowercase, no trailing dot.
-    pub domain: String,
-    /// Configured masters as `host:port`; empty means the leader alone.
-    pub masters: Vec<String>,
-    pub ip_sources: Vec<IpSource>,
-    pub rules: LabelRules,
-    pub srv_weight: u32,
-    /// Most ports (distinct resource ports plus DiscoveryInfo ports) one
-    /// task may have; a task with more gets no SRV records, with a warning.
-    pub max_task_ports: usize,
-    /// Most answers (A, AAAA and SRV resource records) a run may build; a
-    /// state that makes more is refused.
-    pub max_records: usize,
-    /// Opt-in filters (see `filter.rs`); off by default.
-    pub healthy_only: super::filter::HealthyOnly,
-    pub min_visibility: Option<super::filter::Visibility>,
-}
-
-/// Default of [`GenOptions::max_task_ports`].
-pub const DEFAULT_MAX_TASK_PORTS: usize = 1024;
-/// Default of [`GenOptions::max_records`]: a 100,000-task cluster with two
-/// ports per task makes about 1.2 million.
-pub const DEFAULT_MAX_RECORDS: usize = 5_000_000;
-
-impl GenOptions {
-    pub fn new(domain: &str) -> GenOptions {
-        GenOptions {
-            domain: domain.trim_end_matches('.').to_ascii_lowercase(),
-            masters: Vec::new(),
-            ip_sources: vec![IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
-            rules: LabelRules::Rfc1123,
-            srv_weight: 1,
-            max_task_ports: DEFAULT_MAX_TASK_PORTS,
-            max_records: DEFAULT_MAX_RECORDS,
-            healthy_only: super::filter::HealthyOnly::Off,
-            min_visibility: None,
-        }
-    }
-}
-
-/// Looks up the addresses of a host name (agents and frameworks given by
-/// name rather than by IP).
-pub trait Resolver {
-    fn lookup(&self, host: &str) -> Vec<IpAddr>;
-}
-
-/// The system resolver (`/etc/hosts`, DNS).
-pub struct SystemResolver;
-
-impl Resolver for SystemResolver {
-    fn lookup(&self, host: &str) -> Vec<IpAddr> {
-        let mut out: Vec<IpAddr> = match (host, 0u16).to_socket_addrs() {
-            Ok(addrs) => addrs.map(|a| canonical(a.ip())).collect(),
-            Err(_) => Vec::new(),
-        };
-        let mut seen = Vec::new();
-        out.retain(|ip| {
-            let new = !seen.contains(ip);
-            seen.push(*ip);
-            new
-        });
-        out
-    }
-}
-
-/// A fixed host table, for tests and for runs that must not resolve.
-#[derive(Default)]
-pub struct StaticResolver(pub HashMap<String, Vec<IpAddr>>);
-
-impl Resolver for StaticResolver {
-    fn lookup(&self, host: &str) -> Vec<IpAddr> {
-        self.0.get(host).cloned().unwrap_or_default()
-    }
-}
+use std::net::IpAddr;
 
 /// A state Mesos-DNS would reject or crash on (spec §2.3), in one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,227 +31,6 @@ impl std::error::Error for GenError {}
 
 fn err<T>(msg: String) -> Result<T, GenError> {
     Err(GenError(msg))
-}
-
-/// A parsed `id@host:port` process id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pid<'a> {
-    pub host: &'a str,
-    pub port: u16,
-}
-
-/// Splits a Mesos pid `id@host:port` (IPv6 hosts in brackets).
-pub fn parse_pid(pid: &str) -> Result<Pid<'_>, String> {
-    let mut parts = pid.split('@');
-    let (Some(_id), Some(addr), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{pid:?} is not of the form id@host:port"));
-    };
-    let (host, port) =
-        split_host_port(addr).ok_or_else(|| format!("{pid:?} has no valid host:port"))?;
-    Ok(Pid { host, port })
-}
-
-/// A state pid as Mesos-DNS's `PID.UnmarshalJSON` and `upid.Parse` leave
-/// it: host and port exactly as written, and the host's addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upid<'a> {
-    pub host: &'a str,
-    pub port: &'a str,
-    pub ips: Vec<IpAddr>,
-}
-
-/// Reads a framework or agent pid from the raw JSON text of its value, as
-/// Mesos-DNS does: the undecoded bytes with `"` and spaces trimmed from both
-/// ends (so escapes such as `\u0040` stay as written), exactly one `@`, then
-/// Go's `net.ResolveTCPAddr("tcp", …)`: the port a number in 0-65535 (a
-/// sign allowed, empty = 0) or a known TCP service name, the host empty or
-/// an address or a name that resolves. The host and port text are kept.
-pub fn parse_upid<'a>(raw: &'a str, resolver: &dyn Resolver) -> Result<Upid<'a>, String> {
-    if raw == "null" {
-        return Err("pid is null".into());
-    }
-    // Quoted and cut: the raw text may be long or span lines.
-    let shown = || {
-        let cut: String = raw.chars().take(80).collect();
-        let more = if cut.len() < raw.len() { "…" } else { "" };
-        format!("{cut:?}{more}")
-    };
-    let text = raw.trim_matches(|c| c == '"' || c == ' ');
-    let mut parts = text.split('@');
-    let (Some(_id), Some(addr), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{} does not have exactly one '@'", shown()));
-    };
-    let (host, port) = go_split_host_port(addr).map_err(|e| format!("{}: {e}", shown()))?;
-    go_lookup_port(port).map_err(|e| format!("{}: {e}", shown()))?;
-    let ips = host_ips(host, resolver);
-    if !host.is_empty() && ips.is_empty() {
-        return Err(format!("{}: host {host:?} does not resolve", shown()));
-    }
-    Ok(Upid { host, port, ips })
-}
-
-/// Go's `net.SplitHostPort`: the port is whatever follows the last `:`.
-fn go_split_host_port(hp: &str) -> Result<(&str, &str), &'static str> {
-    let Some(i) = hp.rfind(':') else {
-        return Err("missing port in address");
-    };
-    let (host, j, k) = if hp.starts_with('[') {
-        let Some(end) = hp.find(']') else {
-            return Err("missing ']' in address");
-        };
-        if end + 1 == hp.len() {
-            return Err("missing port in address");
-        } else if end + 1 != i {
-            return Err(if hp.as_bytes()[end + 1] == b':' {
-                "too many colons in address"
-            } else {
-                "missing port in address"
-            });
-        }
-        (&hp[1..end], 1, end + 1)
-    } else {
-        let host = &hp[..i];
-        if host.contains(':') {
-            return Err("too many colons in address");
-        }
-        (host, 0, 0)
-    };
-    if hp[j..].contains('[') {
-        return Err("unexpected '[' in address");
-    }
-    if hp[k..].contains(']') {
-        return Err("unexpected ']' in address");
-    }
-    Ok((host, &hp[i + 1..]))
-}
-
-/// Go's `LookupPort("tcp", …)` (pure Go resolver): only whether it fails.
-fn go_lookup_port(service: &str) -> Result<(), String> {
-    let digits = service.strip_prefix(['+', '-']).unwrap_or(service);
-    if digits.bytes().all(|b| b.is_ascii_digit()) {
-        // Go saturates; anything past 65535 (or below 0) is invalid.
-        let n = digits.bytes().try_fold(0u32, |n, b| {
-            n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
-        });
-        return match n {
-            Some(n) if n <= 65535 && !(service.starts_with('-') && n > 0) => Ok(()),
-            _ => Err(format!("invalid port {service:?}")),
-        };
-    }
-    if known_tcp_service(service) {
-        Ok(())
-    } else {
-        Err(format!("unknown port tcp/{service}"))
-    }
-}
-
-/// Whether Go's pure resolver knows a TCP service name: its built-in table
-/// plus `/etc/services`, matched in ASCII lower case, at most 25 bytes.
-fn known_tcp_service(service: &str) -> bool {
-    static TABLE: OnceLock<Vec<String>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut names: Vec<String> = [
-            "ftp", "ftps", "gopher", "http", "https", "imap2", "imap3", "imaps", "pop3", "pop3s",
-            "smtp", "ssh", "telnet",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if let Ok(text) = std::fs::read_to_string("/etc/services") {
-            for line in text.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                let f: Vec<&str> = line
-                    .split([' ', '\r', '\t', '\n'])
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                let Some((port, net)) = f.get(1).and_then(|pn| pn.split_once('/')) else {
-                    continue;
-                };
-                let port_ok = !port.is_empty()
-                    && port.bytes().all(|b| b.is_ascii_digit())
-                    && port.parse::<u32>().is_ok_and(|p| p > 0);
-                if port_ok && net == "tcp" {
-                    names.extend(
-                        f.iter()
-                            .enumerate()
-                            .filter(|(i, _)| *i != 1)
-                            .map(|(_, n)| n.to_string()),
-                    );
-                }
-            }
-        }
-        names
-    });
-    service.len() <= 25 && {
-        let lower = service.to_ascii_lowercase();
-        table.contains(&lower)
-    }
-}
-
-/// Go's `net.SplitHostPort` for `host:port` / `[v6]:port` with a numeric port.
-pub fn split_host_port(addr: &str) -> Option<(&str, u16)> {
-    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        (host, after.strip_prefix(':')?)
-    } else {
-        let (host, port) = addr.rsplit_once(':')?;
-        if host.contains(':') {
-            return None;
-        }
-        (host, port)
-    };
-    if host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((host, port.parse().ok()?))
-}
-
-fn zbase32() -> &'static Encoding {
-    static ENC: OnceLock<Encoding> = OnceLock::new();
-    ENC.get_or_init(|| {
-        let mut spec = Specification::new();
-        spec.symbols.push_str("ybndrfg8ejkmcpqxot1uwisza345h769");
-        spec.encoding()
-            .expect("z-base-32 alphabet is a valid specification")
-    })
-}
-
-/// `H`: SHA-1 of the task id, z-base-32, first 5 characters (spec §4).
-pub fn task_hash(task_id: &str) -> String {
-    let digest = Sha1::digest(task_id.as_bytes());
-    // 5 characters need 25 bits: encode the first 5 bytes (40 bits, 8 chars).
-    let mut s = zbase32().encode(&digest[..5]);
-    s.truncate(5);
-    s
-}
-
-/// `S`: the text after the last `-` of the agent id, lowercased (spec §4).
-pub fn slave_part(slave_id: &str) -> String {
-    slave_id
-        .rsplit('-')
-        .next()
-        .unwrap_or(slave_id)
-        .to_lowercase()
-}
-
-fn ip_literal(host: &str) -> Option<IpAddr> {
-    let inner = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    inner.parse().ok()
-}
-
-/// `IPs(host)`: the literal, or every address the resolver gives. As in
-/// Mesos-DNS, a bracketed IPv6 address (`[fd00::1]`) is neither.
-pub(crate) fn host_ips(host: &str, resolver: &dyn Resolver) -> Vec<IpAddr> {
-    if host.is_empty() {
-        return Vec::new();
-    }
-    match host.parse::<IpAddr>() {
-        Ok(ip) => vec![canonical(ip)],
-        Err(_) => resolver.lookup(host),
-    }
 }
 
 /// Figures about a state, for the safety checks and the run summary.
@@ -408,7 +72,6 @@ pub fn generate(
     opts: &GenOptions,
     resolver: &dyn Resolver,
 ) -> Result<RecordSet, GenError> {
-    let d = opts.domain.as_str();
     let mut set = RecordSet::new(opts.srv_weight);
     // About 12 answers and 2 new names per running task (a plain task with
     // a two-port range); a little more or less only costs a reallocation.
@@ -417,8 +80,30 @@ pub fn generate(
         running * 12 + state.slaves.len() * 2 + 64,
         running * 2 + state.slaves.len() + 64,
     );
+    leader_and_masters(&mut set, state, opts)?;
+    let agents = agents(&mut set, state, opts, resolver)?;
+    let mut names = NameBuf::default();
+    for (index, fw) in state.frameworks.iter().enumerate() {
+        let fw = FwRef {
+            index,
+            fw,
+            label: fragment(&fw.name, opts.rules),
+        };
+        framework(&mut set, &fw, opts, resolver)?;
+        for (ti, task) in fw.fw.tasks.iter().enumerate() {
+            task_records(&mut set, &mut names, opts, &agents, &fw, ti, task)?;
+        }
+    }
+    Ok(set)
+}
 
-    // §5.1 leader and masters.
+/// §5.1: the leader and the masters.
+fn leader_and_masters(
+    set: &mut RecordSet,
+    state: &State<'_>,
+    opts: &GenOptions,
+) -> Result<(), GenError> {
+    let d = opts.domain.as_str();
     if state.leader.is_empty() {
         return err("the state has no leader (field \"leader\" is empty)".into());
     }
@@ -477,8 +162,17 @@ pub fn generate(
     if !leader_numbered {
         set.add_ip_as_written(&format!("master{idx}.{d}"), leader_written, leader_ip);
     }
+    Ok(())
+}
 
-    // §5.2 agents.
+/// §5.2: the agents' records; gives each agent's addresses by its id.
+fn agents<'s>(
+    set: &mut RecordSet,
+    state: &'s State<'_>,
+    opts: &GenOptions,
+    resolver: &dyn Resolver,
+) -> Result<HashMap<&'s str, Vec<IpAddr>>, GenError> {
+    let d = opts.domain.as_str();
     let slave_d = format!("slave.{d}");
     let mut agents: HashMap<&str, Vec<IpAddr>> = HashMap::with_capacity(state.slaves.len());
     for (i, slave) in state.slaves.iter().enumerate() {
@@ -498,109 +192,127 @@ pub fn generate(
         }
         agents.insert(&slave.id, p.ips);
     }
+    Ok(agents)
+}
 
-    // §5.3 frameworks, §5.4 tasks.
-    let mut names = NameBuf::default();
-    for (fi, fw) in state.frameworks.iter().enumerate() {
-        let fwname = fragment(&fw.name, opts.rules);
-        let (fw_ips, port) = match fw.pid {
-            Some(pid) => {
-                let p = parse_upid(pid, resolver)
-                    .map_err(|e| GenError(format!("frameworks[{fi}] ({:?}) pid: {e}", fw.name)))?;
-                (p.ips, p.port)
-            }
-            None => (host_ips(&fw.hostname, resolver), ""),
-        };
-        if !fw_ips.is_empty() {
-            let fw_d = format!("{fwname}.{d}");
-            for ip in &fw_ips {
-                set.add_ip(&fw_d, *ip);
-            }
-            if !port.is_empty() {
-                set.add_srv_text(&format!("_framework._tcp.{fwname}.{d}"), &fw_d, port);
-            }
+/// A framework as its records and its tasks' records need it.
+struct FwRef<'a> {
+    /// Its place in the state's `frameworks`.
+    index: usize,
+    fw: &'a Framework<'a>,
+    /// Its name as a label (`FW`).
+    label: String,
+}
+
+/// §5.3: a framework's own records.
+fn framework(
+    set: &mut RecordSet,
+    fw: &FwRef<'_>,
+    opts: &GenOptions,
+    resolver: &dyn Resolver,
+) -> Result<(), GenError> {
+    let (d, fi, fwname) = (opts.domain.as_str(), fw.index, fw.label.as_str());
+    let fw = fw.fw;
+    let (fw_ips, port) = match fw.pid {
+        Some(pid) => {
+            let p = parse_upid(pid, resolver)
+                .map_err(|e| GenError(format!("frameworks[{fi}] ({:?}) pid: {e}", fw.name)))?;
+            (p.ips, p.port)
         }
-        for (ti, task) in fw.tasks.iter().enumerate() {
-            if task.state != "TASK_RUNNING" {
-                continue;
-            }
-            let Some(sips) = agents.get(task.slave_id.as_ref()) else {
-                continue;
-            };
-            if super::filter::verdict(task, opts) != super::filter::Verdict::Publish {
-                continue;
-            }
-            let ranges = resource_ports(&task.resources.ports).map_err(|e| {
-                GenError(format!(
-                    "frameworks[{fi}].tasks[{ti}] (id {:?}) resources.ports {:?}: {e}",
-                    task.id, task.resources.ports
-                ))
-            })?;
-            let discovery_ports = if task.discovery.name.is_empty() {
-                0
-            } else {
-                task.discovery.ports.ports.len()
-            };
-            let total = ranges.len().saturating_add(discovery_ports as u64);
-            let within = total <= opts.max_task_ports as u64;
-            if !within {
-                set.tasks_over_port_bound += 1;
-                log::warn!(
-                    "task {:?} of framework {:?} has {total} ports, more than the {} allowed \
-                     (--max-task-ports): its SRV records are skipped",
-                    task.id,
-                    fw.name,
-                    opts.max_task_ports
-                );
-            }
-            let ports: Vec<i64> = if within {
-                ranges.iter().collect()
-            } else {
-                Vec::new()
-            };
-            // Each port makes at most 2 protocols x 2 names x 2 blocks.
-            if set.answers().saturating_add(ports.len() * 8) > opts.max_records {
-                return err(too_many(opts.max_records));
-            }
-            let tips = task_ips(
-                task,
-                sips,
-                &super::filter::ip_sources(task, &opts.ip_sources),
-            );
-            let ctx = TaskCtx {
-                fw: &fwname,
-                d,
-                hash: task_hash(&task.id),
-                slave: slave_part(&task.slave_id),
-                tips: &tips,
-                sips,
-                ports: &ports,
-                discovery_ports: within,
-            };
-            if task.discovery.name.is_empty() {
-                let n = label(&task.name, opts.rules);
-                task_block(&mut set, &mut names, &ctx, &n, None, opts.rules);
-            } else {
-                let raw = task.discovery.name.as_ref();
-                task_block(&mut set, &mut names, &ctx, raw, Some(task), opts.rules);
-                let sanitized = label(raw, opts.rules);
-                if sanitized != raw {
-                    task_block(
-                        &mut set,
-                        &mut names,
-                        &ctx,
-                        &sanitized,
-                        Some(task),
-                        opts.rules,
-                    );
-                }
-            }
-            if set.answers() > opts.max_records {
-                return err(too_many(opts.max_records));
-            }
+        None => (host_ips(&fw.hostname, resolver), ""),
+    };
+    if !fw_ips.is_empty() {
+        let fw_d = format!("{fwname}.{d}");
+        for ip in &fw_ips {
+            set.add_ip(&fw_d, *ip);
+        }
+        if !port.is_empty() {
+            set.add_srv_text(&format!("_framework._tcp.{fwname}.{d}"), &fw_d, port);
         }
     }
-    Ok(set)
+    Ok(())
+}
+
+/// §5.4: the records of one task, `ti` in its framework's `tasks` (none
+/// unless it runs on a known agent and the filters publish it).
+fn task_records(
+    set: &mut RecordSet,
+    names: &mut NameBuf,
+    opts: &GenOptions,
+    agents: &HashMap<&str, Vec<IpAddr>>,
+    fw: &FwRef<'_>,
+    ti: usize,
+    task: &Task<'_>,
+) -> Result<(), GenError> {
+    let (d, fi, fwname) = (opts.domain.as_str(), fw.index, fw.label.as_str());
+    let fw = fw.fw;
+    if task.state != "TASK_RUNNING" {
+        return Ok(());
+    }
+    let Some(sips) = agents.get(task.slave_id.as_ref()) else {
+        return Ok(());
+    };
+    if verdict(task, opts) != Verdict::Publish {
+        return Ok(());
+    }
+    let ranges = resource_ports(&task.resources.ports).map_err(|e| {
+        GenError(format!(
+            "frameworks[{fi}].tasks[{ti}] (id {:?}) resources.ports {:?}: {e}",
+            task.id, task.resources.ports
+        ))
+    })?;
+    let discovery_ports = if task.discovery.name.is_empty() {
+        0
+    } else {
+        task.discovery.ports.ports.len()
+    };
+    let total = ranges.len().saturating_add(discovery_ports as u64);
+    let within = total <= opts.max_task_ports as u64;
+    if !within {
+        set.tasks_over_port_bound += 1;
+        log::warn!(
+            "task {:?} of framework {:?} has {total} ports, more than the {} allowed \
+             (--max-task-ports): its SRV records are skipped",
+            task.id,
+            fw.name,
+            opts.max_task_ports
+        );
+    }
+    let ports: Vec<i64> = if within {
+        ranges.iter().collect()
+    } else {
+        Vec::new()
+    };
+    // Each port makes at most 2 protocols x 2 names x 2 blocks.
+    if set.answers().saturating_add(ports.len() * 8) > opts.max_records {
+        return err(too_many(opts.max_records));
+    }
+    let tips = task_ips(task, sips, &ip_sources(task, &opts.ip_sources));
+    let ctx = TaskCtx {
+        fw: fwname,
+        d,
+        hash: task_hash(&task.id),
+        slave: slave_part(&task.slave_id),
+        tips: &tips,
+        sips,
+        ports: &ports,
+        discovery_ports: within,
+    };
+    if task.discovery.name.is_empty() {
+        let n = label(&task.name, opts.rules);
+        task_block(set, names, &ctx, &n, None, opts.rules);
+    } else {
+        let raw = task.discovery.name.as_ref();
+        task_block(set, names, &ctx, raw, Some(task), opts.rules);
+        let sanitized = label(raw, opts.rules);
+        if sanitized != raw {
+            task_block(set, names, &ctx, &sanitized, Some(task), opts.rules);
+        }
+    }
+    if set.answers() > opts.max_records {
+        return err(too_many(opts.max_records));
+    }
+    Ok(())
 }
 
 fn too_many(max: usize) -> String {
@@ -614,14 +326,6 @@ fn served_form(host: &str, ip: IpAddr) -> String {
     match ip {
         IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => canonical(ip).to_string(),
         _ => host.to_string(),
-    }
-}
-
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }
 
@@ -818,11 +522,7 @@ fn task_ips(task: &Task<'_>, sips: &[IpAddr], sources: &[IpSource]) -> Vec<IpAdd
     Vec::new()
 }
 
-fn label_ips(
-    st: &super::state::Status<'_>,
-    key: &str,
-    parse: impl Fn(&str) -> Option<IpAddr>,
-) -> Vec<IpAddr> {
+fn label_ips(st: &Status<'_>, key: &str, parse: impl Fn(&str) -> Option<IpAddr>) -> Vec<IpAddr> {
     st.labels
         .iter()
         .filter(|l| l.key == key)

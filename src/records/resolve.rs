@@ -7,7 +7,7 @@
 //! Mesos-DNS treats one: no framework records; an agent or framework pid
 //! that does not resolve rejects the state), and logged.
 
-use super::generate::{Resolver, StaticResolver, host_ips, parse_upid};
+use super::hosts::{Resolver, StaticResolver, host_ips, parse_upid};
 use super::state::State;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;

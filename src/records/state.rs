@@ -7,8 +7,46 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
 
 type Str<'a> = Cow<'a, str>;
+
+/// The task label that chooses a task's IP sources (read by
+/// [`Task::ip_sources_label`], used by `filter.rs`).
+pub const IP_SOURCES_LABEL: &str = "mesos2ns1.ip-sources";
+
+/// `DiscoveryInfo.visibility`, in increasing order of reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Visibility {
+    Framework,
+    Cluster,
+    External,
+}
+
+impl FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "framework" => Ok(Visibility::Framework),
+            "cluster" => Ok(Visibility::Cluster),
+            "external" => Ok(Visibility::External),
+            other => Err(format!(
+                "visibility {other:?} is not one of external, cluster, framework"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Visibility::Framework => "framework",
+            Visibility::Cluster => "cluster",
+            Visibility::External => "external",
+        })
+    }
+}
 
 /// `null` or missing → default, as Go does for non-pointer fields.
 fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -385,7 +423,7 @@ pub struct Discovery<'a> {
     /// or for a value Mesos does not define. Not read by Mesos-DNS:
     /// anything but a string counts as absent.
     #[serde(default, deserialize_with = "lenient::visibility")]
-    pub visibility: Option<crate::records::filter::Visibility>,
+    pub visibility: Option<Visibility>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -530,7 +568,7 @@ mod lenient {
 
     struct Vis;
     impl<'de> Visitor<'de> for Vis {
-        type Value = Option<crate::records::filter::Visibility>;
+        type Value = Option<super::Visibility>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("anything")
         }
@@ -542,7 +580,7 @@ mod lenient {
 
     pub fn visibility<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<Option<crate::records::filter::Visibility>, D::Error> {
+    ) -> Result<Option<super::Visibility>, D::Error> {
         d.deserialize_any(Vis)
     }
 
@@ -605,7 +643,7 @@ mod lenient {
             while let Some(item) = seq.next_element_seed(OneLabelSeed)? {
                 if found.is_none()
                     && let Some(label) = item
-                    && label.key == crate::records::filter::IP_SOURCES_LABEL
+                    && label.key == super::IP_SOURCES_LABEL
                 {
                     found = Some(label.value);
                 }
@@ -676,5 +714,18 @@ pub fn parse(bytes: &[u8]) -> Result<State<'_>, StateError> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visibility_values_parse() {
+        assert_eq!("External".parse::<Visibility>(), Ok(Visibility::External));
+        assert!("public".parse::<Visibility>().is_err());
+        assert!(Visibility::Framework < Visibility::Cluster);
+        assert!(Visibility::Cluster < Visibility::External);
     }
 }

@@ -51,6 +51,8 @@ pub struct Request {
     pub path: String,
     /// Headers, names lowercased, in order.
     pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -82,6 +84,23 @@ struct Shared {
     requests: Vec<Request>,
     /// Whether the listener is currently open (acknowledges `Down`).
     listening: bool,
+    /// Open event streams: each gets the records sent to it.
+    subscribers: Vec<std::sync::mpsc::Sender<StreamMsg>>,
+    /// `heartbeat_interval_seconds` announced and kept.
+    heartbeat: f64,
+    /// No heartbeats (a silent stream).
+    silent: bool,
+    /// gzip-compress state answers when the client accepts it.
+    gzip: bool,
+}
+
+/// What an open stream is told to do.
+#[derive(Debug, Clone)]
+enum StreamMsg {
+    /// One event (JSON), sent as one RecordIO record.
+    Record(Vec<u8>),
+    /// End the stream cleanly (last chunk) and close.
+    End,
 }
 
 /// A fake Mesos master on a loopback address; stops when dropped.
@@ -117,6 +136,10 @@ impl FakeMaster {
             auth: None,
             requests: Vec::new(),
             listening: true,
+            subscribers: Vec::new(),
+            heartbeat: 15.0,
+            silent: false,
+            gzip: false,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -211,6 +234,297 @@ impl FakeMaster {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         lock(&self.shared)
     }
+
+    /// The heartbeat interval announced to new subscribers, and used by
+    /// open streams for their heartbeats.
+    pub fn set_heartbeat(&self, seconds: f64) {
+        self.lock().heartbeat = seconds;
+    }
+
+    /// Stop (or resume) heartbeats on every stream.
+    pub fn set_silent(&self, silent: bool) {
+        self.lock().silent = silent;
+    }
+
+    /// gzip the state when the client sends `Accept-Encoding: gzip`.
+    pub fn set_gzip(&self, gzip: bool) {
+        self.lock().gzip = gzip;
+    }
+
+    /// Sends one event (a `mesos.v1.master.Event` as JSON) to every open
+    /// stream.
+    pub fn emit(&self, event: &serde_json::Value) {
+        let record = event.to_string().into_bytes();
+        self.lock()
+            .subscribers
+            .retain(|tx| tx.send(StreamMsg::Record(record.clone())).is_ok());
+    }
+
+    /// Ends every open stream (the master closes it between records).
+    pub fn end_streams(&self) {
+        for tx in self.lock().subscribers.drain(..) {
+            let _ = tx.send(StreamMsg::End);
+        }
+    }
+
+    /// Number of open streams.
+    pub fn subscribers(&self) -> usize {
+        let mut shared = self.lock();
+        shared
+            .subscribers
+            .retain(|tx| tx.send(StreamMsg::Record(Vec::new())).is_ok());
+        shared.subscribers.len()
+    }
+
+    /// The state served now, parsed.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.lock().state).expect("the fake's state is JSON")
+    }
+
+    /// Changes the cluster: `change` edits the `/master/state` document
+    /// (the one model both endpoints serve), then `events` go to every
+    /// open stream.
+    pub fn change(
+        &self,
+        change: impl FnOnce(&mut serde_json::Value),
+        events: &[serde_json::Value],
+    ) {
+        let mut state = self.state_json();
+        change(&mut state);
+        self.set_state(state.to_string());
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    /// Adds `task` (in `/master/state` form) to framework `fw_id` and
+    /// sends `TASK_ADDED`.
+    pub fn add_task(&self, fw_id: &str, task: serde_json::Value) {
+        let ev = serde_json::json!({"type": "TASK_ADDED", "task_added": {"task": v1_task(fw_id, &task)}});
+        self.change(
+            |s| {
+                framework_mut(s, fw_id)["tasks"]
+                    .as_array_mut()
+                    .expect("tasks")
+                    .push(task.clone())
+            },
+            &[ev],
+        );
+    }
+
+    /// Moves task `task_id` of `fw_id` to `state` with a new status
+    /// (`/master/state` form) appended, and sends `TASK_UPDATED`.
+    /// Terminal tasks move to `completed_tasks`, as after an
+    /// acknowledgement.
+    pub fn update_task(&self, fw_id: &str, task_id: &str, state: &str, status: serde_json::Value) {
+        let ev = serde_json::json!({"type": "TASK_UPDATED", "task_updated": {
+            "framework_id": {"value": fw_id},
+            "status": v1_status(task_id, &status),
+            "state": state,
+        }});
+        let terminal = state != "TASK_RUNNING"
+            && state != "TASK_STAGING"
+            && state != "TASK_STARTING"
+            && state != "TASK_KILLING";
+        self.change(
+            |s| {
+                let fw = framework_mut(s, fw_id);
+                let tasks = fw["tasks"].as_array_mut().expect("tasks");
+                let Some(i) = tasks.iter().position(|t| t["id"] == task_id) else {
+                    return;
+                };
+                let mut t = if terminal {
+                    tasks.remove(i)
+                } else {
+                    tasks[i].clone()
+                };
+                t["state"] = state.into();
+                t["statuses"]
+                    .as_array_mut()
+                    .expect("statuses")
+                    .push(status.clone());
+                if terminal {
+                    if fw.get("completed_tasks").is_none() {
+                        fw["completed_tasks"] = serde_json::json!([]);
+                    }
+                    fw["completed_tasks"]
+                        .as_array_mut()
+                        .expect("completed")
+                        .push(t);
+                } else {
+                    fw["tasks"][i] = t;
+                }
+            },
+            &[ev],
+        );
+    }
+}
+
+/// The framework `id` of a state document.
+pub fn framework_mut<'a>(state: &'a mut serde_json::Value, id: &str) -> &'a mut serde_json::Value {
+    state["frameworks"]
+        .as_array_mut()
+        .expect("frameworks")
+        .iter_mut()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no framework {id}"))
+}
+
+// ---------------------------------------------------------------------------
+// `/master/state` → `mesos.v1` (include/mesos/v1/mesos.proto,
+// include/mesos/v1/master/master.proto): the same cluster as the operator
+// API writes it (JSON::Protobuf: ids as {"value"}, resources as Resource
+// messages, labels as {"labels": [...]}).
+
+fn id_of(v: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"value": v.as_str().unwrap_or_default()})
+}
+
+fn labels_of(v: &serde_json::Value) -> Option<serde_json::Value> {
+    v.as_array().map(|l| serde_json::json!({"labels": l}))
+}
+
+/// `"[31000-31001, 31005-31005]"` → a `ports` RANGES `Resource`. `None`
+/// when the text is not in that form (it cannot be written in v1).
+pub fn v1_ports(text: &str) -> Option<serde_json::Value> {
+    let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let mut ranges = Vec::new();
+    for piece in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = piece.split_once('-')?;
+        ranges.push(serde_json::json!({"begin": a.trim().parse::<u64>().ok()?, "end": b.trim().parse::<u64>().ok()?}));
+    }
+    Some(
+        serde_json::json!({"name": "ports", "type": "RANGES", "ranges": {"range": ranges}, "role": "*"}),
+    )
+}
+
+/// A `/master/state` status as a `TaskStatus`.
+pub fn v1_status(task_id: &str, s: &serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::json!({"task_id": {"value": task_id}, "state": s["state"]});
+    if let Some(ts) = s.get("timestamp").filter(|t| !t.is_null()) {
+        out["timestamp"] = ts.clone();
+    }
+    if let Some(h) = s.get("healthy").filter(|h| h.is_boolean()) {
+        out["healthy"] = h.clone();
+    }
+    if let Some(l) = s.get("labels").and_then(labels_of) {
+        out["labels"] = l;
+    }
+    if let Some(nis) = s["container_status"]["network_infos"].as_array() {
+        let nis: Vec<serde_json::Value> = nis
+            .iter()
+            .map(|ni| {
+                let mut addrs: Vec<serde_json::Value> =
+                    ni["ip_addresses"].as_array().cloned().unwrap_or_default();
+                // Mesos 0.25's `ip_address` is gone from v1; the state
+                // model reads it only when `ip_addresses` is empty.
+                if addrs.is_empty() && ni["ip_address"].as_str().is_some_and(|a| !a.is_empty()) {
+                    addrs.push(serde_json::json!({"ip_address": ni["ip_address"]}));
+                }
+                serde_json::json!({"ip_addresses": addrs})
+            })
+            .collect();
+        out["container_status"] = serde_json::json!({"network_infos": nis});
+    }
+    out
+}
+
+/// A `/master/state` task of framework `fw_id` as a `Task`.
+pub fn v1_task(fw_id: &str, t: &serde_json::Value) -> serde_json::Value {
+    let task_id = t["id"].as_str().unwrap_or_default();
+    let mut resources = vec![
+        serde_json::json!({"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}, "role": "*"}),
+    ];
+    if let Some(p) = t["resources"]["ports"].as_str().and_then(v1_ports) {
+        resources.push(p);
+    }
+    let statuses: Vec<serde_json::Value> = t["statuses"]
+        .as_array()
+        .map(|ss| {
+            ss.iter()
+                .filter(|s| s.is_object())
+                .map(|s| v1_status(task_id, s))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = serde_json::json!({
+        "name": t["name"].as_str().unwrap_or_default(),
+        "task_id": {"value": task_id},
+        "framework_id": {"value": fw_id},
+        "agent_id": id_of(&t["slave_id"]),
+        "state": t["state"].as_str().unwrap_or("TASK_STAGING"),
+        "resources": resources,
+        "statuses": statuses,
+    });
+    if let Some(l) = t.get("labels").and_then(labels_of) {
+        out["labels"] = l;
+    }
+    if let Some(d) = t.get("discovery").filter(|d| d.is_object()) {
+        out["discovery"] = d.clone();
+    }
+    if let Some(h) = t.get("health_check").filter(|h| h.is_object()) {
+        out["health_check"] = h.clone();
+    }
+    out
+}
+
+/// A `/master/state` framework as `Response.GetFrameworks.Framework`.
+pub fn v1_framework(f: &serde_json::Value) -> serde_json::Value {
+    let mut info = serde_json::json!({"id": id_of(&f["id"]), "name": f["name"], "user": "root"});
+    if let Some(h) = f.get("hostname").filter(|h| h.is_string()) {
+        info["hostname"] = h.clone();
+    }
+    serde_json::json!({"framework_info": info, "active": true, "connected": true, "recovered": false})
+}
+
+/// A `/master/state` agent as `Response.GetAgents.Agent`.
+pub fn v1_agent(a: &serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::json!({
+        "agent_info": {"id": id_of(&a["id"]), "hostname": a["hostname"].as_str().unwrap_or("localhost")},
+        "active": true,
+        "version": "1.11.0",
+    });
+    if let Some(pid) = a.get("pid") {
+        out["pid"] = pid.clone();
+    }
+    out
+}
+
+/// The `SUBSCRIBED` event for a `/master/state` document.
+pub fn v1_subscribed(state: &serde_json::Value, heartbeat: f64) -> serde_json::Value {
+    let empty = Vec::new();
+    let arr = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    let frameworks = state["frameworks"].as_array().unwrap_or(&empty);
+    let completed = state["completed_frameworks"].as_array().unwrap_or(&empty);
+    let mut tasks = Vec::new();
+    let mut completed_tasks = Vec::new();
+    for f in frameworks.iter().chain(completed) {
+        let id = f["id"].as_str().unwrap_or_default();
+        tasks.extend(
+            arr(&f["tasks"])
+                .iter()
+                .filter(|t| t.is_object())
+                .map(|t| v1_task(id, t)),
+        );
+        completed_tasks.extend(
+            arr(&f["completed_tasks"])
+                .iter()
+                .filter(|t| t.is_object())
+                .map(|t| v1_task(id, t)),
+        );
+    }
+    serde_json::json!({"type": "SUBSCRIBED", "subscribed": {
+        "get_state": {
+            "get_tasks": {"tasks": tasks, "completed_tasks": completed_tasks},
+            "get_executors": {},
+            "get_frameworks": {
+                "frameworks": frameworks.iter().map(v1_framework).collect::<Vec<_>>(),
+                "completed_frameworks": completed.iter().map(v1_framework).collect::<Vec<_>>(),
+            },
+            "get_agents": {"agents": arr(&state["slaves"]).iter().map(v1_agent).collect::<Vec<_>>()},
+        },
+        "heartbeat_interval_seconds": heartbeat,
+    }})
 }
 
 impl Drop for FakeMaster {
@@ -310,15 +624,20 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) -> io::Result<()> {
     let Some(request) = read_request(&mut stream)? else {
         return Ok(());
     };
-    let (mode, state, auth) = {
+    let (mode, state, auth, gzip) = {
         let mut shared = lock(shared);
         shared.requests.push(request.clone());
         (
             shared.mode.clone(),
             shared.state.clone(),
             shared.auth.clone(),
+            shared.gzip,
         )
     };
+    let gzip = gzip
+        && request
+            .header("accept-encoding")
+            .is_some_and(|v| v.split(',').any(|e| e.trim() == "gzip"));
     let path = request.path.split('?').next().unwrap_or_default();
     let authorized = auth.is_none() || request.header("authorization") == auth.as_deref();
     match mode {
@@ -338,8 +657,18 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) -> io::Result<()> {
     }
     let is_state = path == "/master/state";
     let is_legacy = path == "/master/state.json";
+    let serving = matches!(mode, Mode::Serve | Mode::Slow(_));
+    if serving && path == "/api/v1" {
+        return serve_api(stream, &request, shared, &state);
+    }
+    if serving && path == "/master/frameworks" {
+        let body = frameworks_answer(&state, &request.path);
+        return respond_state(&mut stream, &body, gzip);
+    }
     match mode {
-        Mode::Serve | Mode::Slow(_) if is_state || is_legacy => respond_json(&mut stream, &state),
+        Mode::Serve | Mode::Slow(_) if is_state || is_legacy => {
+            respond_state(&mut stream, &state, gzip)
+        }
         Mode::Legacy if is_legacy => respond_json(&mut stream, &state),
         Mode::RedirectTo(to) => respond(
             &mut stream,
@@ -397,15 +726,172 @@ fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
     let mut first = lines.next().unwrap_or_default().split(' ');
     let method = first.next().unwrap_or_default().to_string();
     let path = first.next().unwrap_or_default().to_string();
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+        .min(1 << 20);
+    let start = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+    let mut body = data[start.min(data.len())..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
     Ok(Some(Request {
         method,
         path,
         headers,
+        body,
     }))
+}
+
+/// `/master/frameworks?framework_id=ID`: the frameworks of the state
+/// (every one without a query), as Mesos's readonly handler writes them.
+fn frameworks_answer(state: &[u8], path: &str) -> Vec<u8> {
+    let state: serde_json::Value = serde_json::from_slice(state).unwrap_or_default();
+    let wanted = path
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("framework_id=")))
+        .map(|v| v.replace("%2D", "-"));
+    let pick = |list: &serde_json::Value| -> Vec<serde_json::Value> {
+        list.as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|f| wanted.as_deref().is_none_or(|w| f["id"] == w))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    serde_json::json!({
+        "frameworks": pick(&state["frameworks"]),
+        "completed_frameworks": pick(&state["completed_frameworks"]),
+        "unregistered_frameworks": [],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `POST /api/v1` `SUBSCRIBE`, as `Master::Http::api` and
+/// `ReadOnlyHandler::subscribe`: 405 for another method, 400 without a
+/// Content-Type, 415 for one not JSON, 406 for an Accept allowing no
+/// JSON, then 200 chunked with `SUBSCRIBED` and a `HEARTBEAT`, and the
+/// events as they come (a heartbeat every interval unless silent).
+fn serve_api(
+    mut stream: TcpStream,
+    request: &Request,
+    shared: &Mutex<Shared>,
+    state: &[u8],
+) -> io::Result<()> {
+    if request.method != "POST" {
+        return respond(
+            &mut stream,
+            405,
+            &[("Allow", "POST")],
+            b"Expecting one of { 'POST' }, but received 'GET'",
+        );
+    }
+    match request.header("content-type") {
+        None => {
+            return respond(
+                &mut stream,
+                400,
+                &[],
+                b"Expecting 'Content-Type' to be present",
+            );
+        }
+        Some("application/json") => {}
+        Some(_) => {
+            return respond(
+                &mut stream,
+                415,
+                &[],
+                b"Expecting 'Content-Type' of application/json or application/x-protobuf",
+            );
+        }
+    }
+    let accept = request.header("accept").unwrap_or("*/*");
+    if !accept.split(',').any(|a| {
+        let a = a.split(';').next().unwrap_or("").trim();
+        a == "application/json" || a == "*/*" || a == "application/*"
+    }) {
+        return respond(
+            &mut stream,
+            406,
+            &[],
+            b"Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
+        );
+    }
+    let call: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    if call["type"] != "SUBSCRIBE" {
+        return respond(&mut stream, 400, &[], b"Failed to validate master::Call");
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let heartbeat = {
+        let mut shared = lock(shared);
+        shared.subscribers.push(tx);
+        shared.heartbeat
+    };
+    let state: serde_json::Value = serde_json::from_slice(state).unwrap_or_default();
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes())?;
+    let chunk = |stream: &mut TcpStream, record: &[u8]| -> io::Result<()> {
+        let framed = [format!("{}\n", record.len()).into_bytes(), record.to_vec()].concat();
+        stream.write_all(format!("{:x}\r\n", framed.len()).as_bytes())?;
+        stream.write_all(&framed)?;
+        stream.write_all(b"\r\n")?;
+        stream.flush()
+    };
+    let heartbeat_event = br#"{"type":"HEARTBEAT"}"#;
+    chunk(
+        &mut stream,
+        v1_subscribed(&state, heartbeat).to_string().as_bytes(),
+    )?;
+    chunk(&mut stream, heartbeat_event)?;
+    loop {
+        let wait = Duration::from_secs_f64(lock(shared).heartbeat.max(0.001));
+        match rx.recv_timeout(wait) {
+            Ok(StreamMsg::Record(r)) if r.is_empty() => {}
+            Ok(StreamMsg::Record(r)) => chunk(&mut stream, &r)?,
+            Ok(StreamMsg::End) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                stream.write_all(b"0\r\n\r\n")?;
+                stream.flush()?;
+                return stream.shutdown(Shutdown::Both);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if !lock(shared).silent {
+                    chunk(&mut stream, heartbeat_event)?;
+                }
+            }
+        }
+    }
+}
+
+fn respond_state(stream: &mut TcpStream, body: &[u8], gzip: bool) -> io::Result<()> {
+    if !gzip || body.len() < 1024 {
+        return respond_json(stream, body);
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(body)?;
+    let compressed = enc.finish()?;
+    respond(
+        stream,
+        200,
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        &compressed,
+    )
 }
 
 fn respond_json(stream: &mut TcpStream, body: &[u8]) -> io::Result<()> {
@@ -438,6 +924,10 @@ fn reason(status: u16) -> &'static str {
         307 => "Temporary Redirect",
         401 => "Unauthorized",
         404 => "Not Found",
+        400 => "Bad Request",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        415 => "Unsupported Media Type",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Fake",

@@ -3,5 +3,6 @@
 
 pub mod fake_mesos;
 pub mod fake_ns1;
+pub mod fixtures;
 pub mod harness;
 pub mod zk;
