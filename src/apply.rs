@@ -22,7 +22,7 @@
 use crate::ns1::{Ns1Api, Ns1Error, normalize_name};
 use crate::plan::{Action, Change, Plan};
 use crate::records::RecordType;
-use crate::records::names::priority;
+use crate::records::names::{instance_srv, priority};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -277,7 +277,7 @@ fn queues(plan: &Plan, domain: &str, deps: &[Vec<usize>]) -> [Vec<usize>; 3] {
     let domain = normalize_name(domain);
     let mut targets = HashSet::new();
     for c in &plan.changes {
-        if c.rtype == RecordType::SRV {
+        if c.rtype == RecordType::SRV && instance_srv(&c.name, &domain) {
             targets.extend(srv_targets(c.old.as_ref()));
             targets.extend(srv_targets(c.new.as_ref()));
         }

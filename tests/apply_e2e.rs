@@ -694,4 +694,78 @@ fn the_deadline_leaves_only_the_least_queried_names() {
             );
         }
     }
+    // The framework name (`marathon.D`, the target of its
+    // `_framework._tcp` SRV record) went before the per-instance names.
+    let fw = format!("marathon.{DOMAIN}");
+    let puts: Vec<String> = env
+        .ns1
+        .log()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .filter_map(|r| target(r).map(|(n, _)| n))
+        .collect();
+    let fw_at = puts.iter().position(|n| *n == fw);
+    // (A per-instance name an SRV record points to goes with that record.)
+    let pointed: HashSet<&str> = want
+        .iter()
+        .filter(|((_, t), _)| t == "SRV")
+        .flat_map(|(_, answers)| answers.iter())
+        .filter_map(|a| a.split(' ').nth(3))
+        .map(|t| t.trim_end_matches('.'))
+        .collect();
+    let first_instance = puts
+        .iter()
+        .position(|n| priority(n, DOMAIN, &targets) == 3 && !pointed.contains(n.as_str()));
+    assert!(
+        fw_at.is_some() && fw_at < first_instance,
+        "framework name at {fw_at:?}, first per-instance name at {first_instance:?}: {puts:?}"
+    );
+}
+
+#[test]
+fn a_moved_scheduler_is_written_before_per_instance_names() {
+    // Issue 19, item 6: the framework's A record `marathon.D` is the target
+    // of `_framework._tcp.marathon.D`; when the scheduler moves, both are
+    // updated and the A update is no prerequisite of anything, so only its
+    // own priority (2) puts it before the per-instance names (3).
+    let env = Env::new("fw-priority");
+    let tasks = many_tasks(12, 3);
+    env.serve(3, &as_refs(&tasks));
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The agents are renumbered (every `.slave` A record is updated, ready
+    // at once) and the scheduler moves.
+    let mut state = cluster(&env.master.addr(), 3, &as_refs(&tasks));
+    for (i, s) in state["slaves"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        s["pid"] = format!("slave(1)@10.2.0.{}:5051", i + 1).into();
+    }
+    state["frameworks"][0]["pid"] = "scheduler@10.0.0.19:15102".into();
+    env.master.set_state(state.to_string());
+    env.ns1.clear_log();
+    let out = env.run("sync", &["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
+    // Updates go out one by one, most-queried first.
+    let posts: Vec<String> = env
+        .ns1
+        .log()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .filter_map(|r| target(r).map(|(n, t)| format!("{n} {t}")))
+        .collect();
+    let fw = posts
+        .iter()
+        .position(|n| *n == format!("marathon.{DOMAIN} A"));
+    let instance = posts
+        .iter()
+        .position(|n| n.contains(".slave.") && n.ends_with(" A"));
+    assert!(
+        fw.is_some() && instance.is_some() && fw < instance,
+        "framework name at {fw:?}, first per-instance name at {instance:?}: {posts:?}"
+    );
 }
