@@ -16,8 +16,11 @@
 //! * **A new zone in one request** (`--create-zone`). A zone that does not
 //!   exist is created with every desired record in one zone-file import
 //!   ([`zone_file`]); the run then lists the new zone and writes what the
-//!   import did not create record by record. An existing zone, even an
-//!   empty one, is never re-created.
+//!   import did not create record by record. An import NS1 refuses (a 413
+//!   for its size, a 400 or 403 for the account) falls back to creating
+//!   the empty zone and writing every record one by one, the same plan
+//!   (see [`create_zone`]). An existing zone, even an empty one, is never
+//!   re-created.
 
 use crate::apply::{Applied, apply};
 use crate::ns1::{
@@ -100,7 +103,7 @@ impl<'a> Session<'a> {
         domain: &str,
         ttl: u32,
         plan: &Plan,
-    ) -> Result<ZoneListing, Ns1Error> {
+    ) -> Result<(ZoneListing, Option<String>), Ns1Error> {
         let listing = create_zone(&mut self.client, zone, domain, ttl, plan);
         self.wrote = true;
         after_write(&self.read);
@@ -308,23 +311,33 @@ pub fn zone_file(
 }
 
 /// Creates the missing `zone` with the plan's creates in one zone-file
-/// import, then lists it. Returns the listing to plan the rest against.
+/// import, then lists it. Returns the listing to plan the rest against,
+/// and when the import was refused, the note that says so.
 /// An import refused because the zone exists after all (another tool, or
 /// a lost reply to our own import) is not an error: the listing decides.
+/// An import refused for anything else the account or the request size
+/// decides (a 4xx other than 401 and 429) falls back to creating the empty
+/// zone (`PUT /v1/zones/{zone}`): every record, the ownership marker
+/// first, is then written record by record, over as many runs as the
+/// deadline needs.
 pub fn create_zone(
     client: &mut dyn Ns1Api,
     zone: &str,
     domain: &str,
     ttl: u32,
     plan: &Plan,
-) -> Result<ZoneListing, Ns1Error> {
+) -> Result<(ZoneListing, Option<String>), Ns1Error> {
     let extra: Vec<_> = ownership_marker_for_import(domain).into_iter().collect();
     let (text, pairs) = zone_file(zone, ttl, plan, &extra);
     log::info!(
         "zone {zone} does not exist: creating it with {pairs} record sets in one zone-file import ({} bytes)",
         text.len()
     );
-    match client.import_zonefile(zone, &text) {
+    let size = text.len();
+    let result = client.import_zonefile(zone, &text);
+    drop(text);
+    let mut note = None;
+    match result {
         Ok(()) => {}
         Err(Ns1Error::Http {
             status, message, ..
@@ -333,9 +346,39 @@ pub fn create_zone(
                 "zone {zone}: the import says the zone exists ({message}); using it as it is"
             );
         }
+        Err(e) if import_refused(&e) => {
+            let why = format!(
+                "zone {zone}: the zone-file import ({size} bytes) was refused ({e}); \
+                 creating the empty zone and writing the {pairs} record sets one by one instead"
+            );
+            log::warn!("{why}");
+            client.create_zone(zone).or_else(|e| match &e {
+                Ns1Error::Http {
+                    status, message, ..
+                } if (400..500).contains(status)
+                    && message.to_ascii_lowercase().contains("exists") =>
+                {
+                    Ok(())
+                }
+                _ => Err(e),
+            })?;
+            note = Some(format!(
+                "zone import refused: created the empty zone {zone}, records written one by one"
+            ));
+        }
         Err(e) => return Err(e),
     }
-    client.list_zone_full(zone)
+    Ok((client.list_zone_full(zone)?, note))
+}
+
+/// Whether a failed import is one to fall back from: the request was
+/// answered, and refused for its size or for what the account may do.
+fn import_refused(e: &Ns1Error) -> bool {
+    match e {
+        Ns1Error::Http { status, .. } => (400..500).contains(status) && *status != 429,
+        Ns1Error::Auth { status, .. } => *status == 403,
+        _ => false,
+    }
 }
 
 /// The desired records again, from a plan made against an empty zone (all

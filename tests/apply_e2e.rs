@@ -476,20 +476,85 @@ fn a_lost_import_reply_is_not_an_error_and_the_zone_is_not_imported_twice() {
     assert_eq!(env.ns1.writes(), 2, "nothing written record by record");
 }
 
+/// Issue 19, item 7: an import NS1 refuses (400 for the account, 413 for
+/// its size) falls back to creating the empty zone and writing every
+/// record one by one, the marker first, and the run says so.
+fn refused_import_falls_back(tag: &str, mode: ImportMode, status: u16) {
+    let env = env_without_zone(tag);
+    let state = env.serve(3, &as_refs(&many_tasks(6, 3)));
+    env.ns1.set_import_mode(mode);
+    let out = env.run("sync", &["--create-zone"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(env.ns1.zone_exists());
+    assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
+    assert!(
+        env.ns1
+            .records()
+            .iter()
+            .any(|r| (r.0.clone(), r.1.clone()) == marker(DOMAIN)),
+        "the ownership marker is written"
+    );
+    let log = env.ns1.log();
+    let writes: Vec<&Request> = log.iter().filter(|r| r.method != "GET").collect();
+    assert!(writes[0].path.contains("/import/zonefile/"), "{writes:#?}");
+    assert_eq!(writes[0].status, status);
+    assert_eq!(
+        (writes[1].method.as_str(), writes[1].path.as_str()),
+        ("PUT", "/v1/zones/example.com")
+    );
+    assert_eq!(writes[1].status, 200);
+    assert!(
+        writes[2].path.contains("_mesos2ns1.mesos.example.com"),
+        "the marker before any record: {writes:#?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was refused") && stderr.contains("one by one"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("zone import refused"), "{stdout}");
+    // The next run: nothing to do.
+    env.ns1.clear_log();
+    let out = env.run("sync", &["--create-zone"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.ns1.writes(), 0);
+}
+
 #[test]
-fn a_refused_import_fails_before_any_change() {
-    let env = env_without_zone("import-refused");
+fn an_import_refused_for_the_account_falls_back_to_record_by_record() {
+    refused_import_falls_back("import-refused", ImportMode::Refuse, 400);
+}
+
+#[test]
+fn an_import_too_large_falls_back_to_record_by_record() {
+    refused_import_falls_back("import-413", ImportMode::TooLarge(1000), 413);
+}
+
+#[test]
+fn a_refused_import_and_zone_creation_fail_with_advice_before_any_change() {
+    let env = env_without_zone("import-refused-twice");
     env.serve(3, &as_refs(&many_tasks(6, 3)));
     env.ns1.set_import_mode(ImportMode::Refuse);
+    env.ns1
+        .fail_matching("PUT", "/zones/example.com", Fault::ServerError500Json, 100);
     let out = env.run("sync", &["--create-zone"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("creating zone example.com") && stderr.contains("not allowed"),
+        stderr.contains("creating zone example.com")
+            && stderr.contains("create the zone in NS1 and run again")
+            && stderr.contains("without --create-zone"),
         "{stderr}"
     );
     assert!(!env.ns1.zone_exists());
-    assert_eq!(env.ns1.writes(), 1, "only the import was sent");
+    assert!(
+        env.ns1
+            .log()
+            .iter()
+            .all(|r| r.method == "GET" || !r.path.contains("mesos.example.com")),
+        "no record written"
+    );
 }
 
 #[test]

@@ -294,10 +294,10 @@ pub fn pass(
     }
     let marker_note = claim_on_first_contact(cfg, &policy, &decision, zone_missing, safety, zone);
     print_held(&decision);
-    let (plan, imported) = if zone_missing {
+    let (plan, imported, refused) = if zone_missing {
         import_missing_zone(cfg, &decision.plan, zone, summary)?
     } else {
-        (Cow::Borrowed(&decision.plan), 0)
+        (Cow::Borrowed(&decision.plan), 0, None)
     };
     let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, &plan, ctx.deadline);
     summary.note_stats(&zone.close());
@@ -315,6 +315,7 @@ pub fn pass(
         log::warn!("{n}");
     }
     notes.extend(marker_note);
+    notes.extend(refused);
     summary.note_reasons(notes);
     Ok(if !decision.held.is_empty() || safety.damaged.is_some() {
         Exit::Refused
@@ -474,21 +475,39 @@ fn claim_on_first_contact(
 
 /// `--create-zone`: one zone-file import (with the ownership marker), then
 /// the listing is compared with the plan and what the import did not
-/// create is left to be written record by record. Returns that rest and
-/// how many record sets the import created.
+/// create is left to be written record by record. When NS1 refuses the
+/// import, the empty zone is created instead, the marker written, and the
+/// whole plan left to be written record by record (see
+/// [`zone::create_zone`]). Returns that rest, how many record sets the
+/// import created and the note saying the import was refused.
 fn import_missing_zone<'p>(
     cfg: &Config,
     plan: &'p Plan,
     zone: &mut Session<'_>,
     summary: &mut Summary,
-) -> Result<(Cow<'p, Plan>, usize), Fail> {
+) -> Result<(Cow<'p, Plan>, usize, Option<String>), Fail> {
     let before = plan.count(plan::Action::Create);
-    let listing = zone
-        .import(&cfg.zone, &cfg.domain, cfg.ttl, plan)
-        .map_err(|e| {
-            summary.note_stats(&zone.close());
-            Fail::new(Exit::Failed, format!("creating zone {}: {e}", cfg.zone))
-        })?;
+    let failed = |zone: &mut Session<'_>, summary: &mut Summary, e: String| {
+        summary.note_stats(&zone.close());
+        Fail::new(
+            Exit::Failed,
+            format!(
+                "creating zone {}: {e}; create the zone in NS1 and run again, \
+                 or run without --create-zone against an existing zone",
+                cfg.zone
+            ),
+        )
+    };
+    let (listing, refused) = match zone.import(&cfg.zone, &cfg.domain, cfg.ttl, plan) {
+        Ok(v) => v,
+        Err(e) => return Err(failed(zone, summary, e.to_string())),
+    };
+    if refused.is_some()
+        && let Err(e) = zone.write_marker(&cfg.zone, &cfg.domain, cfg.ttl)
+    {
+        let e = format!("the ownership marker could not be written ({e})");
+        return Err(failed(zone, summary, e));
+    }
     let own = Ownership::new(&cfg.domain, &cfg.exclude);
     let rest = plan::compute(
         zone::desired_from_creates(plan),
@@ -499,7 +518,7 @@ fn import_missing_zone<'p>(
     let imported =
         before.saturating_sub(rest.count(plan::Action::Create) + rest.count(plan::Action::Update));
     log::info!("zone import created {imported} record sets; the rest record by record: {rest}");
-    Ok((Cow::Owned(rest), imported))
+    Ok((Cow::Owned(rest), imported, refused))
 }
 
 /// Removals that failed or were postponed did not happen: they are

@@ -870,6 +870,22 @@ impl Ns1Api for Client {
         Err(self.fail("PUT", &url, &zone, &reply))
     }
 
+    fn create_zone(&mut self, zone: &str) -> Result<(), Ns1Error> {
+        let zone = normalize_name(zone);
+        let body = serde_json::json!({ "zone": zone }).to_string();
+        let url = self.endpoint.url(&format!("zones/{}", path_segment(&zone)));
+        let reply = self.request_keyed(
+            "PUT",
+            "PUT zone",
+            &url,
+            Some((body.as_bytes(), "application/json")),
+        )?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        Err(self.fail("PUT", &url, &zone, &reply))
+    }
+
     fn fork(&self) -> Option<Box<dyn Ns1Api>> {
         Some(Box::new(self.clone()))
     }
