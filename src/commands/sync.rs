@@ -56,7 +56,10 @@ pub fn run(cfg: &Config, mode: Mode, started: Instant) -> Result<Exit, Fail> {
         return Ok(Exit::Ok);
     };
     let mut summary = Summary::new(mode.name());
-    let mut safety = state_dir::load_safety(&cfg.state_dir, cfg.force);
+    // An unreadable clocks file holds removals for one settle period (the
+    // default one under --settle never).
+    let hold = cfg.settle.unwrap_or(900) as f64;
+    let mut safety = state_dir::load_safety(&cfg.state_dir, cfg.force, text::now(), hold);
     let outcome = pipeline(cfg, mode, started, &mut safety, &mut summary);
     if let Err(fail) = &outcome {
         say_failure(fail);
