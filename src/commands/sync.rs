@@ -267,7 +267,7 @@ pub fn pass(
     // Safety: the hold-down, the window and the checks decide which
     // removals go now; every addition goes.
     let policy = policy(ctx, claimed, safety, now_counts, &snapshot.counts, domain);
-    let raw_copy = (ctx.mode == Mode::Sync).then(|| raw.clone());
+    let raw_copy = (ctx.mode == Mode::Sync).then(|| removals_copy(&raw));
     let decision = plan::decide(
         raw,
         &snapshot.explained,
@@ -421,7 +421,7 @@ fn remember(
     safety: &mut Safety,
     now_counts: Baseline,
 ) -> (Decision, bool) {
-    safety.clocks = decision.clocks.clone();
+    safety.clocks = std::mem::take(&mut decision.clocks);
     if let Some(sample) = decision.sample {
         safety.memory.push_sample(sample, ctx.cfg.window as f64);
     }
@@ -434,7 +434,13 @@ fn remember(
     log::error!("{why}");
     let mut held_policy = policy.clone();
     held_policy.damaged = Some(why.clone());
-    if let Some(raw) = raw_copy {
+    if let Some(mut raw) = raw_copy {
+        // The raw plan again: its creates, which the decision kept as they
+        // were and in order (every addition goes), then the rest.
+        let creates = std::mem::take(&mut decision.plan.changes)
+            .into_iter()
+            .filter(|c| c.action == plan::Action::Create);
+        raw.changes = creates.chain(raw.changes).collect();
         decision = plan::decide(
             raw,
             explained,
@@ -445,6 +451,25 @@ fn remember(
     }
     safety.damaged = Some(why);
     (decision, true)
+}
+
+/// The raw plan without its creates (`compute` puts them first): enough,
+/// with the creates the decision keeps, to decide again should the safety
+/// state not be saved, at a fraction of a full copy's memory.
+fn removals_copy(raw: &Plan) -> Plan {
+    Plan {
+        changes: raw
+            .changes
+            .iter()
+            .filter(|c| c.action != plan::Action::Create)
+            .cloned()
+            .collect(),
+        desired: raw.desired,
+        owned: raw.owned,
+        unchanged: raw.unchanged,
+        foreign: raw.foreign,
+        blocked: raw.blocked,
+    }
 }
 
 /// First contact with nothing to leave alone (every removal, if any, is a
