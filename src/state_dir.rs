@@ -468,7 +468,8 @@ pub fn save_cache(
             )
         })
         .collect();
-    let body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
+    let mut body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
+    drop(cached);
     let header = CacheHeader {
         version: CACHE_VERSION,
         zone: zone.to_string(),
@@ -479,13 +480,16 @@ pub fn save_cache(
         count: records.len() as u64,
         sha256: hex(&Sha256::digest(&body)),
     };
-    let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    if data.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
+    let mut head = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    if head.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
         return Err("the listing is too large to cache".into());
     }
-    data.push(b'\n');
-    data.extend_from_slice(&body);
-    store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
+    head.push(b'\n');
+    // The header goes in front of the body in place (no second copy of a
+    // listing of tens of MB).
+    body.reserve_exact(head.len());
+    body.splice(0..0, head);
+    store::write_atomic(dir, CACHE_FILE, &body).map_err(|e| e.to_string())
 }
 
 /// Marks the cache untrusted (the zone moved under this run's writes).
