@@ -97,6 +97,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub deadline: Duration,
     pub only_if_leader: bool,
+    /// `--cluster-id` [config: clusterId]: the identity the ownership
+    /// marker names; `None`: [`Config::derived_cluster_id`].
+    pub cluster_id: Option<String>,
     pub summary_json: bool,
     pub metrics_file: Option<PathBuf>,
     /// `--remove-after`, seconds.
@@ -157,6 +160,7 @@ struct FileValues {
     state_dir: Option<PathBuf>,
     deadline: Option<f64>,
     only_if_leader: Option<bool>,
+    cluster_id: Option<String>,
     metrics_file: Option<PathBuf>,
     max_task_ports: Option<u64>,
     max_records: Option<u64>,
@@ -372,6 +376,7 @@ fn parse_file(
             }
             "deadlineseconds" => f.deadline = Some(get_f64(k, v)?),
             "onlyifleader" => f.only_if_leader = Some(get_bool(k, v)?),
+            "clusterid" => f.cluster_id = Some(get_str(k, v)?),
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
             "maxtaskports" => f.max_task_ports = Some(get_u64(k, v)?),
             "maxrecords" => f.max_records = Some(get_u64(k, v)?),
@@ -386,6 +391,25 @@ fn parse_file(
         }
     }
     Ok(f)
+}
+
+/// Validates a cluster id (`--cluster-id`, `clusterId`): 1-63 characters
+/// of `a-z0-9._-` (upper case is lowered), so that it reads the same in
+/// the marker's text whatever the case.
+fn valid_cluster_id(id: &str) -> Result<String, ConfigError> {
+    let id = id.trim().to_ascii_lowercase();
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(id)
+    } else {
+        cerr(format!(
+            "cluster id {id:?}: use 1-63 characters of a-z, 0-9, '.', '_' and '-'"
+        ))
+    }
 }
 
 /// Validates a DNS name setting (`domain`, `zone`) and normalizes it.
@@ -716,6 +740,10 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             deadline: Duration::from_secs_f64(deadline),
             only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
+            cluster_id: match opts.cluster_id.clone().or(file.cluster_id) {
+                Some(id) => Some(valid_cluster_id(&id)?),
+                None => None,
+            },
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
             remove_after,
@@ -740,6 +768,56 @@ impl Config {
             zk,
             zk_detection_timeout: Duration::from_secs(zk_detection_timeout),
         })
+    }
+
+    /// The cluster id the ownership marker names when none is configured:
+    /// `m-` and 12 hex digits of the SHA-256 of the sorted, normalized
+    /// (lower case, no scheme, no trailing `/`) masters list, one per line;
+    /// with no masters configured, of `zk:` and the ZooKeeper URL's sorted
+    /// hosts and path; with neither, of `file:` and the state file's path.
+    /// Every master of one cluster has the same list; two clusters with
+    /// copied configs read different masters.
+    pub fn derived_cluster_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let norm = |s: &str| {
+            let s = s.trim().to_ascii_lowercase();
+            let s = s
+                .strip_prefix("http://")
+                .or_else(|| s.strip_prefix("https://"))
+                .unwrap_or(&s)
+                .trim_end_matches('/')
+                .to_string();
+            s
+        };
+        let text = if !self.masters.is_empty() {
+            let mut m: Vec<String> = self.masters.iter().map(|s| norm(s)).collect();
+            m.sort();
+            m.dedup();
+            m.join("\n")
+        } else if let Some(zk) = &self.zk {
+            let mut h: Vec<String> = zk.hosts.iter().map(|s| norm(s)).collect();
+            h.sort();
+            h.dedup();
+            format!("zk:{}{}", h.join(","), zk.path)
+        } else {
+            format!(
+                "file:{}",
+                self.state_file
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            )
+        };
+        let digest = Sha256::digest(text.as_bytes());
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("m-{hex}")
+    }
+
+    /// The cluster id to claim with when the state dir has not claimed
+    /// yet: the configured one, else [`Config::derived_cluster_id`].
+    pub fn configured_cluster_id(&self) -> String {
+        self.cluster_id
+            .clone()
+            .unwrap_or_else(|| self.derived_cluster_id())
     }
 
     /// Checks what `sync`, `plan` and `check` need beyond `records`.

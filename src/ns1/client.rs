@@ -65,6 +65,9 @@ pub struct Client {
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
     stats: Arc<Mutex<Stats>>,
+    /// While set, a transport failure or a 5xx is not retried (see
+    /// [`Client::request_unanswered_once`]).
+    unanswered_once: bool,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -322,6 +325,7 @@ impl Client {
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
             stats: Arc::new(Mutex::new(Stats::default())),
+            unanswered_once: false,
         })
     }
 
@@ -461,6 +465,16 @@ impl Client {
         self.request_keyed(method, method, url, body.map(|b| (b, "application/json")))
     }
 
+    /// [`Client::request`] that gives up at once, without a retry, when
+    /// the request may have been carried out but its reply was lost (a
+    /// transport failure or a 5xx): the caller checks before sending again.
+    fn request_unanswered_once(&mut self, method: &str, url: &str) -> Result<Reply, Ns1Error> {
+        self.unanswered_once = true;
+        let r = self.request_keyed(method, method, url, None);
+        self.unanswered_once = false;
+        r
+    }
+
     /// [`Client::request`] with the pacing bucket named `bucket` (the
     /// method, or e.g. `PUT import` for an endpoint with its own bucket)
     /// and a body with its content type.
@@ -557,7 +571,7 @@ impl Client {
                     } else if reply.status >= 500 {
                         locked(&self.stats).server_errors += 1;
                         let message = reply.message();
-                        if retries_done >= self.max_retries {
+                        if retries_done >= self.max_retries || self.unanswered_once {
                             warn!(
                                 "NS1 {method} {path}: HTTP {} ({message}), no retries left",
                                 reply.status
@@ -584,7 +598,7 @@ impl Client {
                 }
                 Err(e) => {
                     locked(&self.pacer).note_unanswered(bucket, now);
-                    let can_retry = retryable(&e);
+                    let can_retry = retryable(&e) && !self.unanswered_once;
                     if !can_retry || retries_done >= self.max_retries {
                         let detail = if can_retry {
                             format!("{e} (after {} attempts)", retries_done + 1)
@@ -699,6 +713,90 @@ impl Client {
             .into_iter()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect())
+    }
+}
+
+/// One record as `GET zones/:zone/:domain/:type` gives it: what a write
+/// fallback checks before it touches the record.
+#[derive(Debug)]
+struct FoundRecord {
+    answers: Vec<String>,
+    link: Option<String>,
+    tier: Option<u32>,
+}
+
+impl FoundRecord {
+    /// Neither linked nor advanced.
+    fn is_plain(&self) -> bool {
+        self.link.as_deref().is_none_or(str::is_empty) && self.tier.is_none_or(|t| t <= 1)
+    }
+
+    /// The same answers as `expected` (normalized short answers), by meaning.
+    fn same_answers(&self, rtype: &str, expected: &[String]) -> bool {
+        let norm = |v: &[String]| {
+            let mut v: Vec<String> = v
+                .iter()
+                .map(|a| super::rdata::normalize_short_answer(rtype, a))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        !expected.is_empty() && norm(&self.answers) == norm(expected)
+    }
+}
+
+impl Client {
+    /// The record, or `None` when it does not exist.
+    fn get_record(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+    ) -> Result<Option<FoundRecord>, Ns1Error> {
+        #[derive(Deserialize)]
+        struct Answer {
+            answer: Vec<serde_json::Value>,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            answers: Vec<Answer>,
+            #[serde(default)]
+            link: Option<serde_json::Value>,
+            #[serde(default)]
+            tier: Option<u32>,
+        }
+        let url = self.record_url(zone, domain, rtype);
+        let reply = self.request("GET", &url, None)?;
+        if record_missing(&reply) {
+            return Ok(None);
+        }
+        if !reply.is_success() {
+            return Err(self.fail("GET", &url, zone, &reply));
+        }
+        let body: Body = serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
+            method: "GET".to_string(),
+            path: self.endpoint.path_of(&url).to_string(),
+            detail: format!("record body is not the expected JSON ({e})"),
+        })?;
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Ok(Some(FoundRecord {
+            answers: body
+                .answers
+                .iter()
+                .map(|a| a.answer.iter().map(text).collect::<Vec<_>>().join(" "))
+                .collect(),
+            link: match body.link {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            },
+            tier: body.tier,
+        }))
     }
 }
 
@@ -832,15 +930,30 @@ impl Ns1Api for Client {
         ttl: u32,
         answers: &[String],
     ) -> Result<(), Ns1Error> {
-        // A PUT whose first reply was lost finds the record there: POST.
-        let write = Write {
-            zone,
-            domain,
-            rtype,
-            ttl,
-            answers,
-        };
-        self.write_with_fallback(&write, "PUT", "POST", already_exists)
+        // A PUT that finds a record in place (our own PUT whose reply was
+        // lost, or a record someone else made since the listing) changes
+        // nothing: the same answers are done, anything else is left alone.
+        let (zone_n, domain_n, rtype_n, body) = Self::prepare(zone, domain, rtype, ttl, answers)?;
+        let reply = self.write("PUT", &zone_n, &domain_n, &rtype_n, &body)?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        let url = self.record_url(&zone_n, &domain_n, &rtype_n);
+        if !already_exists(&reply) {
+            return Err(self.fail("PUT", &url, &zone_n, &reply));
+        }
+        match self.get_record(&zone_n, &domain_n, &rtype_n)? {
+            Some(found) if found.is_plain() && found.same_answers(&rtype_n, answers) => {
+                debug!("NS1 PUT {domain_n} {rtype_n}: already there with these answers");
+                Ok(())
+            }
+            _ => Err(Ns1Error::Http {
+                method: "PUT".to_string(),
+                path: self.endpoint.path_of(&url).to_string(),
+                status: reply.status,
+                message: "a record is in place that this run did not plan to change: left alone (the next run reads the zone again)".to_string(),
+            }),
+        }
     }
 
     fn update(
@@ -862,20 +975,56 @@ impl Ns1Api for Client {
         self.write_with_fallback(&write, "POST", "PUT", record_missing)
     }
 
-    fn delete(&mut self, zone: &str, domain: &str, rtype: &str) -> Result<(), Ns1Error> {
+    fn delete(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        expected: &[String],
+    ) -> Result<(), Ns1Error> {
         let zone = normalize_name(zone);
         let domain = normalize_name(domain);
         let rtype = rtype.trim().to_ascii_uppercase();
         let url = self.record_url(&zone, &domain, &rtype);
-        let reply = self.request("DELETE", &url, None)?;
-        if reply.is_success() {
-            return Ok(());
+        let mut attempt = 0;
+        loop {
+            let err = match self.request_unanswered_once("DELETE", &url) {
+                Ok(reply) if reply.is_success() => return Ok(()),
+                Ok(reply) if record_missing(&reply) => {
+                    debug!("NS1 DELETE {domain} {rtype}: already absent");
+                    return Ok(());
+                }
+                Ok(reply) if reply.status < 500 => {
+                    return Err(self.fail("DELETE", &url, &zone, &reply));
+                }
+                Ok(reply) => self.fail("DELETE", &url, &zone, &reply),
+                Err(e @ (Ns1Error::Transport { .. } | Ns1Error::Http { .. })) => e,
+                Err(e) => return Err(e),
+            };
+            // The DELETE may have been carried out with its reply lost, and
+            // the record put back since: send it again only if the record
+            // is still the one this run meant to delete.
+            attempt += 1;
+            if attempt > self.max_retries {
+                return Err(err);
+            }
+            warn!("NS1 DELETE {domain} {rtype}: {err}; checking the record before trying again");
+            match self.get_record(&zone, &domain, &rtype)? {
+                None => return Ok(()),
+                Some(found) if found.is_plain() && found.same_answers(&rtype, expected) => {
+                    let d = backoff_delay(self.backoff_base, self.backoff_cap, attempt - 1);
+                    self.sleep_checked("DELETE", self.endpoint.path_of(&url), d)?;
+                }
+                Some(_) => {
+                    return Err(Ns1Error::Http {
+                        method: "DELETE".to_string(),
+                        path: self.endpoint.path_of(&url).to_string(),
+                        status: 409,
+                        message: "the record changed after a DELETE whose reply was lost (someone put another record there): left alone".to_string(),
+                    });
+                }
+            }
         }
-        if record_missing(&reply) {
-            debug!("NS1 DELETE {domain} {rtype}: already absent");
-            return Ok(());
-        }
-        Err(self.fail("DELETE", &url, &zone, &reply))
     }
 
     fn stats(&self) -> Stats {

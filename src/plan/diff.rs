@@ -97,6 +97,16 @@ pub struct Plan {
     /// Desired records not written because the zone holds a record of the
     /// same name and type that is never owned (linked, advanced, wildcard).
     pub blocked: usize,
+    /// Records in scope that the tool did not publish and the cluster does
+    /// not produce (people's records, or records of a cluster it no longer
+    /// knows): left alone, listed in a warning; `adopt --yes` removes them.
+    pub unowned: Vec<(String, RecordType)>,
+    /// Desired records not written because the zone holds a record of the
+    /// same name and type that the tool did not publish: left alone,
+    /// listed in a warning; `adopt --yes` hands them over.
+    pub collisions: Vec<(String, RecordType)>,
+    /// Desired records at or below another claim's domain: not written.
+    pub bounded: usize,
 }
 
 impl Plan {
@@ -143,9 +153,16 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
     let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
     let mut never: std::collections::HashSet<(String, RecordType)> = Default::default();
     let mut foreign = 0;
+    // In scope but not published by the tool: (name, type) → present.
+    let mut unowned: std::collections::BTreeSet<(String, RecordType)> = Default::default();
     for rec in zone {
         if !own.owns(&rec) {
             foreign += 1;
+            if own.in_scope(&rec)
+                && let Some(t) = RecordType::parse(&rec.rtype.to_ascii_uppercase())
+            {
+                unowned.insert((normalize_name(&rec.domain), t));
+            }
             if never_owned(&rec)
                 && let Some(t) = RecordType::parse(&rec.rtype.to_ascii_uppercase())
             {
@@ -181,6 +198,19 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
     let mut updates = Vec::new();
     for rec in desired {
         let key = (rec.name, rec.rtype);
+        if own.is_bounded(&key.0) {
+            plan.bounded += 1;
+            continue;
+        }
+        if unowned.remove(&key) {
+            log::warn!(
+                "{} {} is in the zone but was not published by mesos2ns1: left alone, not published (`mesos2ns1 adopt` hands it over)",
+                key.0,
+                key.1
+            );
+            plan.collisions.push(key);
+            continue;
+        }
         if never.contains(&key) {
             log::warn!(
                 "{} {} is a linked or advanced record in the zone: left alone, not published",
@@ -225,6 +255,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
         old: Some(old),
         new: None,
     });
+    plan.unowned = unowned.into_iter().collect();
     plan.changes = creates;
     plan.changes.extend(updates);
     plan.changes.extend(deletes);
