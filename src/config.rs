@@ -393,6 +393,42 @@ fn parse_file(
     Ok(f)
 }
 
+/// See [`Config::derived_cluster_id`].
+pub fn derive_cluster_id(
+    masters: &[String],
+    zk: Option<(&[String], &str)>,
+    state_file: Option<&std::path::Path>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let norm = |s: &str| {
+        let s = s.trim().to_ascii_lowercase();
+        s.strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"))
+            .unwrap_or(&s)
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let sorted = |v: &[String]| {
+        let mut m: Vec<String> = v.iter().map(|s| norm(s)).collect();
+        m.sort();
+        m.dedup();
+        m
+    };
+    let text = if !masters.is_empty() {
+        sorted(masters).join("\n")
+    } else if let Some((hosts, path)) = zk {
+        format!("zk:{}{path}", sorted(hosts).join(","))
+    } else {
+        format!(
+            "file:{}",
+            state_file.map_or(String::new(), |p| p.display().to_string())
+        )
+    };
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("m-{hex}")
+}
+
 /// Validates a cluster id (`--cluster-id`, `clusterId`): 1-63 characters
 /// of `a-z0-9._-` (upper case is lowered), so that it reads the same in
 /// the marker's text whatever the case.
@@ -778,38 +814,8 @@ impl Config {
     /// Every master of one cluster has the same list; two clusters with
     /// copied configs read different masters.
     pub fn derived_cluster_id(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let norm = |s: &str| {
-            let s = s.trim().to_ascii_lowercase();
-            let s = s
-                .strip_prefix("http://")
-                .or_else(|| s.strip_prefix("https://"))
-                .unwrap_or(&s)
-                .trim_end_matches('/')
-                .to_string();
-            s
-        };
-        let text = if !self.masters.is_empty() {
-            let mut m: Vec<String> = self.masters.iter().map(|s| norm(s)).collect();
-            m.sort();
-            m.dedup();
-            m.join("\n")
-        } else if let Some(zk) = &self.zk {
-            let mut h: Vec<String> = zk.hosts.iter().map(|s| norm(s)).collect();
-            h.sort();
-            h.dedup();
-            format!("zk:{}{}", h.join(","), zk.path)
-        } else {
-            format!(
-                "file:{}",
-                self.state_file
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string())
-            )
-        };
-        let digest = Sha256::digest(text.as_bytes());
-        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        format!("m-{hex}")
+        let zk = self.zk.as_ref().map(|z| (z.hosts.as_slice(), z.path.as_str()));
+        derive_cluster_id(&self.masters, zk, self.state_file.as_deref())
     }
 
     /// The cluster id to claim with when the state dir has not claimed

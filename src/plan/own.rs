@@ -227,9 +227,10 @@ pub fn marker_name(domain: &str) -> String {
     format!("_mesos2ns1.{domain}")
 }
 
-/// The marker's text: the claim and the cluster that makes it.
+/// The marker's text: the claim and the cluster that makes it (no `;`,
+/// which a zone file would read as a comment).
 pub fn marker_text(domain: &str, cluster: &str) -> String {
-    format!("mesos2ns1 owns the A, AAAA and SRV records below {domain}; cluster={cluster}")
+    format!("mesos2ns1 cluster={cluster} owns the A, AAAA and SRV records below {domain}")
 }
 
 /// The marker text release 0.2.0 wrote (no cluster named).
