@@ -814,7 +814,10 @@ impl Config {
     /// Every master of one cluster has the same list; two clusters with
     /// copied configs read different masters.
     pub fn derived_cluster_id(&self) -> String {
-        let zk = self.zk.as_ref().map(|z| (z.hosts.as_slice(), z.path.as_str()));
+        let zk = self
+            .zk
+            .as_ref()
+            .map(|z| (z.hosts.as_slice(), z.path.as_str()));
         derive_cluster_id(&self.masters, zk, self.state_file.as_deref())
     }
 

@@ -479,9 +479,8 @@ pub fn load_owned(dir: &Path, domain: &str) -> Owned {
             (None, Some(e))
         }
     };
-    let present = |n: &str| {
-        fs::symlink_metadata(dir.join(n)).is_ok_and(|m| m.is_file() && m.len() > 0)
-    };
+    let present =
+        |n: &str| fs::symlink_metadata(dir.join(n)).is_ok_and(|m| m.is_file() && m.len() > 0);
     Owned {
         claim,
         ledger,
@@ -562,6 +561,14 @@ pub fn save_ledger(
     .into_bytes();
     data.extend_from_slice(&body);
     store::write_atomic(dir, LEDGER_FILE, &data)
+}
+
+/// Removes the ledger (when it cannot be saved); whether it is gone.
+pub fn remove_ledger(dir: &Path) -> bool {
+    match fs::remove_file(dir.join(LEDGER_FILE)) {
+        Ok(()) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// What `adopt` showed, for `adopt --yes`.

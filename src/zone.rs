@@ -87,7 +87,9 @@ impl<'a> Session<'a> {
     /// or changes anything); the listing becomes the cache.
     pub fn read_fresh(&mut self) -> Result<ZoneView, Ns1Error> {
         let before = self.client.stats().reads;
-        let listing = self.client.list_zone_full(&normalize_name(self.read.zone))?;
+        let listing = self
+            .client
+            .list_zone_full(&normalize_name(self.read.zone))?;
         let view = ZoneView {
             records: listing.records,
             serial: listing.serial,

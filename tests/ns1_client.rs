@@ -261,7 +261,9 @@ fn unknown_zone_is_zone_not_found() {
         .create("other.org", "a.other.org", "A", 60, &s(&["10.0.0.1"]))
         .unwrap_err();
     assert!(matches!(err, Ns1Error::ZoneNotFound { .. }), "{err:?}");
-    let err = c.delete("other.org", "a.other.org", "A", &s(&["10.0.0.1"])).unwrap_err();
+    let err = c
+        .delete("other.org", "a.other.org", "A", &s(&["10.0.0.1"]))
+        .unwrap_err();
     assert!(matches!(err, Ns1Error::ZoneNotFound { .. }), "{err:?}");
     // Not retried.
     assert_eq!(fake.log().len(), 3);
@@ -297,7 +299,9 @@ fn create_update_delete_semantics() {
     // Issue 17: a create that finds another record in place reads it and
     // leaves it alone (an error), never a POST over it; the same answers
     // (a PUT whose reply was lost) are done.
-    let err = c.create(ZONE, &web, "A", 50, &s(&["10.0.0.5"])).unwrap_err();
+    let err = c
+        .create(ZONE, &web, "A", 50, &s(&["10.0.0.5"]))
+        .unwrap_err();
     assert!(err.to_string().contains("left alone"), "{err}");
     assert_eq!(fake.records()[1], rec(&web, "A", 45, &["10.0.0.4"]));
     c.create(ZONE, &web, "A", 45, &s(&["10.0.0.4"])).unwrap();
@@ -575,7 +579,8 @@ fn lost_delete_reply_ends_ok() {
     fake.insert("web.example.com", "A", 60, &["10.0.0.1"]);
     fake.fail_matching("DELETE", "/web.example.com/A", Fault::LoseReply, 1);
     let mut c = client(&fake);
-    c.delete(ZONE, "web.example.com", "A", &s(&["10.0.0.1"])).unwrap();
+    c.delete(ZONE, "web.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap();
     assert_eq!(
         calls(&fake.log()),
         // Issue 17: before sending again, the record is read: gone means done.
@@ -609,7 +614,9 @@ fn rate_limited_when_retries_run_out() {
     let mut opts = options(&fake.endpoint());
     opts.max_retries = 1;
     let mut c = client_with(opts);
-    let err = c.delete(ZONE, "a.example.com", "A", &s(&["10.0.0.1"])).unwrap_err();
+    let err = c
+        .delete(ZONE, "a.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap_err();
     assert!(
         matches!(err, Ns1Error::RateLimited { attempts: 2, .. }),
         "{err:?}"
@@ -779,7 +786,8 @@ fn deadline_stops_paced_and_backoff_waits() {
         "{err:?}"
     );
     // Other methods are unaffected.
-    c.delete(ZONE, "a.example.com", "A", &s(&["10.0.0.1"])).unwrap();
+    c.delete(ZONE, "a.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap();
     // A backoff that would pass the deadline is not begun either.
     fake.fail_next(Fault::ServerError500Json, 1);
     let mut c = c.with_backoff(Duration::from_secs(30), Duration::from_secs(30));
@@ -812,7 +820,9 @@ fn key_never_in_debug_display_or_logs() {
         .unwrap();
     let _ = c.list_zone(ZONE).unwrap();
     fake.set_api_key("another-key");
-    let err = c.delete(ZONE, "k.example.com", "A", &s(&["10.0.0.1"])).unwrap_err();
+    let err = c
+        .delete(ZONE, "k.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap_err();
     assert!(!err.to_string().contains(KEY) && !format!("{err:?}").contains(KEY));
     let lines = logger().lines.lock().unwrap().clone();
     assert!(

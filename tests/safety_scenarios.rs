@@ -508,10 +508,19 @@ fn first_contact_on_an_empty_scope_claims_the_domain() {
             .iter()
             .any(|r| (r.0.clone(), r.1.clone()) == marker(DOMAIN))
     );
-    // Claimed: a stale owned record is the tool's to remove.
-    env.ns1
-        .insert(&format!("stale.marathon.{DOMAIN}"), "A", 60, &["10.9.9.9"]);
-    let out = run_at(&env, T0 + 60.0, "sync", &["--remove-after", "0"]);
+    // Claimed: a stale record the tool published is the tool's to remove.
+    // (Issue 17: one it did not publish, seeded by hand, is not.)
+    let mut tasks = many_tasks(4, 2);
+    tasks.push(("stale".to_string(), 1, 99));
+    env.serve(2, &as_refs(&tasks));
+    assert_eq!(run_at(&env, T0 + 30.0, "sync", &[]).status.code(), Some(0));
+    let state = env.serve(2, &as_refs(&many_tasks(4, 2)));
+    let out = run_at(
+        &env,
+        T0 + 60.0,
+        "sync",
+        &["--remove-after", "0", "--max-change-percent", "100"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env), expected(&state, DOMAIN));
 }

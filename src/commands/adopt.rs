@@ -119,15 +119,22 @@ pub fn adopt(
         new_ledger.insert(plan::ledger_key(&c.name, c.rtype.as_str()));
     }
     // Remember, then write: the ledger first, then the marker.
-    claim::save_ledger(cfg, &new_ledger).map_err(|e| Fail::new(Exit::Failed, format!("{e}; nothing was written")))?;
+    claim::save_ledger(cfg, &new_ledger)
+        .map_err(|e| Fail::new(Exit::Failed, format!("{e}; nothing was written")))?;
     if found != Claim::Ours {
-        zone.write_marker(&cfg.zone, &own_domain, &cluster, cfg.ttl, found != Claim::None)
-            .map_err(|e| {
-                Fail::new(
-                    Exit::Failed,
-                    format!("could not write the ownership marker: {e}; nothing else was written"),
-                )
-            })?;
+        zone.write_marker(
+            &cfg.zone,
+            &own_domain,
+            &cluster,
+            cfg.ttl,
+            found != Claim::None,
+        )
+        .map_err(|e| {
+            Fail::new(
+                Exit::Failed,
+                format!("could not write the ownership marker: {e}; nothing else was written"),
+            )
+        })?;
     }
     claim::remember_claim(cfg, &mut safety.owned, &cluster, ctx.now);
     state_dir::remove_adopt_preview(&cfg.state_dir);
@@ -140,7 +147,10 @@ pub fn adopt(
     let exit = summary.note_applied(&removals, &applied);
     summary.foreign = 0;
     summary.collisions = 0;
-    summary.reason = format!("claimed {own_domain} as cluster {cluster}; {}", summary.reason);
+    summary.reason = format!(
+        "claimed {own_domain} as cluster {cluster}; {}",
+        summary.reason
+    );
     Ok(exit)
 }
 

@@ -132,7 +132,10 @@ pub fn survey(
                 .ledger_note
                 .clone()
                 .unwrap_or_else(|| "this state dir has no ledger yet".to_string());
-            (seed(&domain, desired, explained, zone, &scope, safety), Some(why))
+            (
+                seed(&domain, desired, explained, zone, &scope, safety),
+                Some(why),
+            )
         }
         // First contact: only what this cluster publishes from now on.
         (None, false) => (Ledger::new(), None),

@@ -273,7 +273,13 @@ pub fn pass(
         summary.reason = why;
         Ok(Exit::Claimed)
     };
-    let mut survey = match claim::survey(cfg, &snapshot.desired, &snapshot.explained, &view.records, safety) {
+    let mut survey = match claim::survey(
+        cfg,
+        &snapshot.desired,
+        &snapshot.explained,
+        &view.records,
+        safety,
+    ) {
         Ok(s) => s,
         Err(why) => return refused(summary, why),
     };
@@ -292,7 +298,13 @@ pub fn pass(
             summary.note_stats(&zone.close());
             Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
         })?;
-        survey = match claim::survey(cfg, &snapshot.desired, &snapshot.explained, &view.records, safety) {
+        survey = match claim::survey(
+            cfg,
+            &snapshot.desired,
+            &snapshot.explained,
+            &view.records,
+            safety,
+        ) {
             Ok(s) => s,
             Err(why) => return refused(summary, why),
         };
@@ -339,6 +351,14 @@ pub fn pass(
     let ledger = claim::ledger_before(&survey, &decision.plan);
     let (decision, ledger_failed) = match claim::save_ledger(cfg, &ledger) {
         Ok(()) => (decision, None),
+        // A full disk: with the old ledger gone, the next run seeds a new
+        // one from the desired records under this cluster's marker, so the
+        // additions may go (removals are held: the memory could not be
+        // saved either, or they come from the ledger this run read).
+        Err(why) if state_dir::remove_ledger(&cfg.state_dir) => {
+            log::warn!("{why}; the ledger is removed and seeded again by the next run");
+            (decision, None)
+        }
         Err(why) => (additions_only(decision, &why), Some(why)),
     };
     summary.note_decision(&decision);
@@ -425,7 +445,11 @@ fn write_claim(
         Ok(()) => {
             log::info!(
                 "{} {domain} with {} (cluster {})",
-                if replace { "upgraded the claim on" } else { "claimed" },
+                if replace {
+                    "upgraded the claim on"
+                } else {
+                    "claimed"
+                },
                 marker_name(&domain),
                 survey.cluster
             );
@@ -618,7 +642,10 @@ fn import_missing_zone(
             }
             safety.owned.ledger = Some(ledger);
             let in_place = listing.records.len();
-            log::info!("zone import created {cfg_zone} with {in_place} record sets", cfg_zone = cfg.zone);
+            log::info!(
+                "zone import created {cfg_zone} with {in_place} record sets",
+                cfg_zone = cfg.zone
+            );
             let imported = snapshot
                 .desired
                 .iter()
@@ -643,7 +670,10 @@ fn import_missing_zone(
         Ok(zone::Imported::Exists) => {
             let view = zone.read_fresh().map_err(|e| failed(zone, summary, e))?;
             if view.source == zone::Source::Missing {
-                return Err(Fail::new(Exit::Failed, format!("zone {} vanished", cfg.zone)));
+                return Err(Fail::new(
+                    Exit::Failed,
+                    format!("zone {} vanished", cfg.zone),
+                ));
             }
             Ok((view, 0))
         }

@@ -369,7 +369,11 @@ pub fn at_or_below(name: &str, top: &str) -> bool {
 /// chance with odds of about n²/2⁶⁵ (2.5 million keys: 1 in 6 million).
 pub fn ledger_key(name: &str, rtype: &str) -> u64 {
     use sha2::{Digest, Sha256};
-    let d = Sha256::digest(format!("{}\t{}", normalize_name(name), rtype.to_ascii_uppercase()));
+    let d = Sha256::digest(format!(
+        "{}\t{}",
+        normalize_name(name),
+        rtype.to_ascii_uppercase()
+    ));
     u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
@@ -380,11 +384,12 @@ pub type Ledger = std::collections::HashSet<u64>;
 /// cluster: `leader`, `master`, `masterN`, `slave`, `_leader._tcp`,
 /// `_leader._udp`, `_slave._tcp`, and anything at or below `FW.domain` or
 /// `FW.slave.domain` for a framework label `FW` in `frameworks`.
-pub fn fits_grammar(name: &str, domain: &str, frameworks: &std::collections::HashSet<String>) -> bool {
-    let Some(rel) = name
-        .strip_suffix(domain)
-        .and_then(|r| r.strip_suffix('.'))
-    else {
+pub fn fits_grammar(
+    name: &str,
+    domain: &str,
+    frameworks: &std::collections::HashSet<String>,
+) -> bool {
+    let Some(rel) = name.strip_suffix(domain).and_then(|r| r.strip_suffix('.')) else {
         return false;
     };
     let fixed = [
