@@ -393,59 +393,12 @@ fn parse_file(
     Ok(f)
 }
 
-/// See [`Config::derived_cluster_id`].
-pub fn derive_cluster_id(
-    masters: &[String],
-    zk: Option<(&[String], &str)>,
-    state_file: Option<&std::path::Path>,
-) -> String {
-    use sha2::{Digest, Sha256};
-    let norm = |s: &str| {
-        let s = s.trim().to_ascii_lowercase();
-        s.strip_prefix("http://")
-            .or_else(|| s.strip_prefix("https://"))
-            .unwrap_or(&s)
-            .trim_end_matches('/')
-            .to_string()
-    };
-    let sorted = |v: &[String]| {
-        let mut m: Vec<String> = v.iter().map(|s| norm(s)).collect();
-        m.sort();
-        m.dedup();
-        m
-    };
-    let text = if !masters.is_empty() {
-        sorted(masters).join("\n")
-    } else if let Some((hosts, path)) = zk {
-        format!("zk:{}{path}", sorted(hosts).join(","))
-    } else {
-        format!(
-            "file:{}",
-            state_file.map_or(String::new(), |p| p.display().to_string())
-        )
-    };
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("m-{hex}")
-}
+pub use crate::mesos::derive_cluster_id;
 
-/// Validates a cluster id (`--cluster-id`, `clusterId`): 1-63 characters
-/// of `a-z0-9._-` (upper case is lowered), so that it reads the same in
-/// the marker's text whatever the case.
-fn valid_cluster_id(id: &str) -> Result<String, ConfigError> {
-    let id = id.trim().to_ascii_lowercase();
-    let ok = !id.is_empty()
-        && id.len() <= 63
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(id)
-    } else {
-        cerr(format!(
-            "cluster id {id:?}: use 1-63 characters of a-z, 0-9, '.', '_' and '-'"
-        ))
-    }
+/// A configured cluster id, validated (see [`crate::mesos::valid_cluster_id`]).
+fn cluster_id(id: Option<String>) -> Result<Option<String>, ConfigError> {
+    id.map(|id| crate::mesos::valid_cluster_id(&id).map_err(ConfigError))
+        .transpose()
 }
 
 /// Validates a DNS name setting (`domain`, `zone`) and normalizes it.
@@ -776,10 +729,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             deadline: Duration::from_secs_f64(deadline),
             only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
-            cluster_id: match opts.cluster_id.clone().or(file.cluster_id) {
-                Some(id) => Some(valid_cluster_id(&id)?),
-                None => None,
-            },
+            cluster_id: cluster_id(opts.cluster_id.clone().or(file.cluster_id))?,
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
             remove_after,

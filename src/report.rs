@@ -283,6 +283,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::store::write_atomic_mode(dir, name, bytes, 0o644).map_err(|e| std::io::Error::other(e.0))
 }
 
+const NOT_OURS_HELP: &str = "Records under the domain the tool did not publish, left alone: foreign (the cluster does not produce them) and collision (it does).";
+
+fn not_ours(s: &Summary) -> [(&'static str, f64); 2] {
+    [
+        ("{kind=\"foreign\"}", s.foreign as f64),
+        ("{kind=\"collision\"}", s.collisions as f64),
+    ]
+}
+
+fn left_out(s: &Summary) -> [(&'static str, f64); 2] {
+    [
+        ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
+        ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
+    ]
+}
+
 /// A Prometheus node-exporter textfile, written atomically.
 pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
     let mut out = String::new();
@@ -410,11 +426,8 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
     metric(
         "records_not_published_by_us",
         "gauge",
-        "Records under the domain the tool did not publish, left alone: foreign (the cluster does not produce them) and collision (it does).",
-        &[
-            ("{kind=\"foreign\"}", s.foreign as f64),
-            ("{kind=\"collision\"}", s.collisions as f64),
-        ],
+        NOT_OURS_HELP,
+        &not_ours(s),
     );
     metric(
         "cluster_agents",
@@ -426,10 +439,7 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         "tasks_left_out",
         "gauge",
         "Running tasks left out of the records by the opt-in filters, by reason.",
-        &[
-            ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
-            ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
-        ],
+        &left_out(s),
     );
     metric(
         "cluster_running_tasks",

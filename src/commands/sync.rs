@@ -268,47 +268,14 @@ pub fn pass(
         view = fresh;
         imported = n;
     }
-    let refused = |summary: &mut Summary, why: String| {
-        log::error!("{why}");
-        summary.reason = why;
-        Ok(Exit::Claimed)
+    let (view, survey) = match fresh_survey(ctx, &snapshot, view, zone, safety, summary)? {
+        Ok(v) => v,
+        Err(why) => {
+            log::error!("{why}");
+            summary.reason = why;
+            return Ok(Exit::Claimed);
+        }
     };
-    let mut survey = match claim::survey(
-        cfg,
-        &snapshot.desired,
-        &snapshot.explained,
-        &view.records,
-        safety,
-    ) {
-        Ok(s) => s,
-        Err(why) => return refused(summary, why),
-    };
-    // Fresh facts before destructive writes: a plan against the cache
-    // that would delete or change anything is made again from a full read.
-    if view.source == zone::Source::Cache
-        && destructive(&plan::compute(
-            snapshot.desired.clone(),
-            view.records.clone(),
-            &survey.own,
-            cfg.ttl,
-        ))
-    {
-        log::info!("the plan deletes or changes records: reading the zone in full, not the cache");
-        view = zone.read_fresh().map_err(|e| {
-            summary.note_stats(&zone.close());
-            Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
-        })?;
-        survey = match claim::survey(
-            cfg,
-            &snapshot.desired,
-            &snapshot.explained,
-            &view.records,
-            safety,
-        ) {
-            Ok(s) => s,
-            Err(why) => return refused(summary, why),
-        };
-    }
     if let Some(why) = &survey.seeded {
         log::info!(
             "{why}: the ledger of published records starts from the desired records, the hold-down clocks and the zone's records of this cluster's names ({} keys)",
@@ -406,6 +373,50 @@ pub fn pass(
             exit
         },
     )
+}
+
+/// The claim and the ledger over the zone view (see [`claim::survey`]),
+/// or the refusal to write in it. Fresh facts before destructive writes:
+/// a plan against the cache that would delete or change anything is made
+/// again from a full read.
+fn fresh_survey(
+    ctx: &PassContext<'_>,
+    snapshot: &Snapshot,
+    view: ZoneView,
+    zone: &mut Session<'_>,
+    safety: &Safety,
+    summary: &mut Summary,
+) -> Result<Result<(ZoneView, claim::Survey), String>, Fail> {
+    let cfg = ctx.cfg;
+    let survey_of = |v: &ZoneView| {
+        claim::survey(
+            cfg,
+            &snapshot.desired,
+            &snapshot.explained,
+            &v.records,
+            safety,
+        )
+    };
+    let survey = match survey_of(&view) {
+        Ok(s) => s,
+        Err(why) => return Ok(Err(why)),
+    };
+    if view.source != zone::Source::Cache
+        || !destructive(&plan::compute(
+            snapshot.desired.clone(),
+            view.records.clone(),
+            &survey.own,
+            cfg.ttl,
+        ))
+    {
+        return Ok(Ok((view, survey)));
+    }
+    log::info!("the plan deletes or changes records: reading the zone in full, not the cache");
+    let view = zone.read_fresh().map_err(|e| {
+        summary.note_stats(&zone.close());
+        Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
+    })?;
+    Ok(survey_of(&view).map(|s| (view, s)))
 }
 
 /// Whether a plan deletes or changes a record.

@@ -27,12 +27,12 @@ const MAX_PAGES: usize = 100_000;
 
 /// One HTTP exchange's outcome that the caller gets to interpret.
 #[derive(Debug)]
-struct Reply {
+pub(super) struct Reply {
     status: u16,
     links: Vec<String>,
     content_type: Option<String>,
     ratelimit: RateLimit,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Reply {
@@ -40,7 +40,7 @@ impl Reply {
         describe_body(self.status, self.content_type.as_deref(), &self.body)
     }
 
-    fn is_success(&self) -> bool {
+    pub(super) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
@@ -57,7 +57,7 @@ impl Reply {
 #[derive(Clone)]
 pub struct Client {
     agent: Agent,
-    endpoint: Endpoint,
+    pub(super) endpoint: Endpoint,
     api_key: String,
     max_retries: u32,
     deadline: Option<Instant>,
@@ -67,7 +67,7 @@ pub struct Client {
     stats: Arc<Mutex<Stats>>,
     /// While set, a transport failure or a 5xx is not retried (see
     /// [`Client::request_unanswered_once`]).
-    unanswered_once: bool,
+    pub(super) unanswered_once: bool,
     /// Whether "pacing stopped the run" was said (once per run).
     pacing_warned: Arc<std::sync::atomic::AtomicBool>,
     /// Where the run side keeps the pacing estimates, for messages.
@@ -377,7 +377,7 @@ impl Client {
         locked(&self.pacer).effective_rate(method)
     }
 
-    fn record_url(&self, zone: &str, domain: &str, rtype: &str) -> String {
+    pub(super) fn record_url(&self, zone: &str, domain: &str, rtype: &str) -> String {
         self.endpoint.url(&format!(
             "zones/{}/{}/{}",
             path_segment(zone),
@@ -474,18 +474,13 @@ impl Client {
     /// Sends one logical request with pacing, retries and deadline checks.
     /// Returns the reply for any status that is not retried (2xx, 3xx, 4xx
     /// other than 429); errors once retries are exhausted.
-    fn request(&mut self, method: &str, url: &str, body: Option<&[u8]>) -> Result<Reply, Ns1Error> {
+    pub(super) fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Reply, Ns1Error> {
         self.request_keyed(method, method, url, body.map(|b| (b, "application/json")))
-    }
-
-    /// [`Client::request`] that gives up at once, without a retry, when
-    /// the request may have been carried out but its reply was lost (a
-    /// transport failure or a 5xx): the caller checks before sending again.
-    fn request_unanswered_once(&mut self, method: &str, url: &str) -> Result<Reply, Ns1Error> {
-        self.unanswered_once = true;
-        let r = self.request_keyed(method, method, url, None);
-        self.unanswered_once = false;
-        r
     }
 
     /// A deadline met while waiting for a rate-limit token: the error says
@@ -534,7 +529,7 @@ impl Client {
     /// [`Client::request`] with the pacing bucket named `bucket` (the
     /// method, or e.g. `PUT import` for an endpoint with its own bucket)
     /// and a body with its content type.
-    fn request_keyed(
+    pub(super) fn request_keyed(
         &mut self,
         method: &str,
         bucket: &str,
@@ -680,7 +675,7 @@ impl Client {
 
     /// Maps a non-2xx reply (after the caller's own special cases) to an
     /// error.
-    fn fail(&self, method: &str, url: &str, zone: &str, reply: &Reply) -> Ns1Error {
+    pub(super) fn fail(&self, method: &str, url: &str, zone: &str, reply: &Reply) -> Ns1Error {
         let path = self.endpoint.path_of(url).to_string();
         let message = reply.message();
         match reply.status {
@@ -766,95 +761,11 @@ impl Client {
     }
 }
 
-/// One record as `GET zones/:zone/:domain/:type` gives it: what a write
-/// fallback checks before it touches the record.
-#[derive(Debug)]
-struct FoundRecord {
-    answers: Vec<String>,
-    link: Option<String>,
-    tier: Option<u32>,
-}
-
-impl FoundRecord {
-    /// Neither linked nor advanced.
-    fn is_plain(&self) -> bool {
-        self.link.as_deref().is_none_or(str::is_empty) && self.tier.is_none_or(|t| t <= 1)
-    }
-
-    /// The same answers as `expected` (normalized short answers), by meaning.
-    fn same_answers(&self, rtype: &str, expected: &[String]) -> bool {
-        let norm = |v: &[String]| {
-            let mut v: Vec<String> = v
-                .iter()
-                .map(|a| super::rdata::normalize_short_answer(rtype, a))
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        };
-        !expected.is_empty() && norm(&self.answers) == norm(expected)
-    }
-}
-
-impl Client {
-    /// The record, or `None` when it does not exist.
-    fn get_record(
-        &mut self,
-        zone: &str,
-        domain: &str,
-        rtype: &str,
-    ) -> Result<Option<FoundRecord>, Ns1Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            answer: Vec<serde_json::Value>,
-        }
-        #[derive(Deserialize)]
-        struct Body {
-            #[serde(default)]
-            answers: Vec<Answer>,
-            #[serde(default)]
-            link: Option<serde_json::Value>,
-            #[serde(default)]
-            tier: Option<u32>,
-        }
-        let url = self.record_url(zone, domain, rtype);
-        let reply = self.request("GET", &url, None)?;
-        if record_missing(&reply) {
-            return Ok(None);
-        }
-        if !reply.is_success() {
-            return Err(self.fail("GET", &url, zone, &reply));
-        }
-        let body: Body = serde_json::from_slice(&reply.body).map_err(|e| Ns1Error::Protocol {
-            method: "GET".to_string(),
-            path: self.endpoint.path_of(&url).to_string(),
-            detail: format!("record body is not the expected JSON ({e})"),
-        })?;
-        let text = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        Ok(Some(FoundRecord {
-            answers: body
-                .answers
-                .iter()
-                .map(|a| a.answer.iter().map(text).collect::<Vec<_>>().join(" "))
-                .collect(),
-            link: match body.link {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(s)) => Some(s),
-                Some(other) => Some(other.to_string()),
-            },
-            tier: body.tier,
-        }))
-    }
-}
-
 fn already_exists(reply: &Reply) -> bool {
     matches!(reply.status, 400 | 409) && reply.says("already exists")
 }
 
-fn record_missing(reply: &Reply) -> bool {
+pub(super) fn record_missing(reply: &Reply) -> bool {
     reply.status == 404 && !reply.says("zone not found")
 }
 

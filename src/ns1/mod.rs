@@ -22,6 +22,7 @@ mod error;
 pub mod link;
 pub mod pacing;
 pub mod rdata;
+mod record;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
