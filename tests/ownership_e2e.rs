@@ -694,3 +694,55 @@ fn a_pinned_serial_never_overwrites_an_advanced_record() {
     let r = recs.iter().find(|r| r.0 == web && r.1 == "A").unwrap();
     assert_eq!(r.3, was.iter().map(|s| s.to_string()).collect::<Vec<_>>());
 }
+
+/// An upgrade from 0.2.0 racing another cluster's claim: the listing (the
+/// cache, its serial pinned) still shows 0.2.0's marker, but another
+/// cluster has put its own claim there since. The run reads the marker
+/// again right before upgrading it, finds the other claim, writes
+/// nothing at all and exits 5.
+#[test]
+fn a_0_2_0_marker_replaced_by_another_claim_since_the_listing_is_not_overwritten() {
+    let env = Env::unclaimed("upgrade-race");
+    let name = format!("_mesos2ns1.{DOMAIN}");
+    env.ns1.insert(
+        &name,
+        "TXT",
+        3600,
+        &[&format!(
+            "mesos2ns1 owns the A, AAAA and SRV records below {DOMAIN}"
+        )],
+    );
+    let state = env.serve(2, &[("web", 0, 1)]);
+    for ((n, t), a) in expected(&state, DOMAIN) {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        env.ns1.insert(&n, &t, 60, &a);
+    }
+    // 0.2.0's state dir.
+    let state_dir = env.dir.path().join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(
+        state_dir.join("memory.json"),
+        r#"{"last_good":{"agents":2,"running_tasks":1},"samples":[]}"#,
+    )
+    .unwrap();
+    // `plan` reads the zone in full and keeps the listing as the cache.
+    let out = env.run("plan", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let serial = env.ns1.serial();
+    let theirs = marker_text(DOMAIN, "prod-east");
+    env.ns1.insert(&name, "TXT", 3600, &[&theirs]);
+    env.ns1.set_serial(serial);
+    env.ns1.clear_log();
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("prod-east"), "{}", text(&out));
+    let log = env.ns1.log();
+    assert!(writes(&log).is_empty(), "{log:#?}");
+    let on_marker: Vec<&str> = on_path(&log, &name, "TXT")
+        .iter()
+        .map(|r| r.method.as_str())
+        .collect();
+    assert_eq!(on_marker, vec!["GET"]);
+    assert_eq!(markers(&env.ns1, DOMAIN), vec![vec![theirs]]);
+}
