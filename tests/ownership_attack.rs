@@ -78,3 +78,80 @@ fn seeding_does_not_take_peoples_service_records_beside_leader_tcp() {
     }
     assert_eq!(owned_records(&env.ns1, DOMAIN), want);
 }
+
+/// This host's first non-loopback IPv4 address.
+fn local_ipv4() -> Option<std::net::Ipv4Addr> {
+    if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .filter_map(|i| match i.ip() {
+            std::net::IpAddr::V4(v4) if !v4.is_loopback() => Some(v4),
+            _ => None,
+        })
+        .next()
+}
+
+/// `--only-if-leader` on two masters, each with its own state dir: M2
+/// leads and publishes, M1 leads for a while (M2 only watches) and
+/// publishes a new app, then M2 leads again with the ledger it had. The
+/// app M1 published is this cluster's: M2 keeps it current (its task
+/// moved) and removes it when it goes, with no `adopt`.
+#[test]
+fn failover_back_to_a_master_with_an_old_ledger_keeps_what_the_other_published() {
+    let Some(here) = local_ipv4() else {
+        eprintln!("no non-loopback IPv4 address here: --only-if-leader not exercised");
+        return;
+    };
+    let env = Env::new("atk-failback");
+    let id = env.cluster_id();
+    let file = env.dir.path().join("state.json");
+    let serve = |leader: &str, tasks: &[(&str, usize, usize)]| {
+        let s = cluster(leader, 3, tasks);
+        std::fs::write(&file, s.to_string()).unwrap();
+        s
+    };
+    let args = |state: &str, extra: &[&str]| {
+        let mut a = args_with_state(&env, "sync", state, extra);
+        let i = a.iter().position(|x| x == "--masters").unwrap();
+        a.drain(i..i + 2);
+        a.extend([
+            "--state-file".to_string(),
+            file.display().to_string(),
+            "--cluster-id".to_string(),
+            id.clone(),
+            "--remove-after".to_string(),
+            "0".to_string(),
+            "--settle".to_string(),
+            "0".to_string(),
+            "--max-change-percent".to_string(),
+            "100".to_string(),
+        ]);
+        a
+    };
+    let m2 = args("m2", &["--only-if-leader"]);
+    let m1_host = "192.0.2.1:5050";
+    let m2_host = format!("{here}:5050");
+    // M2 leads.
+    serve(&m2_host, &[("web", 0, 1)]);
+    let out = run_args_at(&env.dir, T0, &m2);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // M1 leads (its own host's run; here without --only-if-leader); M2 watches.
+    serve(m1_host, &[("web", 0, 1), ("api", 1, 2)]);
+    let out = run_args_at(&env.dir, T0 + 60.0, &m2);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not the leading master"));
+    let out = run_args_at(&env.dir, T0 + 61.0, &args("m1", &[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run_args_at(&env.dir, T0 + 120.0, &m2);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // M2 leads again; the api task moved to another agent.
+    let s = serve(&m2_host, &[("web", 0, 1), ("api", 2, 2)]);
+    let out = run_args_at(&env.dir, T0 + 180.0, &m2);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned_records(&env.ns1, DOMAIN), expected(&s, DOMAIN));
+    // And the app goes.
+    let s = serve(&m2_host, &[("web", 0, 1)]);
+    let out = run_args_at(&env.dir, T0 + 240.0, &m2);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned_records(&env.ns1, DOMAIN), expected(&s, DOMAIN));
+}
