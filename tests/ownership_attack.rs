@@ -155,3 +155,37 @@ fn failover_back_to_a_master_with_an_old_ledger_keeps_what_the_other_published()
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned_records(&env.ns1, DOMAIN), expected(&s, DOMAIN));
 }
+
+/// `adopt` previews an unclaimed domain; before `adopt --yes`, another
+/// cluster claims it. The `--yes` must not overwrite a claim the
+/// operator was never shown: it writes nothing and says why.
+#[test]
+fn adopt_yes_does_not_take_over_a_claim_made_after_its_preview() {
+    let env = Env::unclaimed("atk-adopt-race");
+    env.serve(2, &[("web", 0, 1)]);
+    env.ns1
+        .insert(&format!("hand.{DOMAIN}"), "A", 300, &["192.0.2.7"]);
+    let out = run_args_at(&env.dir, T0, &env.args("adopt", &[]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // Another cluster claims the domain meanwhile.
+    let theirs = marker_text(DOMAIN, "other-cluster");
+    env.ns1
+        .insert(&format!("_mesos2ns1.{DOMAIN}"), "TXT", 3600, &[&theirs]);
+    env.ns1.clear_log();
+    let out = run_args_at(&env.dir, T0 + 60.0, &env.args("adopt", &["--yes"]));
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(writes(&env.ns1.log()).is_empty(), "{:#?}", env.ns1.log());
+    let marker: Vec<Vec<String>> = env
+        .ns1
+        .records()
+        .into_iter()
+        .filter(|r| r.0 == format!("_mesos2ns1.{DOMAIN}"))
+        .map(|r| r.3)
+        .collect();
+    assert_eq!(marker, vec![vec![theirs]]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("other-cluster"),
+        "{}",
+        text(&out)
+    );
+}
