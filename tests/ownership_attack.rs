@@ -214,3 +214,46 @@ fn lifting_an_exclusion_resumes_without_adopt() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned_records(&env.ns1, DOMAIN), expected(&s, DOMAIN));
 }
+
+/// Odd marker text (case, spaces around `=`) still names this cluster,
+/// and a nested marker written in upper case with a trailing dot still
+/// bounds ownership: a fresh state dir seeds nothing below it and
+/// deletes nothing there.
+#[test]
+fn odd_marker_text_and_an_upper_case_nested_marker_hold() {
+    let env = Env::unclaimed("atk-odd-marker");
+    let s = env.serve(2, &[("web", 0, 1)]);
+    let id = env.cluster_id().to_ascii_uppercase();
+    env.ns1.insert(
+        &format!("_mesos2ns1.{DOMAIN}"),
+        "TXT",
+        3600,
+        &[&format!("MESOS2NS1 Cluster = {id} owns it")],
+    );
+    env.ns1.insert(
+        &format!("_MESOS2NS1.Marathon.{}.", DOMAIN.to_ascii_uppercase()),
+        "TXT",
+        3600,
+        &["mesos2ns1 cluster=nested owns the A, AAAA and SRV records below it"],
+    );
+    let theirs = format!("db.x.marathon.{DOMAIN}");
+    env.ns1.insert(&theirs, "A", 60, &["192.0.2.50"]);
+    let out = run_args_at(
+        &env.dir,
+        T0,
+        &env.args("sync", &["--remove-after", "0", "--settle", "0"]),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(env.ns1.log().iter().all(|r| r.method != "DELETE"));
+    assert!(env.ns1.records().iter().any(|r| r.0 == theirs));
+    // Everything of the cluster's outside marathon.D is published.
+    let want: std::collections::BTreeMap<_, _> = expected(&s, DOMAIN)
+        .into_iter()
+        .filter(|((n, _), _)| !n.ends_with(&format!("marathon.{DOMAIN}")))
+        .collect();
+    let got: std::collections::BTreeMap<_, _> = owned_records(&env.ns1, DOMAIN)
+        .into_iter()
+        .filter(|((n, _), _)| !n.ends_with(&format!("marathon.{DOMAIN}")))
+        .collect();
+    assert_eq!(got, want);
+}
