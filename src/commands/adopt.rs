@@ -105,15 +105,7 @@ pub fn adopt(
             ),
         ));
     };
-    if !shown.contains(&claim_line) {
-        return Err(Fail::new(
-            Exit::Refused,
-            format!(
-                "adopt --yes: the claim on {own_domain} changed since the preview (now: {}); nothing was written: run `mesos2ns1 adopt` again to see what adopting does now",
-                claim_said(&found)
-            ),
-        ));
-    }
+    claim_unchanged(&shown, &claim_line, &own_domain)?;
     let before = removals.changes.len();
     removals.changes.retain(|c| shown.contains(&c.to_string()));
     if removals.changes.len() < before {
@@ -165,6 +157,23 @@ pub fn adopt(
         summary.reason
     );
     Ok(exit)
+}
+
+/// `adopt --yes` takes over only the claim its preview showed.
+fn claim_unchanged(
+    shown: &std::collections::HashSet<String>,
+    claim_line: &str,
+    own_domain: &str,
+) -> Result<(), Fail> {
+    if shown.contains(claim_line) {
+        return Ok(());
+    }
+    Err(Fail::new(
+        Exit::Refused,
+        format!(
+            "adopt --yes: the claim on {own_domain} changed since the preview ({claim_line}); nothing was written: run `mesos2ns1 adopt` again to see what adopting does now"
+        ),
+    ))
 }
 
 /// The claim found, in the words the preview keeps.
