@@ -191,13 +191,15 @@ fn adopt_yes_does_not_take_over_a_claim_made_after_its_preview() {
 }
 
 /// The tool publishes `web`; an operator excludes it for a while, then
-/// lifts the exclusion. The record is still the one the tool published:
-/// the tool should keep it current again without `adopt`. Today the
-/// ledger forgets excluded keys, so it is a collision (exit 3) until
-/// `adopt --yes`.
+/// lifts the exclusion. While excluded the record is hands-off, and
+/// anyone may have changed it: the tool cannot tell it is still the one it
+/// published. Decision: lifting an exclusion hands nothing back by
+/// itself. A record that then differs from what the cluster produces is a
+/// collision (exit 3, left as it is, the message names `adopt`), and
+/// `adopt --yes` is the operator's act that hands it back; from then on the
+/// tool keeps it current.
 #[test]
-#[ignore = "design: should an exclusion make the ledger forget what the tool published? Keeping the key lets a lifted exclusion resume (the operator's act), forgetting it needs adopt; coordinator to decide"]
-fn lifting_an_exclusion_resumes_without_adopt() {
+fn lifting_an_exclusion_needs_adopt_to_hand_the_record_back() {
     let env = Env::new("atk-exclude");
     env.serve(2, &[("web", 0, 1)]);
     let base = ["--remove-after", "0", "--settle", "0"];
@@ -209,8 +211,31 @@ fn lifting_an_exclusion_resumes_without_adopt() {
     let out = run_args_at(&env.dir, T0 + 60.0, &env.args("sync", &ex));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // The task moves; the exclusion is lifted.
+    let before: Vec<_> = env
+        .ns1
+        .records()
+        .into_iter()
+        .filter(|r| r.0 == web)
+        .collect();
     let s = env.serve(2, &[("web", 1, 1)]);
     let out = run_args_at(&env.dir, T0 + 120.0, &env.args("sync", &base));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("adopt"), "{}", text(&out));
+    let after: Vec<_> = env
+        .ns1
+        .records()
+        .into_iter()
+        .filter(|r| r.0 == web)
+        .collect();
+    assert_eq!(before, after, "a collision is left as it is");
+    // The operator's act hands it back; the next sync converges.
+    let out = run_args_at(&env.dir, T0 + 180.0, &env.args("adopt", &base));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let mut yes = base.to_vec();
+    yes.push("--yes");
+    let out = run_args_at(&env.dir, T0 + 181.0, &env.args("adopt", &yes));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run_args_at(&env.dir, T0 + 240.0, &env.args("sync", &base));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned_records(&env.ns1, DOMAIN), expected(&s, DOMAIN));
 }
