@@ -87,8 +87,12 @@ pub fn adopt(
         Claim::Legacy => "the 0.2.0 claim and ".to_string(),
         _ => String::new(),
     };
+    // The claim the preview showed is part of what `--yes` does: one
+    // made in between (another cluster's) is not taken over unseen.
+    let claim_line = format!("claim found: {}", claim_said(&found));
     if !yes {
-        return preview(ctx, &own_domain, &removals, &handover, &takeover, summary);
+        let said = [takeover.as_str(), claim_line.as_str()];
+        return preview(ctx, &own_domain, &removals, &handover, said, summary);
     }
     // Only what the last preview listed, to the letter (same answers and
     // TTL), and only if that preview is recent and of this domain.
@@ -101,6 +105,7 @@ pub fn adopt(
             ),
         ));
     };
+    claim_unchanged(&shown, &claim_line, &own_domain)?;
     let before = removals.changes.len();
     removals.changes.retain(|c| shown.contains(&c.to_string()));
     if removals.changes.len() < before {
@@ -154,6 +159,33 @@ pub fn adopt(
     Ok(exit)
 }
 
+/// `adopt --yes` takes over only the claim its preview showed.
+fn claim_unchanged(
+    shown: &std::collections::HashSet<String>,
+    claim_line: &str,
+    own_domain: &str,
+) -> Result<(), Fail> {
+    if shown.contains(claim_line) {
+        return Ok(());
+    }
+    Err(Fail::new(
+        Exit::Refused,
+        format!(
+            "adopt --yes: the claim on {own_domain} changed since the preview ({claim_line}); nothing was written: run `mesos2ns1 adopt` again to see what adopting does now"
+        ),
+    ))
+}
+
+/// The claim found, in the words the preview keeps.
+fn claim_said(found: &Claim) -> String {
+    match found {
+        Claim::None => "none".to_string(),
+        Claim::Ours => "this cluster".to_string(),
+        Claim::Legacy => "a 0.2.0 marker".to_string(),
+        Claim::Foreign(ids) => format!("cluster {}", ids.join(", ")),
+    }
+}
+
 /// Only the removals of a plan: the next sync makes the additions.
 fn removals(raw: &Plan) -> Plan {
     let mut removals = raw.clone();
@@ -173,12 +205,13 @@ fn preview(
     own_domain: &str,
     removals: &Plan,
     handover: &[String],
-    takeover: &str,
+    [takeover, claim_line]: [&str; 2],
     summary: &mut Summary,
 ) -> Result<Exit, Fail> {
     let n = removals.changes.len();
     let mut lines: Vec<String> = removals.changes.iter().map(|c| c.to_string()).collect();
     lines.extend(handover.iter().cloned());
+    lines.push(claim_line.to_string());
     state_dir::save_adopt_preview(&ctx.cfg.state_dir, own_domain, text::now(), &lines)
         .map_err(|e| Fail::new(Exit::Failed, format!("cannot save the adopt preview: {e}")))?;
     summary.pending = n;

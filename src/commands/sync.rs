@@ -218,6 +218,16 @@ fn not_the_leader(
     safety
         .save(&cfg.state_dir)
         .map_err(|e| Fail::new(Exit::Failed, format!("cannot save the safety state: {e}")))?;
+    // The leader publishes meanwhile: this host's ledger no longer knows
+    // what the cluster published. Dropped, it is seeded again (under the
+    // cluster's marker) the day this host leads, instead of taking the
+    // other master's records for people's.
+    if !state_dir::remove_ledger(&cfg.state_dir) {
+        log::warn!(
+            "could not remove the ledger of a master that does not lead ({}); it may not know what the leader published",
+            cfg.state_dir.join(state_dir::LEDGER_FILE).display()
+        );
+    }
     summary.reason = format!("this host is not the leading master ({leader_ip}); nothing to do");
     Ok(Exit::Ok)
 }

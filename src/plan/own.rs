@@ -419,7 +419,9 @@ pub fn fits_grammar(
 
 /// The framework labels of the cluster's names: the label just below the
 /// domain (or just below `slave.domain`) of each name with a label left
-/// of it.
+/// of it. A label starting with `_` is never a framework's (Mesos-DNS
+/// turns `_` into `-` in framework names): `_leader._tcp.domain` does not
+/// make `_tcp` a framework, so people's `_sip._tcp.domain` is not seeded.
 pub fn framework_labels<'a>(
     names: impl Iterator<Item = &'a str>,
     domain: &str,
@@ -431,10 +433,15 @@ pub fn framework_labels<'a>(
         };
         let labels: Vec<&str> = rel.split('.').collect();
         let n = labels.len();
-        if n >= 3 && labels[n - 1] == "slave" {
-            out.insert(labels[n - 2].to_string());
+        let fw = if n >= 3 && labels[n - 1] == "slave" {
+            labels[n - 2]
         } else if n >= 2 && labels[n - 1] != "slave" {
-            out.insert(labels[n - 1].to_string());
+            labels[n - 1]
+        } else {
+            continue;
+        };
+        if !fw.starts_with('_') {
+            out.insert(fw.to_string());
         }
     }
     out
