@@ -9,6 +9,7 @@
 
 pub mod adopt;
 pub mod check;
+pub mod claim;
 pub mod records;
 pub mod sync;
 
