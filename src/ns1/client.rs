@@ -12,6 +12,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 use super::error::{Ns1Error, describe_body};
 use super::link::{Endpoint, parse_next_link};
 use super::pacing::{Pacer, PacingState, RateLimit, RateLimitHeaders, backoff_delay};
+mod zones;
 use super::rdata::{normalize_name, record_body};
 use super::{Ns1Api, Ns1Options, Stats, ZoneListing, ZoneRecord};
 
@@ -880,19 +881,7 @@ impl Ns1Api for Client {
     }
 
     fn create_zone(&mut self, zone: &str) -> Result<(), Ns1Error> {
-        let zone = normalize_name(zone);
-        let body = serde_json::json!({ "zone": zone }).to_string();
-        let url = self.endpoint.url(&format!("zones/{}", path_segment(&zone)));
-        let reply = self.request_keyed(
-            "PUT",
-            "PUT zone",
-            &url,
-            Some((body.as_bytes(), "application/json")),
-        )?;
-        if reply.is_success() {
-            return Ok(());
-        }
-        Err(self.fail("PUT", &url, &zone, &reply))
+        self.put_new_zone(zone)
     }
 
     fn fork(&self) -> Option<Box<dyn Ns1Api>> {
