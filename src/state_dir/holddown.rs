@@ -50,6 +50,22 @@ struct File {
     held: BTreeMap<String, String>,
 }
 
+/// [`File`] as written: borrowed from the clocks, no key copied.
+#[derive(Serialize)]
+struct FileOut<'a> {
+    format: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed: Option<f64>,
+    intervals: &'a [f64],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rebuilt: Option<f64>,
+    records: Vec<Group<&'a str>>,
+    answers: Vec<Group<(&'a str, Vec<&'a str>)>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    odd_answers: BTreeMap<&'a str, f64>,
+    held: BTreeMap<&'a str, &'a str>,
+}
+
 /// `(since, check)` groups of `map`, oldest first, each key taken from
 /// `held` when it is there.
 fn groups<'a>(
@@ -78,49 +94,43 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
         .collect();
     let records = groups(&clocks.records, &mut held)
         .into_iter()
-        .map(|(t, c, keys)| {
-            (
-                t,
-                c.to_string(),
-                keys.into_iter().map(String::from).collect(),
-            )
-        })
+        .map(|(t, c, keys)| (t, c.to_string(), keys))
         .collect();
     let mut odd_answers = BTreeMap::new();
     let mut answers = Vec::new();
     for (t, c, keys) in groups(&clocks.answers, &mut held) {
         // Keys are sorted, so one record's answers are next to each other.
-        let mut per_record: Vec<(String, Vec<String>)> = Vec::new();
+        let mut per_record: Vec<(&str, Vec<&str>)> = Vec::new();
         for key in keys {
-            let mut parts = key.splitn(3, ' ');
-            let (Some(name), Some(rtype), Some(answer)) =
-                (parts.next(), parts.next(), parts.next())
+            // `name TYPE answer`: the record is the key up to its second
+            // space.
+            let Some(cut) = key
+                .match_indices(' ')
+                .nth(1)
+                .map(|(i, _)| i)
+                .filter(|&i| key[..i].contains(' '))
             else {
-                odd_answers.insert(key.to_string(), t);
+                odd_answers.insert(key, t);
                 continue;
             };
-            let record = format!("{name} {rtype}");
+            let (record, answer) = (&key[..cut], &key[cut + 1..]);
             match per_record.last_mut() {
-                Some((r, list)) if *r == record => list.push(answer.to_string()),
-                _ => per_record.push((record, vec![answer.to_string()])),
+                Some((r, list)) if *r == record => list.push(answer),
+                _ => per_record.push((record, vec![answer])),
             }
         }
         answers.push((t, c.to_string(), per_record));
     }
-    let file = File {
+    serde_json::to_vec(&FileOut {
         format: FORMAT,
         observed: clocks.observed,
-        intervals: clocks.intervals.clone(),
+        intervals: &clocks.intervals,
         rebuilt,
         records,
         answers,
         odd_answers,
-        held: held
-            .into_iter()
-            .map(|(k, c)| (k.to_string(), c.to_string()))
-            .collect(),
-    };
-    serde_json::to_vec(&file)
+        held,
+    })
 }
 
 /// Reads either form: the clocks, and the rebuild time (format 2 only).
