@@ -96,7 +96,7 @@ pub fn cut(s: &str, max: usize) -> Cow<'_, str> {
 /// so what a tally logs is bounded whatever the input.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
-    seen: Vec<(String, usize)>,
+    seen: Vec<(String, usize, Option<String>)>,
     index: std::collections::HashMap<String, usize>,
     more_items: usize,
 }
@@ -108,11 +108,17 @@ impl Tally {
     /// One more item that `warning` is about (build the warning from
     /// [`quote`]d values).
     pub fn note(&mut self, warning: String) {
+        self.note_item(warning, None);
+    }
+
+    /// [`Tally::note`], naming the first item a warning is about (e.g. the
+    /// task) in its line.
+    pub fn note_item(&mut self, warning: String, item: Option<&str>) {
         if let Some(&i) = self.index.get(&warning) {
             self.seen[i].1 += 1;
         } else if self.seen.len() < Self::MAX_DISTINCT {
             self.index.insert(warning.clone(), self.seen.len());
-            self.seen.push((warning, 1));
+            self.seen.push((warning, 1, item.map(quote)));
         } else {
             // A distinct warning past the bound is not kept (so it cannot
             // be told from another): only its item is counted.
@@ -129,7 +135,10 @@ impl Tally {
         let mut out: Vec<String> = self
             .seen
             .iter()
-            .map(|(w, n)| format!("{w} ({n} {items})"))
+            .map(|(w, n, first)| match first {
+                Some(f) => format!("{w} ({n} {items}, first {f})"),
+                None => format!("{w} ({n} {items})"),
+            })
             .collect();
         if self.more_items > 0 {
             out.push(format!(

@@ -326,12 +326,15 @@ fn task_records(
     let within = total <= opts.max_task_ports as u64;
     if !within {
         set.tasks_over_port_bound += 1;
-        set.notes.note(format!(
-            "tasks of framework {} have more ports than the {} allowed \
-             (--max-task-ports): their SRV records are skipped",
-            crate::text::quote(&fw.name),
-            opts.max_task_ports
-        ));
+        set.notes.note_item(
+            format!(
+                "tasks of framework {} have more ports than the {} allowed \
+                 (--max-task-ports): their SRV records are skipped",
+                crate::text::quote(&fw.name),
+                opts.max_task_ports
+            ),
+            Some(&task.id),
+        );
     }
     let ports: Vec<i64> = if within {
         ranges.iter().collect()
