@@ -123,6 +123,12 @@ impl<'a> Session<'a> {
         applied
     }
 
+    /// Changes the deadline of the requests to come (a follower's passes
+    /// each have their own).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.client.set_deadline(deadline);
+    }
+
     /// The client's request figures so far.
     pub fn stats(&self) -> Stats {
         self.client.stats()

@@ -61,6 +61,7 @@ pub struct Client {
     api_key: String,
     max_retries: u32,
     deadline: Option<Instant>,
+    stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     backoff_base: Duration,
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
@@ -318,6 +319,7 @@ impl Client {
             api_key: opts.api_key,
             max_retries: opts.max_retries,
             deadline: opts.deadline,
+            stop: opts.stop,
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
@@ -372,8 +374,10 @@ impl Client {
 
     /// Sleeps `d` unless that would end past the deadline.
     fn sleep_checked(&self, method: &str, path: &str, d: Duration) -> Result<(), Ns1Error> {
-        if let Some(deadline) = self.deadline
-            && Instant::now() + d > deadline
+        if self.stopping()
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() + d > deadline)
         {
             debug!("NS1 {method} {path}: a {d:?} wait would pass the deadline");
             return Err(Ns1Error::Deadline {
@@ -381,10 +385,28 @@ impl Client {
                 path: path.to_string(),
             });
         }
-        if !d.is_zero() {
-            thread::sleep(d);
+        // In slices, so that a stop request is seen within 100 ms.
+        let end = Instant::now() + d;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            if self.stopping() {
+                return Err(Ns1Error::Deadline {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                });
+            }
+            thread::sleep(left.min(Duration::from_millis(100)));
         }
-        Ok(())
+    }
+
+    /// Whether the stop flag ([`crate::ns1::Ns1Options::stop`]) is set.
+    fn stopping(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     fn send_once(
@@ -480,6 +502,13 @@ impl Client {
                 self.sleep_checked(method, &path, wait)?;
             }
             let timeout = match self.deadline {
+                _ if self.stopping() => {
+                    debug!("NS1 {method} {path}: stopping, not sending");
+                    return Err(Ns1Error::Deadline {
+                        method: method.to_string(),
+                        path,
+                    });
+                }
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
