@@ -402,6 +402,18 @@ impl Client {
         }
     }
 
+    /// [`Ns1Error::Deadline`] once the stop flag is set: no request begins.
+    fn not_stopping(&self, method: &str, path: &str) -> Result<(), Ns1Error> {
+        if !self.stopping() {
+            return Ok(());
+        }
+        debug!("NS1 {method} {path}: stopping, not sending");
+        Err(Ns1Error::Deadline {
+            method: method.to_string(),
+            path: path.to_string(),
+        })
+    }
+
     /// Whether the stop flag ([`crate::ns1::Ns1Options::stop`]) is set.
     fn stopping(&self) -> bool {
         self.stop
@@ -501,14 +513,8 @@ impl Client {
                 debug!("NS1 {method} {path}: pacing, waiting {wait:?} for a rate-limit token");
                 self.sleep_checked(method, &path, wait)?;
             }
+            self.not_stopping(method, &path)?;
             let timeout = match self.deadline {
-                _ if self.stopping() => {
-                    debug!("NS1 {method} {path}: stopping, not sending");
-                    return Err(Ns1Error::Deadline {
-                        method: method.to_string(),
-                        path,
-                    });
-                }
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
