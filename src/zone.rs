@@ -123,10 +123,13 @@ impl<'a> Session<'a> {
         applied
     }
 
-    /// Changes the deadline of the requests to come (a follower's passes
-    /// each have their own).
-    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+    /// Starts another pass on a long-lived session (a follower's): the
+    /// requests to come end by `deadline`, and whether this pass writes is
+    /// counted afresh (so a pass that writes nothing leaves the listing
+    /// cache trusted, as a sync run that writes nothing does).
+    pub fn begin_pass(&mut self, deadline: Option<Instant>) {
         self.client.set_deadline(deadline);
+        self.wrote = false;
     }
 
     /// The client's request figures so far.

@@ -510,7 +510,7 @@ impl Follower<'_> {
             now: text::now(),
             deadline: started + cfg.deadline,
         };
-        self.zone.set_deadline(Some(ctx.deadline));
+        self.zone.begin_pass(Some(ctx.deadline));
         let view = self.zone.read().map_err(|e| {
             summary.note_stats(&self.zone.close());
             Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
