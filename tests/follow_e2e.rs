@@ -503,3 +503,37 @@ fn an_agent_or_framework_missing_for_a_batch_deletes_nothing() {
     assert_eq!(owned(&env.ns1), zone);
     assert_eq!(zone, expected(&state, DOMAIN));
 }
+
+#[test]
+fn follow_waits_for_a_run_that_holds_the_lock_and_refuses_a_state_file() {
+    let env = Env::new("follow-wait");
+    env.master
+        .set_state(cluster_state(&env.master.addr(), 1, 2).to_string());
+    let dir = env.dir.path().join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.join("lock")).unwrap();
+    lock.try_lock().unwrap();
+    let mut f = Follower::start(&env, &[], "0");
+    eventually("says it waits", CONVERGE, &f, || {
+        f.output().contains("another run holds the lock")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(env.ns1.log().is_empty(), "{}", f.output());
+    lock.unlock().unwrap();
+    converges(&env, &env.master, &f, "after the lock was released");
+    assert_eq!(f.terminate().0, Some(0));
+
+    let file = env
+        .dir
+        .file("state.json", &env.master.state_json().to_string());
+    let out = env.run("follow", &["--state-file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--state-file cannot be followed"),
+        "{}",
+        text(&out)
+    );
+    let out = env.run("follow", &["--batch-interval=7200"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not between 0 and 3600"), "{}", text(&out));
+}
