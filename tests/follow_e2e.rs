@@ -535,5 +535,9 @@ fn follow_waits_for_a_run_that_holds_the_lock_and_refuses_a_state_file() {
     );
     let out = env.run("follow", &["--batch-interval=7200"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("not between 0 and 3600"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not between 0 and 3600"),
+        "{}",
+        text(&out)
+    );
 }
