@@ -409,6 +409,7 @@ impl Client {
                 return Err(Ns1Error::Deadline {
                     method: method.to_string(),
                     path: path.to_string(),
+                    pacing: None,
                 });
             }
             thread::sleep(left.min(Duration::from_millis(100)));
@@ -424,6 +425,7 @@ impl Client {
         Err(Ns1Error::Deadline {
             method: method.to_string(),
             path: path.to_string(),
+            pacing: None,
         })
     }
 
@@ -512,6 +514,10 @@ impl Client {
     /// pacing stopped the run (warned once a run), with the believed
     /// bucket and the file the estimate is kept in.
     fn pacing_stopped(&self, e: Ns1Error, bucket: &str, wait: Duration) -> Ns1Error {
+        // A stop request (a follower's SIGTERM) is not pacing's doing.
+        if self.stopping() {
+            return e;
+        }
         let Ns1Error::Deadline { method, path, .. } = e else {
             return e;
         };
