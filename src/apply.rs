@@ -265,7 +265,14 @@ fn send(client: &mut dyn Ns1Api, zone: &str, ttl: u32, change: &Change) -> Resul
     match change.action {
         Action::Create => client.create(zone, &change.name, rtype, ttl, answers),
         Action::Update => client.update(zone, &change.name, rtype, ttl, answers),
-        Action::Delete => client.delete(zone, &change.name, rtype),
+        Action::Delete => {
+            let expected = change
+                .old
+                .as_ref()
+                .map(|d| d.answers.as_slice())
+                .unwrap_or(&[]);
+            client.delete(zone, &change.name, rtype, expected)
+        }
     }
 }
 

@@ -258,6 +258,9 @@ pub struct Opts {
           num_args = 0..=1, default_missing_value = "true", require_equals = true,
           value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub only_if_leader: Option<bool>,
+    /// The identity this cluster claims its domain with, in the ownership marker (default: derived from the configured masters or ZooKeeper URL; recommended: set it) [config: clusterId]
+    #[arg(long, global = true, env = "MESOS2NS1_CLUSTER_ID", value_name = "ID")]
+    pub cluster_id: Option<String>,
 
     // ---- NS1 writes and reads ----
     /// Create the zone if it does not exist, with every record in one zone-file import [config: createZone]

@@ -97,6 +97,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub deadline: Duration,
     pub only_if_leader: bool,
+    /// `--cluster-id` [config: clusterId]: the identity the ownership
+    /// marker names; `None`: [`Config::derived_cluster_id`].
+    pub cluster_id: Option<String>,
     pub summary_json: bool,
     pub metrics_file: Option<PathBuf>,
     /// `--remove-after`, seconds.
@@ -157,6 +160,7 @@ struct FileValues {
     state_dir: Option<PathBuf>,
     deadline: Option<f64>,
     only_if_leader: Option<bool>,
+    cluster_id: Option<String>,
     metrics_file: Option<PathBuf>,
     max_task_ports: Option<u64>,
     max_records: Option<u64>,
@@ -372,6 +376,7 @@ fn parse_file(
             }
             "deadlineseconds" => f.deadline = Some(get_f64(k, v)?),
             "onlyifleader" => f.only_if_leader = Some(get_bool(k, v)?),
+            "clusterid" => f.cluster_id = Some(get_str(k, v)?),
             "metricsfile" => f.metrics_file = Some(get_str(k, v)?.into()),
             "maxtaskports" => f.max_task_ports = Some(get_u64(k, v)?),
             "maxrecords" => f.max_records = Some(get_u64(k, v)?),
@@ -386,6 +391,14 @@ fn parse_file(
         }
     }
     Ok(f)
+}
+
+pub use crate::mesos::derive_cluster_id;
+
+/// A configured cluster id, validated (see [`crate::mesos::valid_cluster_id`]).
+fn cluster_id(id: Option<String>) -> Result<Option<String>, ConfigError> {
+    id.map(|id| crate::mesos::valid_cluster_id(&id).map_err(ConfigError))
+        .transpose()
 }
 
 /// Validates a DNS name setting (`domain`, `zone`) and normalizes it.
@@ -716,6 +729,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             deadline: Duration::from_secs_f64(deadline),
             only_if_leader: opts.only_if_leader.or(file.only_if_leader).unwrap_or(false),
+            cluster_id: cluster_id(opts.cluster_id.clone().or(file.cluster_id))?,
             summary_json: opts.summary_json,
             metrics_file: opts.metrics_file.clone().or(file.metrics_file),
             remove_after,
@@ -740,6 +754,29 @@ impl Config {
             zk,
             zk_detection_timeout: Duration::from_secs(zk_detection_timeout),
         })
+    }
+
+    /// The cluster id the ownership marker names when none is configured:
+    /// `m-` and 12 hex digits of the SHA-256 of the sorted, normalized
+    /// (lower case, no scheme, no trailing `/`) masters list, one per line;
+    /// with no masters configured, of `zk:` and the ZooKeeper URL's sorted
+    /// hosts and path; with neither, of `file:` and the state file's path.
+    /// Every master of one cluster has the same list; two clusters with
+    /// copied configs read different masters.
+    pub fn derived_cluster_id(&self) -> String {
+        let zk = self
+            .zk
+            .as_ref()
+            .map(|z| (z.hosts.as_slice(), z.path.as_str()));
+        derive_cluster_id(&self.masters, zk, self.state_file.as_deref())
+    }
+
+    /// The cluster id to claim with when the state dir has not claimed
+    /// yet: the configured one, else [`Config::derived_cluster_id`].
+    pub fn configured_cluster_id(&self) -> String {
+        self.cluster_id
+            .clone()
+            .unwrap_or_else(|| self.derived_cluster_id())
     }
 
     /// Checks what `sync`, `plan` and `check` need beyond `records`.

@@ -15,6 +15,10 @@ pub enum Exit {
     Refused = 3,
     /// Changes remain (sync: failed or postponed; plan: pending).
     Remaining = 4,
+    /// The domain is claimed by another cluster (its ownership marker
+    /// names another cluster id, or is a 0.2.0 marker this state dir did
+    /// not write): nothing was written in it.
+    Claimed = 5,
 }
 
 /// An error that ends a run: its exit code and a one-line message.

@@ -57,6 +57,12 @@ pub struct Summary {
     pub unhealthy_tasks: usize,
     /// Running tasks left out by `--min-visibility`.
     pub not_visible_tasks: usize,
+    /// Records under the domain that the tool did not publish and the
+    /// cluster does not produce: left alone (`adopt --yes` removes them).
+    pub foreign: usize,
+    /// Desired records not written because a record the tool did not
+    /// publish holds the name (`adopt --yes` hands it over).
+    pub collisions: usize,
 }
 
 impl Summary {
@@ -106,6 +112,12 @@ impl Summary {
         if self.not_visible_tasks > 0 {
             s += &format!(" not_visible={}", self.not_visible_tasks);
         }
+        if self.foreign > 0 {
+            s += &format!(" foreign={}", self.foreign);
+        }
+        if self.collisions > 0 {
+            s += &format!(" collisions={}", self.collisions);
+        }
         if self.tasks_over_port_bound > 0 {
             s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
         }
@@ -138,6 +150,8 @@ impl Summary {
     pub fn note_plan(&mut self, raw: &Plan) {
         self.unchanged = raw.unchanged;
         self.owned = raw.owned;
+        self.foreign = raw.unowned.len();
+        self.collisions = raw.collisions.len();
     }
 
     /// The NS1 client's request figures so far.
@@ -269,6 +283,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::store::write_atomic_mode(dir, name, bytes, 0o644).map_err(|e| std::io::Error::other(e.0))
 }
 
+const NOT_OURS_HELP: &str = "Records under the domain the tool did not publish, left alone: foreign (the cluster does not produce them) and collision (it does).";
+
+fn not_ours(s: &Summary) -> [(&'static str, f64); 2] {
+    [
+        ("{kind=\"foreign\"}", s.foreign as f64),
+        ("{kind=\"collision\"}", s.collisions as f64),
+    ]
+}
+
+fn left_out(s: &Summary) -> [(&'static str, f64); 2] {
+    [
+        ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
+        ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
+    ]
+}
+
 /// A Prometheus node-exporter textfile, written atomically.
 pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
     write_atomic(path, render_metrics(s, m).as_bytes())
@@ -374,7 +404,7 @@ fn render_metrics(s: &Summary, m: &Memory) -> String {
     metric(
         "last_run_exit_code",
         "gauge",
-        "Exit code of the last run (0 ok, 1 failed, 2 config, 3 refused, 4 changes remain).",
+        "Exit code of the last run (0 ok, 1 failed, 2 config, 3 refused, 4 changes remain, 5 claimed by another cluster).",
         &[(&cmd, s.exit as f64)],
     );
     metric(
@@ -472,6 +502,12 @@ fn render_metrics(s: &Summary, m: &Memory) -> String {
         &[("", m.released_total as f64)],
     );
     metric(
+        "records_not_published_by_us",
+        "gauge",
+        NOT_OURS_HELP,
+        &not_ours(s),
+    );
+    metric(
         "cluster_agents",
         "gauge",
         "Agents in the last state read.",
@@ -481,10 +517,7 @@ fn render_metrics(s: &Summary, m: &Memory) -> String {
         "tasks_left_out",
         "gauge",
         "Running tasks left out of the records by the opt-in filters, by reason.",
-        &[
-            ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
-            ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
-        ],
+        &left_out(s),
     );
     metric(
         "cluster_running_tasks",

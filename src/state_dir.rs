@@ -12,10 +12,15 @@
 //! | `ns1-pacing.json` | JSON [`crate::ns1::PacingState`]: the NS1 rate-limit estimates | [`load_pacing`], [`save_pacing`] |
 //! | `ns1-listing-cache` | one JSON header line (version, zone, endpoint, serial, full-read time, trusted, count, SHA-256), then one JSON array of `[domain, type, ttl, tier, answers, link]` | [`load_cache`], [`save_cache`], [`distrust_cache`] |
 //! | `adopt-preview.json` | JSON `{"changes": [...], "domain": ..., "time": ...}`: what `adopt` showed, for `adopt --yes` | [`save_adopt_preview`], [`load_adopt_preview`] |
+//! | `claim.json` | JSON [`ClaimFile`] `{"domain": ..., "cluster": ..., "time": ...}`: the domain this state dir claimed and the cluster id it claimed with (sticky) | [`load_owned`], [`save_claim`] |
+//! | `published` | the ledger of published records: one text header line `mesos2ns1-published 1 <domain> <count> <sha256 hex of the body>`, then `count` sorted 8-byte big-endian keys ([`crate::plan::ledger_key`]); at most [`MAX_LEDGER_KEYS`] | [`load_owned`], [`save_ledger`] |
 //!
 //! A damaged `memory.json` or `holddown.json` holds every removal until it
 //! is fixed or `--force` starts over ([`load_safety`]); the pacing file, the
 //! listing cache and the preview are only ever hints (in doubt: ignored).
+//! A damaged `published` or `claim.json` is as if absent: the ledger is
+//! seeded again from the zone (only under this cluster's own marker), the
+//! claim from the marker; neither ever blocks a run.
 
 use crate::exit::{Exit, Fail};
 use crate::ns1::ZoneRecord;
@@ -157,6 +162,8 @@ pub struct Safety {
     pub clocks_ok: bool,
     /// Why a safety file could not be used (every removal is then held).
     pub damaged: Option<String>,
+    /// The claim and the ledger ([`load_owned`]; loaded by the command).
+    pub owned: Owned,
 }
 
 /// Loads the two safety files. A damaged file holds every removal
@@ -200,6 +207,7 @@ pub fn load_safety(dir: &Path, force: bool) -> Safety {
         } else {
             Some(damaged.join("; "))
         },
+        owned: Owned::default(),
     }
 }
 
@@ -425,6 +433,143 @@ pub fn distrust_cache(dir: &Path) -> Result<(), String> {
     let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     data.extend_from_slice(b"\n[]");
     store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
+}
+
+/// The claim file (`STATE_DIR/claim.json`).
+pub const CLAIM_FILE: &str = "claim.json";
+/// The published-record ledger (`STATE_DIR/published`).
+pub const LEDGER_FILE: &str = "published";
+/// Most keys a ledger holds: as many records as a cached listing (20 MB).
+pub const MAX_LEDGER_KEYS: u64 = MAX_CACHE_RECORDS;
+const LEDGER_MAGIC: &str = "mesos2ns1-published";
+
+/// The domain this state dir claimed, and with which cluster id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimFile {
+    pub domain: String,
+    pub cluster: String,
+    pub time: f64,
+}
+
+/// What the state dir knows of the tool's ownership of a domain.
+#[derive(Debug, Clone, Default)]
+pub struct Owned {
+    /// The claim this state dir made on the domain, if any.
+    pub claim: Option<ClaimFile>,
+    /// The ledger of published records of the domain; `None`: none yet,
+    /// or damaged (then `ledger_note` says why).
+    pub ledger: Option<crate::plan::Ledger>,
+    pub ledger_note: Option<String>,
+    /// Whether `memory.json` or `holddown.json` exists: this state dir has
+    /// synced before (a 0.2.0 state dir, when there is no claim file).
+    pub synced_before: bool,
+}
+
+/// Loads the claim and the ledger of `domain`. Anything in doubt is
+/// absent (with a note), never an error.
+pub fn load_owned(dir: &Path, domain: &str) -> Owned {
+    let claim = store::read(dir, CLAIM_FILE, 64 << 10)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<ClaimFile>(&b).ok())
+        .filter(|c| c.domain == domain);
+    let (ledger, ledger_note) = match load_ledger(dir, domain) {
+        Ok(l) => (l, None),
+        Err(e) => {
+            log::warn!("{e}: the ledger is rebuilt");
+            (None, Some(e))
+        }
+    };
+    let present =
+        |n: &str| fs::symlink_metadata(dir.join(n)).is_ok_and(|m| m.is_file() && m.len() > 0);
+    Owned {
+        claim,
+        ledger,
+        ledger_note,
+        synced_before: present(Memory::FILE) || present(CLOCKS_FILE),
+    }
+}
+
+/// Saves the claim file.
+pub fn save_claim(dir: &Path, claim: &ClaimFile) -> Result<(), store::StoreError> {
+    let bytes = serde_json::to_vec(claim)
+        .map_err(|e| store::StoreError(format!("cannot encode the claim: {e}")))?;
+    store::write_atomic(dir, CLAIM_FILE, &bytes)
+}
+
+/// The ledger of `domain`; `Ok(None)` when there is none (or it is of
+/// another domain), `Err` when it is damaged.
+pub fn load_ledger(dir: &Path, domain: &str) -> Result<Option<crate::plan::Ledger>, String> {
+    let max = 512 + 8 * MAX_LEDGER_KEYS;
+    let Some(data) = store::read(dir, LEDGER_FILE, max).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let damaged = |why: &str| format!("{} is damaged ({why})", dir.join(LEDGER_FILE).display());
+    let nl = data
+        .iter()
+        .take(512)
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| damaged("no header line"))?;
+    let header = std::str::from_utf8(&data[..nl]).map_err(|_| damaged("header"))?;
+    let f: Vec<&str> = header.split(' ').collect();
+    let [magic, "1", file_domain, count, digest] = f[..] else {
+        return Err(damaged("header"));
+    };
+    if magic != LEDGER_MAGIC {
+        return Err(damaged("header"));
+    }
+    if file_domain != domain {
+        return Ok(None);
+    }
+    let count: u64 = count.parse().map_err(|_| damaged("count"))?;
+    let body = &data[nl + 1..];
+    if count > MAX_LEDGER_KEYS || body.len() as u64 != count * 8 {
+        return Err(damaged("count mismatch"));
+    }
+    if hex(&Sha256::digest(body)) != digest {
+        return Err(damaged("digest mismatch"));
+    }
+    Ok(Some(
+        body.chunks_exact(8)
+            .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
+    ))
+}
+
+/// Saves the ledger of `domain` (refused beyond [`MAX_LEDGER_KEYS`]).
+pub fn save_ledger(
+    dir: &Path,
+    domain: &str,
+    ledger: &crate::plan::Ledger,
+) -> Result<(), store::StoreError> {
+    if ledger.len() as u64 > MAX_LEDGER_KEYS {
+        return Err(store::StoreError(format!(
+            "the ledger holds {} keys, more than {MAX_LEDGER_KEYS}",
+            ledger.len()
+        )));
+    }
+    let mut keys: Vec<u64> = ledger.iter().copied().collect();
+    keys.sort_unstable();
+    let mut body = Vec::with_capacity(keys.len() * 8);
+    for k in keys {
+        body.extend_from_slice(&k.to_be_bytes());
+    }
+    let mut data = format!(
+        "{LEDGER_MAGIC} 1 {domain} {} {}\n",
+        body.len() / 8,
+        hex(&Sha256::digest(&body))
+    )
+    .into_bytes();
+    data.extend_from_slice(&body);
+    store::write_atomic(dir, LEDGER_FILE, &data)
+}
+
+/// Removes the ledger (when it cannot be saved); whether it is gone.
+pub fn remove_ledger(dir: &Path) -> bool {
+    match fs::remove_file(dir.join(LEDGER_FILE)) {
+        Ok(()) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// What `adopt` showed, for `adopt --yes`.

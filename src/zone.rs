@@ -10,20 +10,24 @@
 //!   happens when the serial moved, after a run that wrote (its own writes
 //!   move the serial, so such a run leaves the cache untrusted), when the
 //!   cache is missing or in any doubt (size, digest, count, zone, endpoint,
-//!   time), and at least every `--full-read-every` seconds. A stale cache
-//!   costs a write fallback (PUT that finds the record becomes POST), never
-//!   a wrong record.
+//!   time), and at least every `--full-read-every` seconds. A run that
+//!   would delete or change a record plans against a fresh full read,
+//!   never the cache ([`Session::read_fresh`]); only a run whose changes
+//!   are all additions may use it, and a create that finds a record in
+//!   place changes nothing (see [`crate::ns1`]).
 //! * **A new zone in one request** (`--create-zone`). A zone that does not
 //!   exist is created with every desired record in one zone-file import
 //!   ([`zone_file`]); the run then lists the new zone and writes what the
 //!   import did not create record by record. An existing zone, even an
-//!   empty one, is never re-created.
+//!   empty one, is never re-created: an import refused because the zone
+//!   exists after all gives [`Imported::Exists`], and the run reads the
+//!   zone afresh and takes the ordinary road, with every check.
 
 use crate::apply::{Applied, apply};
 use crate::ns1::{
     Client, Ns1Api, Ns1Error, Ns1Options, Stats, ZoneListing, ZoneRecord, normalize_name,
 };
-use crate::plan::{Action, Plan, marker_name, marker_text};
+use crate::plan::{Action, Claim, Plan, claim_of, marker_name, marker_text};
 use crate::state_dir;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -79,17 +83,71 @@ impl<'a> Session<'a> {
         Ok(view)
     }
 
-    /// Writes the ownership marker of `domain` (a TXT record that claims
-    /// it). The session counts as having written, whatever the answer.
-    pub fn write_marker(&mut self, zone: &str, domain: &str, ttl: u32) -> Result<(), Ns1Error> {
+    /// Reads the zone in full, never from the cache (before a run deletes
+    /// or changes anything); the listing becomes the cache.
+    pub fn read_fresh(&mut self) -> Result<ZoneView, Ns1Error> {
+        let before = self.client.stats().reads;
+        let listing = self
+            .client
+            .list_zone_full(&normalize_name(self.read.zone))?;
+        let view = ZoneView {
+            records: listing.records,
+            serial: listing.serial,
+            source: Source::Full,
+            reads: self.client.stats().reads - before,
+        };
+        after_read(&self.read, &view);
+        state_dir::save_pacing(self.read.state_dir, &self.client);
+        Ok(view)
+    }
+
+    /// Writes the ownership marker of `domain` naming `cluster` (a TXT
+    /// record that claims it). `replace`: a marker is there (0.2.0's, or
+    /// another cluster's that `adopt --yes` takes over) and its answers are
+    /// replaced by ours, so that there is one marker, never two; else it
+    /// is created, and a marker found in place is left alone (an error).
+    /// The session counts as having written, whatever the answer.
+    pub fn write_marker(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        cluster: &str,
+        ttl: u32,
+        replace: bool,
+    ) -> Result<(), Ns1Error> {
         self.wrote = true;
-        self.client.create(
-            zone,
-            &marker_name(domain),
-            "TXT",
-            ttl.max(3600),
-            &[marker_text(domain)],
-        )
+        let text = [marker_text(domain, cluster)];
+        let name = marker_name(domain);
+        if replace {
+            self.client.update(zone, &name, "TXT", ttl.max(3600), &text)
+        } else {
+            self.client.create(zone, &name, "TXT", ttl.max(3600), &text)
+        }
+    }
+
+    /// Upgrades a 0.2.0 marker of `domain` (no cluster named) to one
+    /// naming `cluster`, reading it first (never the cache): it is
+    /// replaced only if it is still a 0.2.0 marker, created if it is gone,
+    /// and left alone if it names this cluster already. Returns the claim
+    /// found instead when it names another cluster (someone claimed the
+    /// domain since the listing): nothing is written then.
+    pub fn upgrade_marker(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        cluster: &str,
+        ttl: u32,
+    ) -> Result<Option<Claim>, Ns1Error> {
+        let name = marker_name(domain);
+        let now = self.client.read_record(zone, &name, "TXT")?;
+        let claim = claim_of(now.as_slice(), domain, cluster);
+        match claim {
+            Claim::Legacy => self.write_marker(zone, domain, cluster, ttl, true)?,
+            Claim::None => self.write_marker(zone, domain, cluster, ttl, false)?,
+            Claim::Ours => log::info!("{name} names this cluster already: nothing to upgrade"),
+            Claim::Foreign(_) => return Ok(Some(claim)),
+        }
+        Ok(None)
     }
 
     /// Creates the missing zone with the plan's creates in one import (see
@@ -98,10 +156,11 @@ impl<'a> Session<'a> {
         &mut self,
         zone: &str,
         domain: &str,
+        cluster: &str,
         ttl: u32,
         plan: &Plan,
-    ) -> Result<ZoneListing, Ns1Error> {
-        let listing = create_zone(&mut self.client, zone, domain, ttl, plan);
+    ) -> Result<Imported, Ns1Error> {
+        let listing = create_zone(&mut self.client, zone, domain, cluster, ttl, plan);
         self.wrote = true;
         after_write(&self.read);
         listing
@@ -233,13 +292,27 @@ pub fn after_write(o: &ReadOptions<'_>) {
 /// The ownership marker record (name, type, answers) to include in a
 /// zone-file import: the TXT `_mesos2ns1.<domain>` that claims the domain
 /// (see `plan::marker_name`).
-pub fn ownership_marker_for_import(domain: &str) -> Option<(String, String, Vec<String>)> {
+pub fn ownership_marker_for_import(
+    domain: &str,
+    cluster: &str,
+) -> Option<(String, String, Vec<String>)> {
     let domain = crate::ns1::normalize_name(domain);
     Some((
         crate::plan::marker_name(&domain),
         "TXT".into(),
-        vec![crate::plan::marker_text(&domain)],
+        vec![crate::plan::marker_text(&domain, cluster)],
     ))
+}
+
+/// What a `--create-zone` import did.
+#[derive(Debug)]
+pub enum Imported {
+    /// The zone was created by this import; its listing.
+    Created(ZoneListing),
+    /// The import was refused because the zone exists after all (another
+    /// tool made it, a lost reply to our own import, or a read that said
+    /// 404 wrongly): nothing was imported; read the zone afresh.
+    Exists,
 }
 
 /// Whether a name or answer can go into a zone file as it is.
@@ -319,15 +392,20 @@ pub fn zone_file(
 /// Creates the missing `zone` with the plan's creates in one zone-file
 /// import, then lists it. Returns the listing to plan the rest against.
 /// An import refused because the zone exists after all (another tool, or
-/// a lost reply to our own import) is not an error: the listing decides.
+/// a lost reply to our own import) is not an error but
+/// [`Imported::Exists`]: nothing of the plan is applied against a zone
+/// the checks have not seen.
 pub fn create_zone(
     client: &mut dyn Ns1Api,
     zone: &str,
     domain: &str,
+    cluster: &str,
     ttl: u32,
     plan: &Plan,
-) -> Result<ZoneListing, Ns1Error> {
-    let extra: Vec<_> = ownership_marker_for_import(domain).into_iter().collect();
+) -> Result<Imported, Ns1Error> {
+    let extra: Vec<_> = ownership_marker_for_import(domain, cluster)
+        .into_iter()
+        .collect();
     let (text, pairs) = zone_file(zone, ttl, plan, &extra);
     log::info!(
         "zone {zone} does not exist: creating it with {pairs} record sets in one zone-file import ({} bytes)",
@@ -339,12 +417,13 @@ pub fn create_zone(
             status, message, ..
         }) if (400..500).contains(&status) && message.to_ascii_lowercase().contains("exists") => {
             log::warn!(
-                "zone {zone}: the import says the zone exists ({message}); using it as it is"
+                "zone {zone}: the import says the zone exists ({message}); nothing was imported: reading it again and taking the ordinary road"
             );
+            return Ok(Imported::Exists);
         }
         Err(e) => return Err(e),
     }
-    client.list_zone_full(zone)
+    client.list_zone_full(zone).map(Imported::Created)
 }
 
 /// The desired records again, from a plan made against an empty zone (all

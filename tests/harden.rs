@@ -531,6 +531,8 @@ fn a_mapped_leader_address_gives_a_records_and_the_leader_host_syncs() {
     let i = args.iter().position(|a| a == "--masters").unwrap();
     args.drain(i..i + 2);
     args.extend(["--state-file".to_string(), file.display().to_string()]);
+    // Issue 17: the zone's marker names the env's cluster.
+    args.extend(["--cluster-id".to_string(), env.cluster_id()]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
 
     let out = run(&env.dir, &refs);

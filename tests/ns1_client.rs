@@ -261,7 +261,9 @@ fn unknown_zone_is_zone_not_found() {
         .create("other.org", "a.other.org", "A", 60, &s(&["10.0.0.1"]))
         .unwrap_err();
     assert!(matches!(err, Ns1Error::ZoneNotFound { .. }), "{err:?}");
-    let err = c.delete("other.org", "a.other.org", "A").unwrap_err();
+    let err = c
+        .delete("other.org", "a.other.org", "A", &s(&["10.0.0.1"]))
+        .unwrap_err();
     assert!(matches!(err, Ns1Error::ZoneNotFound { .. }), "{err:?}");
     // Not retried.
     assert_eq!(fake.log().len(), 3);
@@ -286,17 +288,23 @@ fn create_update_delete_semantics() {
     c.update(ZONE, &web, "A", 30, &s(&["10.0.0.3"])).unwrap();
     assert_eq!(fake.records()[1], rec(&web, "A", 30, &["10.0.0.3"]));
 
-    c.delete(ZONE, &web, "A").unwrap();
+    c.delete(ZONE, &web, "A", &s(&["10.0.0.3"])).unwrap();
     assert_eq!(fake.records(), vec![apex_ns()]);
     // Deleting again: 404 means already done.
-    c.delete(ZONE, &web, "A").unwrap();
+    c.delete(ZONE, &web, "A", &s(&["10.0.0.3"])).unwrap();
 
     // Update of a missing record falls back to PUT.
     c.update(ZONE, &web, "A", 45, &s(&["10.0.0.4"])).unwrap();
     assert_eq!(fake.records()[1], rec(&web, "A", 45, &["10.0.0.4"]));
-    // Create of an existing record falls back to POST.
-    c.create(ZONE, &web, "A", 50, &s(&["10.0.0.5"])).unwrap();
-    assert_eq!(fake.records()[1], rec(&web, "A", 50, &["10.0.0.5"]));
+    // Issue 17: a create that finds another record in place reads it and
+    // leaves it alone (an error), never a POST over it; the same answers
+    // (a PUT whose reply was lost) are done.
+    let err = c
+        .create(ZONE, &web, "A", 50, &s(&["10.0.0.5"]))
+        .unwrap_err();
+    assert!(err.to_string().contains("left alone"), "{err}");
+    assert_eq!(fake.records()[1], rec(&web, "A", 45, &["10.0.0.4"]));
+    c.create(ZONE, &web, "A", 45, &s(&["10.0.0.4"])).unwrap();
 
     assert_eq!(
         calls(&fake.log()),
@@ -308,11 +316,13 @@ fn create_update_delete_semantics() {
             call("POST", 404),
             call("PUT", 200),
             call("PUT", 400),
-            call("POST", 200),
+            call("GET", 200),
+            call("PUT", 400),
+            call("GET", 200),
         ]
     );
     let st = c.stats();
-    assert_eq!((st.requests, st.writes, st.reads), (8, 8, 0));
+    assert_eq!((st.requests, st.writes, st.reads), (10, 8, 2));
     assert_eq!((st.retries, st.throttled, st.server_errors), (0, 0, 0));
     assert_eq!(fake.writes(), 8);
 }
@@ -532,7 +542,9 @@ fn lost_put_reply_does_not_duplicate() {
     .unwrap();
     assert_eq!(
         calls(&fake.log()),
-        vec![call("PUT", 0), call("PUT", 400), call("POST", 200)]
+        // Issue 17: the PUT that finds the record reads it (GET) instead of
+        // overwriting it (POST); the same answers mean done.
+        vec![call("PUT", 0), call("PUT", 400), call("GET", 200)]
     );
     assert_eq!(
         fake.records(),
@@ -567,10 +579,12 @@ fn lost_delete_reply_ends_ok() {
     fake.insert("web.example.com", "A", 60, &["10.0.0.1"]);
     fake.fail_matching("DELETE", "/web.example.com/A", Fault::LoseReply, 1);
     let mut c = client(&fake);
-    c.delete(ZONE, "web.example.com", "A").unwrap();
+    c.delete(ZONE, "web.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap();
     assert_eq!(
         calls(&fake.log()),
-        vec![call("DELETE", 0), call("DELETE", 404)]
+        // Issue 17: before sending again, the record is read: gone means done.
+        vec![call("DELETE", 0), call("GET", 404)]
     );
     assert_eq!(fake.records(), vec![apex_ns()]);
 }
@@ -600,7 +614,9 @@ fn rate_limited_when_retries_run_out() {
     let mut opts = options(&fake.endpoint());
     opts.max_retries = 1;
     let mut c = client_with(opts);
-    let err = c.delete(ZONE, "a.example.com", "A").unwrap_err();
+    let err = c
+        .delete(ZONE, "a.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap_err();
     assert!(
         matches!(err, Ns1Error::RateLimited { attempts: 2, .. }),
         "{err:?}"
@@ -726,11 +742,13 @@ fn pacing_is_per_method() {
     let recs = c.list_zone(ZONE).unwrap(); // 7 pages through a 3-token bucket
     assert_eq!(recs.len(), 7);
     for i in 0..6 {
-        c.delete(ZONE, &format!("h{i}.{ZONE}"), "A").unwrap();
+        c.delete(ZONE, &format!("h{i}.{ZONE}"), "A", &s(&["10.0.0.1"]))
+            .unwrap();
     }
     for i in 0..6 {
         // Already gone: 404s still spend tokens and are paced.
-        c.delete(ZONE, &format!("h{i}.{ZONE}"), "A").unwrap();
+        c.delete(ZONE, &format!("h{i}.{ZONE}"), "A", &s(&["10.0.0.1"]))
+            .unwrap();
     }
     assert_eq!(c.stats().throttled, 0);
     assert!(fake.log().iter().all(|r| r.status != 429));
@@ -778,7 +796,8 @@ fn deadline_stops_paced_and_backoff_waits() {
         "{err}"
     );
     // Other methods are unaffected.
-    c.delete(ZONE, "a.example.com", "A").unwrap();
+    c.delete(ZONE, "a.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap();
     // A backoff that would pass the deadline is not begun either.
     fake.fail_next(Fault::ServerError500Json, 1);
     let mut c = c.with_backoff(Duration::from_secs(30), Duration::from_secs(30));
@@ -806,11 +825,14 @@ fn key_never_in_debug_display_or_logs() {
     fake.fail_next(Fault::Status429, 1);
     c.create(ZONE, "k.example.com", "A", 60, &s(&["10.0.0.1"]))
         .unwrap();
-    c.create(ZONE, "k.example.com", "A", 60, &s(&["10.0.0.2"]))
+    // Issue 17: a create that finds the record reads it (the fallback path).
+    c.create(ZONE, "k.example.com", "A", 60, &s(&["10.0.0.1"]))
         .unwrap();
     let _ = c.list_zone(ZONE).unwrap();
     fake.set_api_key("another-key");
-    let err = c.delete(ZONE, "k.example.com", "A").unwrap_err();
+    let err = c
+        .delete(ZONE, "k.example.com", "A", &s(&["10.0.0.1"]))
+        .unwrap_err();
     assert!(!err.to_string().contains(KEY) && !format!("{err:?}").contains(KEY));
     let lines = logger().lines.lock().unwrap().clone();
     assert!(

@@ -219,8 +219,12 @@ fn only_if_leader_on_a_non_leader_makes_no_request_to_ns1() {
         "--state-dir",
     ];
     let state_dir = env.dir.path().join("state").display().to_string();
+    // Issue 17: the zone's marker names the env's cluster; a run from a
+    // state file names it with --cluster-id.
+    let id = env.cluster_id();
     let mut args: Vec<&str> = base.to_vec();
     args.extend([state_dir.as_str(), "--only-if-leader"]);
+    args.extend(["--cluster-id", id.as_str()]);
     let out = run(&env.dir, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::exit::{Exit, Fail};
 use crate::ns1::{Client, Ns1Api, Ns1Options, ZoneRecord, normalize_name};
-use crate::plan::{Ownership, is_claimed, marker_name};
+use crate::plan::{Claim, Ownership, claim_of, marker_name};
 use crate::source::{self, Cluster, Fetched};
 use crate::state_dir;
 use crate::text::escape_control;
@@ -142,16 +142,26 @@ pub fn run(cfg: &Config) -> Result<Exit, Fail> {
             cfg.zone
         );
     }
-    if is_claimed(&zone, &domain) {
-        println!(
-            "ownership: {domain} is claimed ({} exists)",
+    let owned = state_dir::load_owned(&cfg.state_dir, &domain);
+    let cluster = super::claim::cluster_id(cfg, &owned);
+    let claim = claim_of(&zone, &domain, &cluster);
+    match &claim {
+        Claim::Ours => println!(
+            "ownership: {domain} is claimed by this cluster ({cluster}; {} exists)",
             marker_name(&domain)
-        );
-    } else {
-        println!(
-            "ownership: {domain} is not claimed yet: the first sync removes nothing and claims it \
-             when nothing is left to leave alone (see `mesos2ns1 adopt`)"
-        );
+        ),
+        Claim::None => println!(
+            "ownership: {domain} is not claimed yet: the first sync claims it as cluster {cluster}; \
+             records already under it stay as they are (see `mesos2ns1 adopt`)"
+        ),
+        Claim::Legacy if owned.synced_before || owned.claim.is_some() => println!(
+            "ownership: {domain} carries a 0.2.0 marker that the next sync upgrades to cluster {cluster}"
+        ),
+        other => {
+            let why = super::claim::refusal(&domain, other, &cluster).unwrap_or_default();
+            println!("ownership: {why}");
+            return Err(Fail::new(Exit::Claimed, why));
+        }
     }
     if let Some(_lock) = state_dir::lock(&cfg.state_dir)? {
         println!("state dir: {} is writable", cfg.state_dir.display());

@@ -10,6 +10,7 @@
 
 pub mod adopt;
 pub mod check;
+pub mod claim;
 pub mod follow;
 pub mod records;
 pub mod sync;

@@ -9,12 +9,12 @@
 //! remember, apply), which takes everything it needs as values so that a
 //! loop can call it again without re-reading the config or the state dir.
 
-use super::{print_plan, read_options, say_failure};
+use super::{claim, print_plan, read_options, say_failure};
 use crate::apply::Applied;
 use crate::config::Config;
 use crate::exit::{Exit, Fail};
 use crate::plan::{
-    self, Baseline, Decision, Explained, Ownership, Plan, Policy, Sample, is_claimed, marker_name,
+    self, Baseline, Decision, Explained, Ownership, Plan, Policy, Sample, marker_name,
 };
 use crate::records::Record;
 use crate::records::generate::StateCounts;
@@ -23,7 +23,6 @@ use crate::source::{self, Cluster};
 use crate::state_dir::{self, Safety};
 use crate::text::{self, format_time};
 use crate::zone::{self, Session, ZoneView};
-use std::borrow::Cow;
 use std::time::Instant;
 
 /// Which command a run serves.
@@ -219,6 +218,16 @@ pub fn not_the_leader(
     safety
         .save(&cfg.state_dir)
         .map_err(|e| Fail::new(Exit::Failed, format!("cannot save the safety state: {e}")))?;
+    // The leader publishes meanwhile: this host's ledger no longer knows
+    // what the cluster published. Dropped, it is seeded again (under the
+    // cluster's marker) the day this host leads, instead of taking the
+    // other master's records for people's.
+    if !state_dir::remove_ledger(&cfg.state_dir) {
+        log::warn!(
+            "could not remove the ledger of a master that does not lead ({}); it may not know what the leader published",
+            cfg.state_dir.join(state_dir::LEDGER_FILE).display()
+        );
+    }
     summary.reason = format!("this host is not the leading master ({leader_ip}); nothing to do");
     Ok(Exit::Ok)
 }
@@ -240,10 +249,13 @@ pub fn compare(
 }
 
 /// One pass of `sync` or `plan` over a cluster snapshot and a zone view,
-/// with the safety memory of earlier passes: the plan, the safety
-/// decision, then (sync) remember and apply. The outcome is the exit code
-/// and what the pass noted in `summary`; `safety` comes out updated (and
-/// saved before any change), ready for the next pass.
+/// with the safety memory of earlier passes: the claim and the ledger
+/// ([`super::claim`]), the plan, the safety decision, then (sync) remember
+/// and apply. The outcome is the exit code and what the pass noted in
+/// `summary`; `safety` comes out updated (and saved before any change),
+/// ready for the next pass. Every write of a run goes through here: a
+/// missing zone's import, the zone after a refused import, and (through
+/// the follower) every pass of a loop.
 pub fn pass(
     ctx: &PassContext<'_>,
     snapshot: Snapshot,
@@ -254,16 +266,43 @@ pub fn pass(
 ) -> Result<Exit, Fail> {
     let cfg = ctx.cfg;
     let domain = crate::ns1::normalize_name(&cfg.domain);
-    let claimed = is_claimed(&view.records, &domain);
-    let zone_missing = view.source == zone::Source::Missing;
-    let now_counts = snapshot.figures();
-    let raw = compare(cfg, snapshot.desired, view, zone, summary);
-    if ctx.mode == Mode::Plan && zone_missing {
-        return Ok(plan_of_missing_zone(cfg, &raw, summary));
+    safety.owned = state_dir::load_owned(&cfg.state_dir, &domain);
+    let mut view = view;
+    let mut imported = 0;
+    if view.source == zone::Source::Missing {
+        if ctx.mode == Mode::Plan {
+            let raw = compare(cfg, snapshot.desired, view, zone, summary);
+            return Ok(plan_of_missing_zone(cfg, &raw, summary));
+        }
+        let (fresh, n) = import_missing_zone(ctx, &snapshot, zone, safety, summary)?;
+        view = fresh;
+        imported = n;
     }
-    // Safety: the hold-down, the window and the checks decide which
-    // removals go now; every addition goes.
-    let policy = policy(ctx, claimed, safety, now_counts, &snapshot.counts, domain);
+    let (view, survey) = match fresh_survey(ctx, &snapshot, view, zone, safety, summary)? {
+        Ok(v) => v,
+        Err(why) => {
+            log::error!("{why}");
+            summary.reason = why;
+            return Ok(Exit::Claimed);
+        }
+    };
+    if let Some(why) = &survey.seeded {
+        log::info!(
+            "{why}: the ledger of published records starts from the desired records, the hold-down clocks and the zone's records of this cluster's names ({} keys)",
+            survey.ledger.len()
+        );
+    }
+    if ctx.mode == Mode::Sync && survey.marker != claim::MarkerWrite::None {
+        write_claim(ctx, &survey, zone, summary)?;
+    }
+    if ctx.mode == Mode::Sync && survey.marker == claim::MarkerWrite::None {
+        claim::remember_claim(cfg, &mut safety.owned, &survey.cluster, ctx.now);
+    }
+    let now_counts = snapshot.figures();
+    let raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
+    let owner_notes = claim::notes(&raw, &domain);
+    // The marker names this cluster (or is written now): the domain is claimed.
+    let policy = policy(ctx, true, safety, now_counts, &snapshot.counts, domain);
     let raw_copy = (ctx.mode == Mode::Sync).then(|| raw.clone());
     let decision = plan::decide(
         raw,
@@ -273,7 +312,9 @@ pub fn pass(
         &policy,
     );
     if ctx.mode == Mode::Plan {
-        return Ok(report_plan(&decision, &policy, safety, summary));
+        let exit = report_plan(&decision, &policy, safety, summary);
+        summary.note_reasons(owner_notes);
+        return Ok(exit);
     }
     let (decision, save_failed) = remember(
         ctx,
@@ -284,6 +325,19 @@ pub fn pass(
         safety,
         now_counts,
     );
+    let ledger = claim::ledger_before(&survey, &decision.plan);
+    let (decision, ledger_failed) = match claim::save_ledger(cfg, &ledger) {
+        Ok(()) => (decision, None),
+        // A full disk: with the old ledger gone, the next run seeds a new
+        // one from the desired records under this cluster's marker, so the
+        // additions may go (removals are held: the memory could not be
+        // saved either, or they come from the ledger this run read).
+        Err(why) if state_dir::remove_ledger(&cfg.state_dir) => {
+            log::warn!("{why}; the ledger is removed and seeded again by the next run");
+            (decision, None)
+        }
+        Err(why) => (additions_only(decision, &why), Some(why)),
+    };
     summary.note_decision(&decision);
     if decision.released > 0 {
         log::warn!(
@@ -292,17 +346,18 @@ pub fn pass(
             cfg.settle.map_or("never".to_string(), |s| format!("{s} s"))
         );
     }
-    let marker_note = claim_on_first_contact(cfg, &policy, &decision, zone_missing, safety, zone);
     print_held(&decision);
-    let (plan, imported) = if zone_missing {
-        import_missing_zone(cfg, &decision.plan, zone, summary)?
-    } else {
-        (Cow::Borrowed(&decision.plan), 0)
-    };
-    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, &plan, ctx.deadline);
+    let plan = &decision.plan;
+    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, plan, ctx.deadline);
     summary.note_stats(&zone.close());
-    take_back_undone(ctx, &decision, &plan, &applied, safety);
-    let exit = summary.note_applied(&plan, &applied);
+    if ledger_failed.is_none() {
+        let after = claim::ledger_after(ledger, plan, &applied.not_done);
+        if let Err(e) = claim::save_ledger(cfg, &after) {
+            log::warn!("{e}");
+        }
+    }
+    take_back_undone(ctx, &decision, plan, &applied, safety);
+    let exit = summary.note_applied(plan, &applied);
     summary.created += imported;
     let state_force = (!save_failed).then_some(safety.clocks_ok);
     let mut notes = decision.notes(&policy, state_force);
@@ -311,16 +366,161 @@ pub fn pass(
     {
         notes.push(format!("{why} (no removal was pending)"));
     }
+    notes.extend(ledger_failed.clone());
+    notes.extend(owner_notes);
     for n in &notes {
         log::warn!("{n}");
     }
-    notes.extend(marker_note);
     summary.note_reasons(notes);
-    Ok(if !decision.held.is_empty() || safety.damaged.is_some() {
-        Exit::Refused
+    Ok(
+        if !decision.held.is_empty()
+            || safety.damaged.is_some()
+            || ledger_failed.is_some()
+            || summary.collisions > 0
+        {
+            Exit::Refused
+        } else {
+            exit
+        },
+    )
+}
+
+/// The claim and the ledger over the zone view (see [`claim::survey`]),
+/// or the refusal to write in it. Fresh facts before destructive writes:
+/// a plan against the cache that would delete or change anything is made
+/// again from a full read.
+fn fresh_survey(
+    ctx: &PassContext<'_>,
+    snapshot: &Snapshot,
+    view: ZoneView,
+    zone: &mut Session<'_>,
+    safety: &Safety,
+    summary: &mut Summary,
+) -> Result<Result<(ZoneView, claim::Survey), String>, Fail> {
+    let cfg = ctx.cfg;
+    let survey_of = |v: &ZoneView| {
+        claim::survey(
+            cfg,
+            &snapshot.desired,
+            &snapshot.explained,
+            &v.records,
+            safety,
+        )
+    };
+    let survey = match survey_of(&view) {
+        Ok(s) => s,
+        Err(why) => return Ok(Err(why)),
+    };
+    if view.source != zone::Source::Cache
+        || !destructive(&plan::compute(
+            snapshot.desired.clone(),
+            view.records.clone(),
+            &survey.own,
+            cfg.ttl,
+        ))
+    {
+        return Ok(Ok((view, survey)));
+    }
+    log::info!("the plan deletes or changes records: reading the zone in full, not the cache");
+    let view = zone.read_fresh().map_err(|e| {
+        summary.note_stats(&zone.close());
+        Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
+    })?;
+    Ok(survey_of(&view).map(|s| (view, s)))
+}
+
+/// Whether a plan deletes or changes a record.
+fn destructive(plan: &Plan) -> bool {
+    plan.changes
+        .iter()
+        .any(|c| matches!(c.action, plan::Action::Delete | plan::Action::Update))
+}
+
+/// A pass that cannot save its ledger makes only the additions that need
+/// no ledger entry... none: a create it could not remember would be a
+/// record it does not own. It makes the updates of records it owns
+/// already, and nothing else.
+fn additions_only(mut decision: Decision, why: &str) -> Decision {
+    log::error!("{why}; no record is created or deleted this run");
+    decision
+        .plan
+        .changes
+        .retain(|c| c.action == plan::Action::Update && c.removed_answers().is_empty());
+    decision
+}
+
+/// Writes (or upgrades) the ownership marker before anything else, and
+/// records the claim in the state dir. A marker that cannot be written
+/// ends the pass: nothing is written in a domain this cluster has not
+/// claimed (another cluster may be claiming it at the same moment).
+fn write_claim(
+    ctx: &PassContext<'_>,
+    survey: &claim::Survey,
+    zone: &mut Session<'_>,
+    summary: &mut Summary,
+) -> Result<(), Fail> {
+    let cfg = ctx.cfg;
+    let domain = crate::ns1::normalize_name(&cfg.domain);
+    let replace = survey.marker == claim::MarkerWrite::Upgrade;
+    let written = if replace {
+        // Read again right before: only a marker still 0.2.0's is upgraded.
+        zone.upgrade_marker(&cfg.zone, &domain, &survey.cluster, cfg.ttl)
     } else {
-        exit
-    })
+        zone.write_marker(&cfg.zone, &domain, &survey.cluster, cfg.ttl, false)
+            .map(|()| None)
+    };
+    match written {
+        Ok(Some(found)) => {
+            summary.note_stats(&zone.close());
+            let why = claim::refusal(&domain, &found, &survey.cluster).unwrap_or_default();
+            Err(Fail::new(
+                Exit::Claimed,
+                format!("{why} (the 0.2.0 marker was replaced since the zone was listed)"),
+            ))
+        }
+        Ok(None) => {
+            log::info!(
+                "{} {domain} with {} (cluster {})",
+                if replace {
+                    "upgraded the claim on"
+                } else {
+                    "claimed"
+                },
+                marker_name(&domain),
+                survey.cluster
+            );
+            let mut owned = state_dir::load_owned(&cfg.state_dir, &domain);
+            claim::remember_claim(cfg, &mut owned, &survey.cluster, ctx.now);
+            Ok(())
+        }
+        Err(e) => {
+            summary.note_stats(&zone.close());
+            Err(Fail::new(
+                Exit::Failed,
+                format!(
+                    "could not write the ownership marker {} ({e}); nothing was written: the next run reads the zone again",
+                    marker_name(&domain)
+                ),
+            ))
+        }
+    }
+}
+
+/// The plan of `desired` against the zone under the ownership rule,
+/// noted in the summary.
+fn plan_owned(
+    cfg: &Config,
+    desired: Vec<Record>,
+    view: ZoneView,
+    own: &Ownership,
+    zone: &Session<'_>,
+    summary: &mut Summary,
+) -> Plan {
+    let raw = plan::compute(desired, view.records, own, cfg.ttl);
+    summary.note_plan(&raw);
+    summary.note_stats(&zone.stats());
+    log::info!("plan: {raw}");
+    raw
 }
 
 /// The facts and settings the safety decision needs.
@@ -443,63 +643,78 @@ fn remember(
     (decision, true)
 }
 
-/// First contact with nothing to leave alone (every removal, if any, is a
-/// record of a task the state lists as ended): claim the domain before
-/// anything else, so an interrupted first sync stays claimed. A zone that
-/// does not exist yet gets the marker in its import. Returns the note for
-/// the summary when the marker could not be written.
-fn claim_on_first_contact(
-    cfg: &Config,
-    policy: &Policy,
-    decision: &Decision,
-    zone_missing: bool,
-    safety: &Safety,
+/// `--create-zone`: one zone-file import of every desired record and
+/// the ownership marker. Returns the zone to take the ordinary road with
+/// and how many record sets the import created: the new zone's listing
+/// (every record in it is this import's, so the ledger holds them all),
+/// or, when the import was refused because the zone exists after all, a
+/// fresh full read of it (nothing imported, nothing counted).
+fn import_missing_zone(
+    ctx: &PassContext<'_>,
+    snapshot: &Snapshot,
     zone: &mut Session<'_>,
-) -> Option<String> {
-    if policy.claimed || zone_missing || decision.unexplained != 0 || safety.damaged.is_some() {
-        return None;
-    }
-    let domain = &policy.domain;
-    match zone.write_marker(&cfg.zone, domain, cfg.ttl) {
-        Ok(()) => {
-            log::info!("claimed {domain} with {}", marker_name(domain));
-            None
-        }
-        Err(e) => {
-            log::warn!("could not write the ownership marker: {e}");
-            Some(format!("the ownership marker could not be written ({e})"))
-        }
-    }
-}
-
-/// `--create-zone`: one zone-file import (with the ownership marker), then
-/// the listing is compared with the plan and what the import did not
-/// create is left to be written record by record. Returns that rest and
-/// how many record sets the import created.
-fn import_missing_zone<'p>(
-    cfg: &Config,
-    plan: &'p Plan,
-    zone: &mut Session<'_>,
+    safety: &mut Safety,
     summary: &mut Summary,
-) -> Result<(Cow<'p, Plan>, usize), Fail> {
-    let before = plan.count(plan::Action::Create);
-    let listing = zone
-        .import(&cfg.zone, &cfg.domain, cfg.ttl, plan)
-        .map_err(|e| {
-            summary.note_stats(&zone.close());
-            Fail::new(Exit::Failed, format!("creating zone {}: {e}", cfg.zone))
-        })?;
+) -> Result<(ZoneView, usize), Fail> {
+    let cfg = ctx.cfg;
+    let domain = crate::ns1::normalize_name(&cfg.domain);
     let own = Ownership::new(&cfg.domain, &cfg.exclude);
-    let rest = plan::compute(
-        zone::desired_from_creates(plan),
-        listing.records,
-        &own,
-        cfg.ttl,
-    );
-    let imported =
-        before.saturating_sub(rest.count(plan::Action::Create) + rest.count(plan::Action::Update));
-    log::info!("zone import created {imported} record sets; the rest record by record: {rest}");
-    Ok((Cow::Owned(rest), imported))
+    let all = plan::compute(snapshot.desired.clone(), Vec::new(), &own, cfg.ttl);
+    let cluster = claim::cluster_id(cfg, &safety.owned);
+    let failed = |zone: &mut Session<'_>, summary: &mut Summary, e: crate::ns1::Ns1Error| {
+        summary.note_stats(&zone.close());
+        Fail::new(Exit::Failed, format!("creating zone {}: {e}", cfg.zone))
+    };
+    match zone.import(&cfg.zone, &cfg.domain, &cluster, cfg.ttl, &all) {
+        Ok(zone::Imported::Created(listing)) => {
+            let ledger: plan::Ledger = listing
+                .records
+                .iter()
+                .map(|r| plan::ledger_key(&r.domain, &r.rtype.to_ascii_uppercase()))
+                .collect();
+            claim::remember_claim(cfg, &mut safety.owned, &cluster, ctx.now);
+            if let Err(e) = claim::save_ledger(cfg, &ledger) {
+                log::warn!("{e}");
+            }
+            safety.owned.ledger = Some(ledger);
+            let in_place = listing.records.len();
+            log::info!(
+                "zone import created {cfg_zone} with {in_place} record sets",
+                cfg_zone = cfg.zone
+            );
+            let imported = snapshot
+                .desired
+                .iter()
+                .filter(|d| {
+                    listing.records.iter().any(|r| {
+                        crate::ns1::normalize_name(&r.domain) == d.name
+                            && r.rtype.eq_ignore_ascii_case(d.rtype.as_str())
+                    })
+                })
+                .count();
+            let _ = domain;
+            Ok((
+                ZoneView {
+                    records: listing.records,
+                    serial: listing.serial,
+                    source: zone::Source::Full,
+                    reads: 0,
+                },
+                imported,
+            ))
+        }
+        Ok(zone::Imported::Exists) => {
+            let view = zone.read_fresh().map_err(|e| failed(zone, summary, e))?;
+            if view.source == zone::Source::Missing {
+                return Err(Fail::new(
+                    Exit::Failed,
+                    format!("zone {} vanished", cfg.zone),
+                ));
+            }
+            Ok((view, 0))
+        }
+        Err(e) => Err(failed(zone, summary, e)),
+    }
 }
 
 /// Removals that failed or were postponed did not happen: they are

@@ -257,3 +257,58 @@ fn fetch_from(client: &Client, master: &Master) -> Result<StateAnswer, FetchErro
             cause: Box::new(cause),
         })
 }
+/// The cluster id derived from the configured masters (see
+/// `Config::derived_cluster_id`).
+pub fn derive_cluster_id(
+    masters: &[String],
+    zk: Option<(&[String], &str)>,
+    state_file: Option<&std::path::Path>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let norm = |s: &str| {
+        let s = s.trim().to_ascii_lowercase();
+        s.strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"))
+            .unwrap_or(&s)
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let sorted = |v: &[String]| {
+        let mut m: Vec<String> = v.iter().map(|s| norm(s)).collect();
+        m.sort();
+        m.dedup();
+        m
+    };
+    let text = if !masters.is_empty() {
+        sorted(masters).join("\n")
+    } else if let Some((hosts, path)) = zk {
+        format!("zk:{}{path}", sorted(hosts).join(","))
+    } else {
+        format!(
+            "file:{}",
+            state_file.map_or(String::new(), |p| p.display().to_string())
+        )
+    };
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("m-{hex}")
+}
+
+/// Validates a cluster id (`--cluster-id`, `clusterId`): 1-63 characters
+/// of `a-z0-9._-` (upper case is lowered), so that it reads the same in
+/// the marker's text whatever the case.
+pub fn valid_cluster_id(id: &str) -> Result<String, String> {
+    let id = id.trim().to_ascii_lowercase();
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(id)
+    } else {
+        Err(format!(
+            "cluster id {id:?}: use 1-63 characters of a-z, 0-9, '.', '_' and '-'"
+        ))
+    }
+}

@@ -27,12 +27,12 @@ const MAX_PAGES: usize = 100_000;
 
 /// One HTTP exchange's outcome that the caller gets to interpret.
 #[derive(Debug)]
-struct Reply {
+pub(super) struct Reply {
     status: u16,
     links: Vec<String>,
     content_type: Option<String>,
     ratelimit: RateLimit,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Reply {
@@ -40,7 +40,7 @@ impl Reply {
         describe_body(self.status, self.content_type.as_deref(), &self.body)
     }
 
-    fn is_success(&self) -> bool {
+    pub(super) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
@@ -57,7 +57,7 @@ impl Reply {
 #[derive(Clone)]
 pub struct Client {
     agent: Agent,
-    endpoint: Endpoint,
+    pub(super) endpoint: Endpoint,
     api_key: String,
     max_retries: u32,
     deadline: Option<Instant>,
@@ -66,6 +66,9 @@ pub struct Client {
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
     stats: Arc<Mutex<Stats>>,
+    /// While set, a transport failure or a 5xx is not retried (see
+    /// [`Client::request_unanswered_once`]).
+    pub(super) unanswered_once: bool,
     /// Whether "pacing stopped the run" was said (once per run).
     pacing_warned: Arc<std::sync::atomic::AtomicBool>,
     /// Where the run side keeps the pacing estimates, for messages.
@@ -328,6 +331,7 @@ impl Client {
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
             stats: Arc::new(Mutex::new(Stats::default())),
+            unanswered_once: false,
             pacing_warned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             pacing_file: Arc::new(std::sync::OnceLock::new()),
         })
@@ -375,7 +379,7 @@ impl Client {
         locked(&self.pacer).effective_rate(method)
     }
 
-    fn record_url(&self, zone: &str, domain: &str, rtype: &str) -> String {
+    pub(super) fn record_url(&self, zone: &str, domain: &str, rtype: &str) -> String {
         self.endpoint.url(&format!(
             "zones/{}/{}/{}",
             path_segment(zone),
@@ -506,7 +510,12 @@ impl Client {
     /// Sends one logical request with pacing, retries and deadline checks.
     /// Returns the reply for any status that is not retried (2xx, 3xx, 4xx
     /// other than 429); errors once retries are exhausted.
-    fn request(&mut self, method: &str, url: &str, body: Option<&[u8]>) -> Result<Reply, Ns1Error> {
+    pub(super) fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Reply, Ns1Error> {
         self.request_keyed(method, method, url, body.map(|b| (b, "application/json")))
     }
 
@@ -560,7 +569,7 @@ impl Client {
     /// [`Client::request`] with the pacing bucket named `bucket` (the
     /// method, or e.g. `PUT import` for an endpoint with its own bucket)
     /// and a body with its content type.
-    fn request_keyed(
+    pub(super) fn request_keyed(
         &mut self,
         method: &str,
         bucket: &str,
@@ -648,7 +657,7 @@ impl Client {
                     } else if reply.status >= 500 {
                         locked(&self.stats).server_errors += 1;
                         let message = reply.message();
-                        if retries_done >= self.max_retries {
+                        if retries_done >= self.max_retries || self.unanswered_once {
                             warn!(
                                 "NS1 {method} {path}: HTTP {} ({message}), no retries left",
                                 reply.status
@@ -675,7 +684,7 @@ impl Client {
                 }
                 Err(e) => {
                     locked(&self.pacer).note_unanswered(bucket, now);
-                    let can_retry = retryable(&e);
+                    let can_retry = retryable(&e) && !self.unanswered_once;
                     if !can_retry || retries_done >= self.max_retries {
                         let detail = if can_retry {
                             format!("{e} (after {} attempts)", retries_done + 1)
@@ -707,7 +716,7 @@ impl Client {
 
     /// Maps a non-2xx reply (after the caller's own special cases) to an
     /// error.
-    fn fail(&self, method: &str, url: &str, zone: &str, reply: &Reply) -> Ns1Error {
+    pub(super) fn fail(&self, method: &str, url: &str, zone: &str, reply: &Reply) -> Ns1Error {
         let path = self.endpoint.path_of(url).to_string();
         let message = reply.message();
         match reply.status {
@@ -797,7 +806,7 @@ fn already_exists(reply: &Reply) -> bool {
     matches!(reply.status, 400 | 409) && reply.says("already exists")
 }
 
-fn record_missing(reply: &Reply) -> bool {
+pub(super) fn record_missing(reply: &Reply) -> bool {
     reply.status == 404 && !reply.says("zone not found")
 }
 
@@ -923,15 +932,30 @@ impl Ns1Api for Client {
         ttl: u32,
         answers: &[String],
     ) -> Result<(), Ns1Error> {
-        // A PUT whose first reply was lost finds the record there: POST.
-        let write = Write {
-            zone,
-            domain,
-            rtype,
-            ttl,
-            answers,
-        };
-        self.write_with_fallback(&write, "PUT", "POST", already_exists)
+        // A PUT that finds a record in place (our own PUT whose reply was
+        // lost, or a record someone else made since the listing) changes
+        // nothing: the same answers are done, anything else is left alone.
+        let (zone_n, domain_n, rtype_n, body) = Self::prepare(zone, domain, rtype, ttl, answers)?;
+        let reply = self.write("PUT", &zone_n, &domain_n, &rtype_n, &body)?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        let url = self.record_url(&zone_n, &domain_n, &rtype_n);
+        if !already_exists(&reply) {
+            return Err(self.fail("PUT", &url, &zone_n, &reply));
+        }
+        match self.get_record(&zone_n, &domain_n, &rtype_n)? {
+            Some(found) if found.is_plain() && found.same_answers(&rtype_n, answers) => {
+                debug!("NS1 PUT {domain_n} {rtype_n}: already there with these answers");
+                Ok(())
+            }
+            _ => Err(Ns1Error::Http {
+                method: "PUT".to_string(),
+                path: self.endpoint.path_of(&url).to_string(),
+                status: reply.status,
+                message: "a record is in place that this run did not plan to change: left alone (the next run reads the zone again)".to_string(),
+            }),
+        }
     }
 
     fn update(
@@ -953,20 +977,56 @@ impl Ns1Api for Client {
         self.write_with_fallback(&write, "POST", "PUT", record_missing)
     }
 
-    fn delete(&mut self, zone: &str, domain: &str, rtype: &str) -> Result<(), Ns1Error> {
+    fn delete(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        expected: &[String],
+    ) -> Result<(), Ns1Error> {
         let zone = normalize_name(zone);
         let domain = normalize_name(domain);
         let rtype = rtype.trim().to_ascii_uppercase();
         let url = self.record_url(&zone, &domain, &rtype);
-        let reply = self.request("DELETE", &url, None)?;
-        if reply.is_success() {
-            return Ok(());
+        let mut attempt = 0;
+        loop {
+            let err = match self.request_unanswered_once("DELETE", &url) {
+                Ok(reply) if reply.is_success() => return Ok(()),
+                Ok(reply) if record_missing(&reply) => {
+                    debug!("NS1 DELETE {domain} {rtype}: already absent");
+                    return Ok(());
+                }
+                Ok(reply) if reply.status < 500 => {
+                    return Err(self.fail("DELETE", &url, &zone, &reply));
+                }
+                Ok(reply) => self.fail("DELETE", &url, &zone, &reply),
+                Err(e @ (Ns1Error::Transport { .. } | Ns1Error::Http { .. })) => e,
+                Err(e) => return Err(e),
+            };
+            // The DELETE may have been carried out with its reply lost, and
+            // the record put back since: send it again only if the record
+            // is still the one this run meant to delete.
+            attempt += 1;
+            if attempt > self.max_retries {
+                return Err(err);
+            }
+            warn!("NS1 DELETE {domain} {rtype}: {err}; checking the record before trying again");
+            match self.get_record(&zone, &domain, &rtype)? {
+                None => return Ok(()),
+                Some(found) if found.is_plain() && found.same_answers(&rtype, expected) => {
+                    let d = backoff_delay(self.backoff_base, self.backoff_cap, attempt - 1);
+                    self.sleep_checked("DELETE", self.endpoint.path_of(&url), d)?;
+                }
+                Some(_) => {
+                    return Err(Ns1Error::Http {
+                        method: "DELETE".to_string(),
+                        path: self.endpoint.path_of(&url).to_string(),
+                        status: 409,
+                        message: "the record changed after a DELETE whose reply was lost (someone put another record there): left alone".to_string(),
+                    });
+                }
+            }
         }
-        if record_missing(&reply) {
-            debug!("NS1 DELETE {domain} {rtype}: already absent");
-            return Ok(());
-        }
-        Err(self.fail("DELETE", &url, &zone, &reply))
     }
 
     fn stats(&self) -> Stats {

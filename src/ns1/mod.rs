@@ -8,9 +8,11 @@
 //! * requests are paced per HTTP method from the `X-Ratelimit-*` headers so
 //!   that a normal run never receives a 429 (see [`pacing`]);
 //! * 429, 5xx, dropped connections and timeouts are retried with a bounded,
-//!   deterministic backoff; writes are made idempotent by falling back
-//!   PUT → POST ("record already exists"), POST → PUT (404) and treating a
-//!   DELETE 404 as done.
+//!   deterministic backoff; writes are made idempotent without ever
+//!   changing a record they did not mean: a PUT that finds the record is
+//!   done if it holds the same answers (else left alone), POST → PUT (404),
+//!   a DELETE 404 is done, and a DELETE whose reply was lost is sent again
+//!   only while the record is still the one meant.
 //!
 //! The API key is sent only in the `X-NSONE-Key` header and is never logged
 //! or shown in `Debug`/`Display` output.
@@ -20,6 +22,7 @@ mod error;
 pub mod link;
 pub mod pacing;
 pub mod rdata;
+mod record;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -197,8 +200,10 @@ pub trait Ns1Api: Send {
         None
     }
     /// PUT create with `answers` in normalized form (A/AAAA `"ip"`, SRV
-    /// `"priority weight port target"`). Falls back to POST when the
-    /// server says the record already exists.
+    /// `"priority weight port target"`). When the server says the record
+    /// already exists, the record is read: the same answers on a plain
+    /// record are done (a PUT whose reply was lost); anything else is left
+    /// alone and is an error. A create never changes a record.
     fn create(
         &mut self,
         zone: &str,
@@ -217,9 +222,19 @@ pub trait Ns1Api: Send {
         ttl: u32,
         answers: &[String],
     ) -> Result<(), Ns1Error>;
-    /// DELETE. A 404 (record not found) means already done → `Ok`; a 404
-    /// `zone not found` is [`Ns1Error::ZoneNotFound`].
-    fn delete(&mut self, zone: &str, domain: &str, rtype: &str) -> Result<(), Ns1Error>;
+    /// DELETE of the record whose answers are `expected`. A 404 (record
+    /// not found) means already done → `Ok`; a 404 `zone not found` is
+    /// [`Ns1Error::ZoneNotFound`]. A DELETE whose reply was lost (transport
+    /// failure, 5xx) is sent again only after a GET shows the record is
+    /// still the plain one with `expected` answers; a record put back in
+    /// between is left alone (an error).
+    fn delete(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+        expected: &[String],
+    ) -> Result<(), Ns1Error>;
     /// Counters so far.
     fn stats(&self) -> Stats;
 }

@@ -37,6 +37,9 @@ pub enum Fault {
     LoseReply,
     /// 429 `{"message":"Rate limit exceeded"}` regardless of the bucket.
     Status429,
+    /// 404 `{"message":"zone not found"}` although the zone exists (an
+    /// inconsistent read).
+    ZoneNotFound404,
 }
 
 /// One request as received by the fake.
@@ -171,6 +174,9 @@ struct State {
     header_mode: HeaderMode,
     path_prefix: String,
     omit_records: bool,
+    /// Records another writer puts in place right after a reply is lost
+    /// (LoseReply): (domain, type, answers in short form).
+    after_lost_reply: Vec<(String, String, Vec<String>)>,
 }
 
 impl State {
@@ -299,6 +305,7 @@ impl FakeNs1 {
             header_mode: HeaderMode::Real,
             path_prefix: String::new(),
             omit_records: false,
+            after_lost_reply: Vec::new(),
         };
         st.zone_id = st.new_id();
         let ns = (1..=4)
@@ -380,6 +387,15 @@ impl FakeNs1 {
             r.link = link.map(str::to_string);
             r.tier = tier;
         }
+    }
+
+    /// The `link` and `tier` of one record, or None if absent.
+    pub fn special(&self, domain: &str, rtype: &str) -> Option<(Option<String>, u32)> {
+        let key = (domain.to_ascii_lowercase(), rtype.to_ascii_uppercase());
+        lock(&self.state)
+            .records
+            .get(&key)
+            .map(|r| (r.link.clone(), r.tier))
     }
 
     /// Removes a record directly (no request logged), moving the zone's
@@ -564,6 +580,22 @@ impl FakeNs1 {
     /// The zone's serial now.
     pub fn serial(&self) -> u64 {
         lock(&self.state).serial
+    }
+
+    /// Sets the zone's serial (a change the serial does not announce).
+    pub fn set_serial(&self, serial: u64) {
+        lock(&self.state).serial = serial;
+    }
+
+    /// After the next lost reply (a [`Fault::LoseReply`] that fires), puts
+    /// this record in place before anything else is handled: another
+    /// writer re-creating a name between a DELETE and its retry.
+    pub fn after_lost_reply_insert(&self, domain: &str, rtype: &str, answers: &[&str]) {
+        lock(&self.state).after_lost_reply.push((
+            domain.to_ascii_lowercase(),
+            rtype.to_ascii_uppercase(),
+            answers.iter().map(|a| a.to_string()).collect(),
+        ));
     }
 }
 
@@ -944,6 +976,8 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome 
         Reply::html503()
     } else if fault == Some(Fault::ServerError500Json) {
         Reply::message(500, "Internal server error")
+    } else if fault == Some(Fault::ZoneNotFound404) {
+        Reply::message(404, "zone not found")
     } else if !authorized(&st, req) {
         Reply::message(401, "Unauthorized")
     } else {
@@ -958,6 +992,11 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &HttpRequest) -> Outcome 
     };
     reply.headers.extend(rl_headers);
     if fault == Some(Fault::LoseReply) {
+        // Another writer acts between the lost reply and any retry.
+        for (domain, rtype, answers) in std::mem::take(&mut st.after_lost_reply) {
+            let answers = answers.iter().map(|a| parse_short(&rtype, a)).collect();
+            st.store(&domain, &rtype, 300, answers);
+        }
         return Outcome::Drop;
     }
     st.log[log_index].status = reply.status;

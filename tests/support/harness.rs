@@ -154,18 +154,37 @@ pub fn marker(domain: &str) -> (String, String) {
     (format!("_mesos2ns1.{domain}"), "TXT".to_string())
 }
 
+/// The cluster id a run with `--masters <masters>` (and no `--cluster-id`)
+/// claims with.
+pub fn cluster_id_of(masters: &[&str]) -> String {
+    let m: Vec<String> = masters.iter().map(|s| s.to_string()).collect();
+    mesos2ns1::config::derive_cluster_id(&m, None, None)
+}
+
+/// The marker text of `domain` claimed by `cluster`.
+pub fn marker_text(domain: &str, cluster: &str) -> String {
+    format!("mesos2ns1 cluster={cluster} owns the A, AAAA and SRV records below {domain}")
+}
+
 impl Env {
-    /// Fakes whose zone already carries the ownership marker of
-    /// mesos.example.com, as after a first sync or `adopt`.
+    /// Fakes whose zone already carries this cluster's ownership marker of
+    /// mesos.example.com, as after a first sync or `adopt` (issue 17: the
+    /// marker names the cluster; the records the tests seed under it fit
+    /// the cluster's names, so a new state dir's ledger knows them).
     pub fn new(tag: &str) -> Env {
         let env = Env::unclaimed(tag);
         env.ns1.insert(
             "_mesos2ns1.mesos.example.com",
             "TXT",
             3600,
-            &["mesos2ns1 owns the A, AAAA and SRV records below mesos.example.com"],
+            &[&marker_text("mesos.example.com", &env.cluster_id())],
         );
         env
+    }
+
+    /// The cluster id runs against this env's master claim with.
+    pub fn cluster_id(&self) -> String {
+        cluster_id_of(&[&self.master.addr()])
     }
 
     /// Fakes whose zone has never seen mesos2ns1 (first contact).
