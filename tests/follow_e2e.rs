@@ -362,7 +362,9 @@ fn the_timer_steps_aside_while_follow_runs_and_takes_over_after() {
 
 #[test]
 fn a_leader_change_ends_the_stream_and_follow_resubscribes_to_the_new_leader() {
-    let env = Env::new("follow-leader");
+    // First contact: the follower claims the domain for this cluster (two
+    // masters: its cluster id is theirs).
+    let env = Env::unclaimed("follow-leader");
     let (b, a) = (
         &env.master,
         FakeMaster::start_at(&format!("127.0.0.2:{}", env.master.port())),
