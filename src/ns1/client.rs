@@ -1,7 +1,6 @@
 //! The blocking HTTP client for the NS1 API (ureq 3 + rustls).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, trace, warn};
@@ -61,7 +60,7 @@ pub struct Client {
     api_key: String,
     max_retries: u32,
     deadline: Option<Instant>,
-    stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    stop: super::stop::Stop,
     backoff_base: Duration,
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
@@ -326,7 +325,7 @@ impl Client {
             api_key: opts.api_key,
             max_retries: opts.max_retries,
             deadline: opts.deadline,
-            stop: opts.stop,
+            stop: super::stop::Stop::new(opts.stop),
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
@@ -388,13 +387,10 @@ impl Client {
         ))
     }
 
-    /// Sleeps `d` unless that would end past the deadline.
+    /// Sleeps `d` unless past the deadline or stopping ([`super::stop`]).
     fn sleep_checked(&self, method: &str, path: &str, d: Duration) -> Result<(), Ns1Error> {
-        if self.stopping()
-            || self
-                .deadline
-                .is_some_and(|deadline| Instant::now() + d > deadline)
-        {
+        let late = self.deadline.is_some_and(|end| Instant::now() + d > end);
+        if late || self.stop.is_set() {
             debug!("NS1 {method} {path}: a {d:?} wait would pass the deadline");
             return Err(Ns1Error::Deadline {
                 method: method.to_string(),
@@ -402,42 +398,7 @@ impl Client {
                 pacing: None,
             });
         }
-        // In slices, so that a stop request is seen within 100 ms.
-        let end = Instant::now() + d;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(());
-            }
-            if self.stopping() {
-                return Err(Ns1Error::Deadline {
-                    method: method.to_string(),
-                    path: path.to_string(),
-                    pacing: None,
-                });
-            }
-            thread::sleep(left.min(Duration::from_millis(100)));
-        }
-    }
-
-    /// [`Ns1Error::Deadline`] once the stop flag is set: no request begins.
-    fn not_stopping(&self, method: &str, path: &str) -> Result<(), Ns1Error> {
-        if !self.stopping() {
-            return Ok(());
-        }
-        debug!("NS1 {method} {path}: stopping, not sending");
-        Err(Ns1Error::Deadline {
-            method: method.to_string(),
-            path: path.to_string(),
-            pacing: None,
-        })
-    }
-
-    /// Whether the stop flag ([`crate::ns1::Ns1Options::stop`]) is set.
-    fn stopping(&self) -> bool {
-        self.stop
-            .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        self.stop.sleep(method, path, d)
     }
 
     fn send_once(
@@ -524,7 +485,7 @@ impl Client {
     /// bucket and the file the estimate is kept in.
     fn pacing_stopped(&self, e: Ns1Error, bucket: &str, wait: Duration) -> Ns1Error {
         // A stop request (a follower's SIGTERM) is not pacing's doing.
-        if self.stopping() {
+        if self.stop.is_set() {
             return e;
         }
         let Ns1Error::Deadline { method, path, .. } = e else {
@@ -585,7 +546,7 @@ impl Client {
                 self.sleep_checked(method, &path, wait)
                     .map_err(|e| self.pacing_stopped(e, bucket, wait))?;
             }
-            self.not_stopping(method, &path)?;
+            self.stop.check(method, &path)?;
             let timeout = match self.deadline {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());

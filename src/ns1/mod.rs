@@ -23,6 +23,7 @@ pub mod link;
 pub mod pacing;
 pub mod rdata;
 mod record;
+pub mod stop;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
