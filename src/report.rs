@@ -473,6 +473,39 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         &not_ours(s),
     );
     metric(
+        "cluster_agents",
+        "gauge",
+        "Agents in the last state read.",
+        &[("", s.agents as f64)],
+    );
+    metric(
+        "tasks_left_out",
+        "gauge",
+        "Running tasks left out of the records by the opt-in filters, by reason.",
+        &left_out(s),
+    );
+    metric(
+        "cluster_running_tasks",
+        "gauge",
+        "Running tasks in the last state read.",
+        &[("", s.running_tasks as f64)],
+    );
+    out.push_str(&ptr_metrics(s));
+    write_atomic(path, out.as_bytes())
+}
+
+/// The metrics of the listed reverse zones (zeros when none is listed).
+fn ptr_metrics(s: &Summary) -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
+        out.push_str(&format!(
+            "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
+        ));
+        for (labels, v) in samples {
+            out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
+        }
+    };
+    metric(
         "ptr_records",
         "gauge",
         "PTR records of the listed reverse zones in the last run, by kind: desired (may be published), ambiguous (reverse names two or more targets claim: none published), kept (names holding a PTR mesos2ns1 did not publish).",
@@ -498,23 +531,5 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         "PTR removals held by a safety check in the last run.",
         &[("", s.ptr_held as f64)],
     );
-    metric(
-        "cluster_agents",
-        "gauge",
-        "Agents in the last state read.",
-        &[("", s.agents as f64)],
-    );
-    metric(
-        "tasks_left_out",
-        "gauge",
-        "Running tasks left out of the records by the opt-in filters, by reason.",
-        &left_out(s),
-    );
-    metric(
-        "cluster_running_tasks",
-        "gauge",
-        "Running tasks in the last state read.",
-        &[("", s.running_tasks as f64)],
-    );
-    write_atomic(path, out.as_bytes())
+    out
 }
