@@ -154,9 +154,11 @@ impl<'a> Session<'a> {
         let name = marker_name(&zone);
         let text = [text.to_string()];
         if replace {
-            self.client.update(&zone, &name, "TXT", ttl.max(3600), &text)
+            self.client
+                .update(&zone, &name, "TXT", ttl.max(3600), &text)
         } else {
-            self.client.create(&zone, &name, "TXT", ttl.max(3600), &text)
+            self.client
+                .create(&zone, &name, "TXT", ttl.max(3600), &text)
         }
     }
 

@@ -101,7 +101,11 @@ fn in_zone(key: &str, zone: &str) -> bool {
 /// what the forward pass keeps when it replaces the clocks with its own.
 pub fn carried_keys(ctx: &PassContext<'_>, clocks: &Clocks) -> Clocks {
     let cfg = ctx.cfg;
-    let mut c = clocks.carried(ctx.now, cfg.remove_after as f64, cfg.settle.map(|s| s as f64));
+    let mut c = clocks.carried(
+        ctx.now,
+        cfg.remove_after as f64,
+        cfg.settle.map(|s| s as f64),
+    );
     let listed = |k: &String| cfg.reverse_zones.iter().any(|z| in_zone(k, z.name()));
     c.records.retain(|k, _| listed(k));
     c.answers.retain(|k, _| listed(k));
@@ -159,7 +163,10 @@ impl Exit0 {
 /// The worse of two exit codes of a pass (ok < changes remain < refused
 /// < claimed); a code outside these (1, 2) is kept as it is.
 pub fn worse(a: Exit, b: Exit) -> Exit {
-    if !matches!(a, Exit::Ok | Exit::Remaining | Exit::Refused | Exit::Claimed) {
+    if !matches!(
+        a,
+        Exit::Ok | Exit::Remaining | Exit::Refused | Exit::Claimed
+    ) {
         return a;
     }
     if Exit0::of(b) > Exit0::of(a) { b } else { a }
@@ -182,6 +189,37 @@ pub struct PassFacts<'a> {
     pub prior: &'a Clocks,
     pub now_counts: Baseline,
     pub counts: &'a crate::records::StateCounts,
+    /// Why the forward decision found the state suspect (it held removals
+    /// by the implausible-state or mass-removal check): then no PTR is
+    /// removed either, whatever a zone's own figures say (a small zone is
+    /// below the share's minimum).
+    pub suspect: Option<String>,
+}
+
+/// Whether the forward decision held removals because the state is
+/// suspect, and which check.
+pub fn suspect(d: &Decision) -> Option<String> {
+    [plan::Check::ImplausibleState, plan::Check::MassRemoval]
+        .into_iter()
+        .find(|c| d.held_by(*c) > 0)
+        .map(|c| c.to_string())
+}
+
+/// Without the removals (deletes, dropped answers) of its plan, which wait
+/// for a state the checks pass; how many there were.
+fn without_removals(mut d: Decision) -> (Decision, usize) {
+    let before = d.plan.changes.len();
+    d.plan.changes.retain(|c| match c.action {
+        plan::Action::Create => true,
+        plan::Action::Delete => false,
+        plan::Action::Update => c.removed_answers().is_empty(),
+    });
+    let held = before - d.plan.changes.len();
+    d.counted.clear();
+    if let Some(s) = &mut d.sample {
+        s.removed = 0;
+    }
+    (d, held)
 }
 
 /// The reverse zones of one pass, after the forward domain's: returns the
@@ -203,7 +241,16 @@ pub fn phase(
     let mut tally = Tally::default();
     for z in &snap.zones {
         summary.ptr_desired += z.records.len();
-        one_zone(ctx, z, &snap.frameworks, facts, zone, safety, summary, &mut tally);
+        one_zone(
+            ctx,
+            z,
+            &snap.frameworks,
+            facts,
+            zone,
+            safety,
+            summary,
+            &mut tally,
+        );
     }
     summary.note_stats(&zone.stats());
     summary.note_reasons(std::mem::take(&mut tally.notes));
@@ -283,7 +330,10 @@ fn one_zone(
                 )),
             );
         }
-        log::info!("claimed reverse zone {name} with {} (cluster {cluster})", marker_name(name));
+        log::info!(
+            "claimed reverse zone {name} with {} (cluster {cluster})",
+            marker_name(name)
+        );
     }
     let raw = plan::compute(z.records.clone(), view.records, &survey.own, cfg.ttl);
     log::info!("reverse zone {name}: plan: {raw}");
@@ -298,7 +348,20 @@ fn one_zone(
     );
     let empty = Vec::new();
     let samples = safety.memory.reverse_samples.get(name).unwrap_or(&empty);
-    let decision = plan::decide(raw, facts.explained, facts.prior, samples, &policy);
+    let mut decision = plan::decide(raw, facts.explained, facts.prior, samples, &policy);
+    if let Some(check) = &facts.suspect {
+        let (d, held) = without_removals(decision);
+        decision = d;
+        if held > 0 {
+            summary.ptr_held += held;
+            tally.raise(
+                Exit0::Refused,
+                Some(format!(
+                    "reverse zone {name}: {held} PTR removals wait: the {check} check holds the domain's removals, so the state is not trusted for PTRs either"
+                )),
+            );
+        }
+    }
     summary.ptr_held += decision.held.len();
     summary.ptr_waiting += decision.waiting;
     if ctx.mode != Mode::Sync {
@@ -318,7 +381,9 @@ fn one_zone(
         }
         return tally.raise(e, None);
     }
-    write(ctx, name, decision, &policy, survey, zone, safety, summary, tally);
+    write(
+        ctx, name, decision, &policy, survey, zone, safety, summary, tally,
+    );
 }
 
 /// Remember (clocks, window sample, ledger), then apply, then the ledger

@@ -340,11 +340,13 @@ pub fn pass(
         &safety.memory.samples,
         &policy,
     );
+    let suspect = super::reverse::suspect(&decision);
     let facts = |prior| super::reverse::PassFacts {
         explained: &snapshot.explained,
         prior,
         now_counts,
         counts: &snapshot.counts,
+        suspect: suspect.clone(),
     };
     let empty = plan::Clocks::default();
     if ctx.mode == Mode::Plan {
@@ -355,9 +357,7 @@ pub fn pass(
             ctx, reverse, &facts, zone, safety, summary, exit,
         ));
     }
-    let keep = prior
-        .as_ref()
-        .map(|p| super::reverse::carried_keys(ctx, p));
+    let keep = prior.as_ref().map(|p| super::reverse::carried_keys(ctx, p));
     let (decision, save_failed) = remember(
         ctx,
         decision,
