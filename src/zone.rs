@@ -27,7 +27,7 @@ use crate::apply::{Applied, apply};
 use crate::ns1::{
     Client, Ns1Api, Ns1Error, Ns1Options, Stats, ZoneListing, ZoneRecord, normalize_name,
 };
-use crate::plan::{Action, Plan, marker_name, marker_text};
+use crate::plan::{Action, Claim, Plan, claim_of, marker_name, marker_text};
 use crate::state_dir;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -166,6 +166,31 @@ impl<'a> Session<'a> {
     /// run's zone is untouched, so its listing cache stays trusted.
     pub fn apply_other(&mut self, zone: &str, ttl: u32, plan: &Plan, deadline: Instant) -> Applied {
         apply(&mut self.client, zone, zone, ttl, plan, deadline)
+    }
+
+    /// Upgrades a 0.2.0 marker of `domain` (no cluster named) to one
+    /// naming `cluster`, reading it first (never the cache): it is
+    /// replaced only if it is still a 0.2.0 marker, created if it is gone,
+    /// and left alone if it names this cluster already. Returns the claim
+    /// found instead when it names another cluster (someone claimed the
+    /// domain since the listing): nothing is written then.
+    pub fn upgrade_marker(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        cluster: &str,
+        ttl: u32,
+    ) -> Result<Option<Claim>, Ns1Error> {
+        let name = marker_name(domain);
+        let now = self.client.read_record(zone, &name, "TXT")?;
+        let claim = claim_of(now.as_slice(), domain, cluster);
+        match claim {
+            Claim::Legacy => self.write_marker(zone, domain, cluster, ttl, true)?,
+            Claim::None => self.write_marker(zone, domain, cluster, ttl, false)?,
+            Claim::Ours => log::info!("{name} names this cluster already: nothing to upgrade"),
+            Claim::Foreign(_) => return Ok(Some(claim)),
+        }
+        Ok(None)
     }
 
     /// Creates the missing zone with the plan's creates in one import (see

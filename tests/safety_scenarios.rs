@@ -420,33 +420,45 @@ fn first_contact_deletes_nothing_lists_what_it_leaves_then_adopt_yes_converges()
         "{}",
         text(&out)
     );
+    // Issue 17: the run claims the domain at once (the marker names this
+    // cluster) and publishes; what was there is not the tool's (it did not
+    // publish it), so it is never deleted, and listed on every run.
     let mut t = T0;
     for _ in 0..3 {
         let out = run_args_at(&env.dir, t, &args("sync", &[]));
-        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let said = stdout(&out);
         assert!(
-            err.contains(
-                "4 records under example.com that the cluster does not produce are left alone"
-            ) && err.contains("mesos2ns1 adopt"),
-            "{err}"
+            said.contains(
+                "4 records under example.com were not published by mesos2ns1 and are left alone"
+            ) && said.contains("mesos2ns1 adopt")
+                && said.contains("foreign=4"),
+            "{}",
+            text(&out)
         );
-        assert!(!err.contains("--force"), "{err}");
         for name in [
             "www.example.com A",
             "mail.example.com A",
             "vpn.example.com A",
             "_sip._tcp.example.com SRV",
         ] {
-            assert!(
-                stdout(&out).contains(&format!("held (first-contact): delete {name}")),
-                "{}",
-                text(&out)
-            );
+            assert!(said.contains(name), "{}", text(&out));
         }
+        assert!(!said.contains("--force"), "{}", text(&out));
         t += 600.0;
     }
     assert_eq!(deletes(&env), 0);
+    // Not one write touched a record that was there.
+    for r in env.ns1.log() {
+        if matches!(r.method.as_str(), "PUT" | "POST" | "DELETE") {
+            assert!(
+                !hand_made
+                    .keys()
+                    .any(|(n, ty)| r.path.ends_with(&format!("/{n}/{ty}"))),
+                "{r:?}"
+            );
+        }
+    }
     // Additions went through.
     let zone: Zone = env
         .ns1
@@ -460,7 +472,7 @@ fn first_contact_deletes_nothing_lists_what_it_leaves_then_adopt_yes_converges()
     for (key, answers) in &hand_made {
         assert_eq!(zone.get(key), Some(answers), "{key:?}");
     }
-    assert!(!zone.contains_key(&marker("example.com")));
+    assert!(zone.contains_key(&marker("example.com")));
 
     // adopt shows what it deletes, and does nothing without --yes.
     env.ns1.clear_log();
@@ -487,11 +499,13 @@ fn first_contact_deletes_nothing_lists_what_it_leaves_then_adopt_yes_converges()
         .map(|(d, t, _, a)| ((d, t), a))
         .collect();
     assert_eq!(zone, expected(&state, "example.com"));
-    assert!(
+    assert_eq!(
         env.ns1
             .records()
             .iter()
-            .any(|r| (r.0.clone(), r.1.clone()) == marker("example.com"))
+            .filter(|r| (r.0.clone(), r.1.clone()) == marker("example.com"))
+            .count(),
+        1
     );
 }
 
@@ -805,10 +819,15 @@ fn a_full_disk_holds_every_removal_keeps_publishing_and_leaves_no_temp_file() {
     assert_eq!(owned(&env), expected(&state, DOMAIN));
 }
 
+/// Issue 17 changed what this protects: an upgrade from a release
+/// without the marker (no state dir, no ledger). The records in the zone
+/// with exactly the answers the cluster produces are its records and join
+/// the ledger (no write); what differs is a collision and what the cluster
+/// no longer produces is foreign: neither is changed or deleted by a sync
+/// (before issue 17 the ended task's records went after the hold-down),
+/// both are listed on every run, and `adopt --yes` converges.
 #[test]
 fn first_contact_claims_when_every_removal_is_an_ended_task_of_the_cluster() {
-    // An upgrade from a release without the marker: the zone holds the
-    // cluster's records, and one task has just finished.
     let env = env_new("upgrade", false);
     let tasks = many_tasks(12, 3);
     let before = cluster(&env.master.addr(), 3, &as_refs(&tasks));
@@ -816,6 +835,7 @@ fn first_contact_claims_when_every_removal_is_an_ended_task_of_the_cluster() {
         let a: Vec<&str> = answers.iter().map(String::as_str).collect();
         env.ns1.insert(&name, &rtype, 60, &a);
     }
+    let was = owned(&env);
     let done = tasks[0].clone();
     let rest: Vec<_> = tasks[1..].to_vec();
     let state = with_completed(
@@ -824,27 +844,55 @@ fn first_contact_claims_when_every_removal_is_an_ended_task_of_the_cluster() {
         "TASK_FINISHED",
     );
     serve(&env, &state);
-    let out = run_at(&env, T0, "sync", &[]);
-    // Claimed, but nothing removed on first contact.
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(
-        stdout(&out).contains("held (first-contact)"),
-        "{}",
-        text(&out)
-    );
+    let want = expected(&state, DOMAIN);
+    // What the cluster no longer produces (the ended task's own names)
+    // and what it produces with other answers (its service's names).
+    let gone = was.keys().filter(|k| !want.contains_key(*k)).count();
+    let differ = want
+        .iter()
+        .filter(|(k, a)| was.get(*k).is_some_and(|w| w != *a))
+        .count();
+    assert!(gone > 0 && differ > 0, "{gone} {differ}");
+    let mut t = T0;
+    for _ in 0..4 {
+        let out = run_at(&env, t, "sync", &[]);
+        // Claimed at once; nothing removed or changed: the collisions exit 3.
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        let said = stdout(&out);
+        assert!(
+            said.contains(&format!("foreign={gone}"))
+                && said.contains(&format!("collisions={differ}"))
+                && said.contains("mesos2ns1 adopt")
+                && said.contains("created=0 updated=0 deleted=0"),
+            "{}",
+            text(&out)
+        );
+        t += 60.0;
+    }
     assert!(
         env.ns1
             .records()
             .iter()
             .any(|r| (r.0.clone(), r.1.clone()) == marker(DOMAIN))
     );
-    assert_eq!(deletes(&env), 0);
-    // The ended task's records go after the hold-down.
-    assert_eq!(run_at(&env, T0 + 60.0, "sync", &[]).status.code(), Some(0));
-    assert_eq!(deletes(&env), 0);
-    let out = run_at(&env, T0 + 120.0, "sync", &[]);
+    assert_eq!(owned(&env), was);
+    // The marker was the only write.
+    let w: Vec<_> = env
+        .ns1
+        .log()
+        .into_iter()
+        .filter(|r| matches!(r.method.as_str(), "PUT" | "POST" | "DELETE"))
+        .collect();
+    assert!(w.len() == 1 && w[0].path.contains("_mesos2ns1"), "{w:#?}");
+    // adopt lists the removals and the hand-overs; --yes converges.
+    let out = run_at(&env, t, "adopt", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(owned(&env), was);
+    let out = run_at(&env, t + 1.0, "adopt", &["--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(owned(&env), expected(&state, DOMAIN));
+    let out = run_at(&env, t + 60.0, "sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env), want);
 }
 
 /// The owned part of the zone.

@@ -191,8 +191,9 @@ fn seed(
 }
 
 /// The ledger to keep before the plan is applied: what is still in the
-/// zone, and every record the plan is about to create (remember, then
-/// apply).
+/// zone, the records in the zone with exactly the cluster's answers
+/// (`Plan::joined`), and every record the plan is about to create
+/// (remember, then apply).
 pub fn ledger_before(survey: &Survey, plan: &Plan) -> Ledger {
     let mut l: Ledger = survey
         .ledger
@@ -200,6 +201,9 @@ pub fn ledger_before(survey: &Survey, plan: &Plan) -> Ledger {
         .copied()
         .filter(|k| survey.zone_keys.contains(k))
         .collect();
+    for (name, rtype) in &plan.joined {
+        l.insert(ledger_key(name, rtype.as_str()));
+    }
     for c in &plan.changes {
         if c.action == Action::Create {
             l.insert(ledger_key(&c.name, c.rtype.as_str()));

@@ -507,8 +507,23 @@ fn write_claim(
     let cfg = ctx.cfg;
     let domain = crate::ns1::normalize_name(&cfg.domain);
     let replace = survey.marker == claim::MarkerWrite::Upgrade;
-    match zone.write_marker(&cfg.zone, &domain, &survey.cluster, cfg.ttl, replace) {
-        Ok(()) => {
+    let written = if replace {
+        // Read again right before: only a marker still 0.2.0's is upgraded.
+        zone.upgrade_marker(&cfg.zone, &domain, &survey.cluster, cfg.ttl)
+    } else {
+        zone.write_marker(&cfg.zone, &domain, &survey.cluster, cfg.ttl, false)
+            .map(|()| None)
+    };
+    match written {
+        Ok(Some(found)) => {
+            summary.note_stats(&zone.close());
+            let why = claim::refusal(&domain, &found, &survey.cluster).unwrap_or_default();
+            Err(Fail::new(
+                Exit::Claimed,
+                format!("{why} (the 0.2.0 marker was replaced since the zone was listed)"),
+            ))
+        }
+        Ok(None) => {
             log::info!(
                 "{} {domain} with {} (cluster {})",
                 if replace {

@@ -36,6 +36,29 @@ impl FoundRecord {
 }
 
 impl Client {
+    /// One record as the zone holds it now (a GET, never the cache), or
+    /// `None` when it does not exist: its answers, `tier` and `link`.
+    pub fn read_record(
+        &mut self,
+        zone: &str,
+        domain: &str,
+        rtype: &str,
+    ) -> Result<Option<super::ZoneRecord>, Ns1Error> {
+        let zone = super::normalize_name(zone);
+        let domain = super::normalize_name(domain);
+        let rtype = rtype.trim().to_ascii_uppercase();
+        Ok(self
+            .get_record(&zone, &domain, &rtype)?
+            .map(|found| super::ZoneRecord {
+                domain,
+                rtype,
+                ttl: None,
+                answers: found.answers,
+                tier: found.tier,
+                link: found.link,
+            }))
+    }
+
     /// [`Client::request`] that gives up at once, without a retry, when
     /// the request may have been carried out but its reply was lost (a
     /// transport failure or a 5xx): the caller checks before sending again.

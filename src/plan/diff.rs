@@ -103,8 +103,16 @@ pub struct Plan {
     pub unowned: Vec<(String, RecordType)>,
     /// Desired records not written because the zone holds a record of the
     /// same name and type that the tool did not publish: left alone,
-    /// listed in a warning; `adopt --yes` hands them over.
+    /// listed in a warning; `adopt --yes` hands them over. Only records
+    /// whose answers differ from the desired ones: see `joined`.
     pub collisions: Vec<(String, RecordType)>,
+    /// Desired records the zone already holds, not in the ledger, with
+    /// exactly the desired answers (same type, same answers by meaning; a
+    /// plain record, as everything in scope is): the record the cluster
+    /// produces, so it joins the ledger and is the tool's from now on
+    /// (counted in `owned`; a TTL that differs is updated like any owned
+    /// record's).
+    pub joined: Vec<(String, RecordType)>,
     /// Desired records at or below another claim's domain: not written.
     pub bounded: usize,
 }
@@ -144,6 +152,58 @@ fn normalized(rtype: RecordType, answers: &[String]) -> Vec<String> {
     v
 }
 
+/// One zone record's data into the map: the same (name, type) listed
+/// twice is merged.
+fn merge(data: &mut RecordData, answers: Vec<String>) {
+    if data.answers.is_empty() {
+        data.answers = answers;
+    } else {
+        data.answers.extend(answers);
+        data.answers.sort();
+        data.answers.dedup();
+    }
+}
+
+/// The change (or none) that makes the owned record of `key` hold
+/// `answers` with `ttl`.
+fn finish(
+    plan: &mut Plan,
+    current: &mut HashMap<(String, RecordType), RecordData>,
+    creates: &mut Vec<Change>,
+    updates: &mut Vec<Change>,
+    key: (String, RecordType),
+    answers: Vec<String>,
+    ttl: u32,
+) {
+    let new = RecordData {
+        ttl: Some(ttl),
+        answers,
+    };
+    match current.remove(&key) {
+        None => creates.push(Change {
+            action: Action::Create,
+            name: key.0,
+            rtype: key.1,
+            old: None,
+            new: Some(new),
+        }),
+        Some(old) => {
+            let ttl_differs = old.ttl.is_some_and(|t| t != ttl);
+            if old.answers != new.answers || ttl_differs {
+                updates.push(Change {
+                    action: Action::Update,
+                    name: key.0,
+                    rtype: key.1,
+                    old: Some(old),
+                    new: Some(new),
+                });
+            } else {
+                plan.unchanged += 1;
+            }
+        }
+    }
+}
+
 /// Computes the plan. `desired` must already be publishable and unique per
 /// (name, type), as [`publishable`] leaves it, with answers in the
 /// generator's canonical form (sorted, unique, canonical IP and SRV text).
@@ -153,15 +213,22 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
     let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
     let mut never: std::collections::HashSet<(String, RecordType)> = Default::default();
     let mut foreign = 0;
-    // In scope but not published by the tool: (name, type) → present.
-    let mut unowned: std::collections::BTreeSet<(String, RecordType)> = Default::default();
+    // In scope but not published by the tool: (name, type) → its data.
+    let mut unowned: std::collections::BTreeMap<(String, RecordType), RecordData> =
+        Default::default();
     for rec in zone {
         if !own.owns(&rec) {
             foreign += 1;
             if own.in_scope(&rec)
                 && let Some(t) = RecordType::parse_any(&rec.rtype.to_ascii_uppercase())
             {
-                unowned.insert((normalize_name(&rec.domain), t));
+                let data = unowned
+                    .entry((normalize_name(&rec.domain), t))
+                    .or_insert(RecordData {
+                        ttl: rec.ttl,
+                        answers: Vec::new(),
+                    });
+                merge(data, normalized(t, &rec.answers));
             }
             if never_owned(&rec)
                 && let Some(t) = RecordType::parse_any(&rec.rtype.to_ascii_uppercase())
@@ -172,20 +239,13 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
         }
         let rtype = RecordType::parse_any(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
         let answers = normalized(rtype, &rec.answers);
-        let entry = current
+        let data = current
             .entry((normalize_name(&rec.domain), rtype))
             .or_insert(RecordData {
                 ttl: rec.ttl,
                 answers: Vec::new(),
             });
-        if entry.answers.is_empty() {
-            entry.answers = answers;
-        } else {
-            // The same (name, type) listed twice: merge.
-            entry.answers.extend(answers);
-            entry.answers.sort();
-            entry.answers.dedup();
-        }
+        merge(data, answers);
     }
     let owned = current.len();
     let mut plan = Plan {
@@ -202,7 +262,28 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
             plan.bounded += 1;
             continue;
         }
-        if unowned.remove(&key) {
+        if let Some(found) = unowned.remove(&key) {
+            if found.answers == normalized(key.1, &rec.answers) && !never.contains(&key) {
+                // Exactly what the cluster produces: the cluster's record.
+                log::info!(
+                    "{} {} is in the zone with exactly the cluster's answers: it joins the ledger of published records",
+                    key.0,
+                    key.1
+                );
+                plan.joined.push(key.clone());
+                plan.owned += 1;
+                current.insert(key.clone(), found);
+                finish(
+                    &mut plan,
+                    &mut current,
+                    &mut creates,
+                    &mut updates,
+                    key,
+                    rec.answers,
+                    ttl,
+                );
+                continue;
+            }
             log::warn!(
                 "{} {} is in the zone but was not published by mesos2ns1: left alone, not published (`mesos2ns1 adopt` hands it over)",
                 key.0,
@@ -220,33 +301,15 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
             plan.blocked += 1;
             continue;
         }
-        let new = RecordData {
-            ttl: Some(ttl),
-            answers: rec.answers,
-        };
-        match current.remove(&key) {
-            None => creates.push(Change {
-                action: Action::Create,
-                name: key.0,
-                rtype: key.1,
-                old: None,
-                new: Some(new),
-            }),
-            Some(old) => {
-                let ttl_differs = old.ttl.is_some_and(|t| t != ttl);
-                if old.answers != new.answers || ttl_differs {
-                    updates.push(Change {
-                        action: Action::Update,
-                        name: key.0,
-                        rtype: key.1,
-                        old: Some(old),
-                        new: Some(new),
-                    });
-                } else {
-                    plan.unchanged += 1;
-                }
-            }
-        }
+        finish(
+            &mut plan,
+            &mut current,
+            &mut creates,
+            &mut updates,
+            key,
+            rec.answers,
+            ttl,
+        );
     }
     let deletes = current.into_iter().map(|((name, rtype), old)| Change {
         action: Action::Delete,
@@ -255,7 +318,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
         old: Some(old),
         new: None,
     });
-    plan.unowned = unowned.into_iter().collect();
+    plan.unowned = unowned.into_keys().collect();
     plan.changes = creates;
     plan.changes.extend(updates);
     plan.changes.extend(deletes);

@@ -665,3 +665,98 @@ fn huge_window_figures_saturate() {
     assert_eq!(d.held.len(), 1, "{:?}", d.reasons);
     assert_eq!(d.plan.count(Action::Delete), 0);
 }
+
+/// Issue 17: a desired record already in the zone but not in the ledger
+/// joins the ledger when its answers are exactly the desired ones (by
+/// meaning, in any order); one that differs is a collision, left alone.
+#[test]
+fn a_record_with_exactly_the_desired_answers_joins_the_ledger_one_that_differs_collides() {
+    let d = "mesos.example.com";
+    let desired = vec![
+        rec(
+            "same.mesos.example.com",
+            RecordType::A,
+            &["10.0.0.1", "10.0.0.2"],
+        ),
+        rec(
+            "_s._tcp.mesos.example.com",
+            RecordType::SRV,
+            &["0 1 80 t.mesos.example.com"],
+        ),
+        rec("ttl.mesos.example.com", RecordType::A, &["10.0.0.5"]),
+        rec("diff.mesos.example.com", RecordType::A, &["10.0.0.3"]),
+        rec("more.mesos.example.com", RecordType::A, &["10.0.0.4"]),
+        rec("linked.mesos.example.com", RecordType::A, &["10.0.0.6"]),
+    ];
+    let mut linked = zr("linked.mesos.example.com", "A", 60, &["10.0.0.6"]);
+    linked.link = Some("other.example.com".into());
+    let mut advanced = zr("tier.mesos.example.com", "A", 60, &["10.0.0.7"]);
+    advanced.tier = Some(2);
+    let zone = vec![
+        zr("same.mesos.example.com", "A", 60, &["10.0.0.2", "10.0.0.1"]),
+        zr(
+            "_s._tcp.mesos.example.com",
+            "SRV",
+            60,
+            &["00 01 080 T.mesos.example.com."],
+        ),
+        zr("ttl.mesos.example.com", "A", 300, &["10.0.0.5"]),
+        zr("diff.mesos.example.com", "A", 60, &["10.0.0.9"]),
+        zr("more.mesos.example.com", "A", 60, &["10.0.0.4", "10.0.0.8"]),
+        linked,
+        advanced,
+        zr("www.mesos.example.com", "A", 60, &["192.0.2.1"]),
+    ];
+    // An empty ledger: first contact.
+    let own = Ownership::new(d, &[]).with_zone(&zone, Some(Ledger::new()));
+    let plan = compute(desired, zone, &own, 60);
+    let keys = |v: &[(String, RecordType)]| -> Vec<String> {
+        v.iter().map(|(n, t)| format!("{n} {t}")).collect()
+    };
+    assert_eq!(
+        keys(&plan.joined),
+        vec![
+            "same.mesos.example.com A",
+            "_s._tcp.mesos.example.com SRV",
+            "ttl.mesos.example.com A"
+        ]
+    );
+    assert_eq!(
+        keys(&plan.collisions),
+        vec!["diff.mesos.example.com A", "more.mesos.example.com A"]
+    );
+    assert_eq!(keys(&plan.unowned), vec!["www.mesos.example.com A"]);
+    // Linked: never owned, never joined; not written either.
+    assert_eq!(plan.blocked, 1);
+    assert_eq!(plan.owned, 3);
+    assert_eq!(plan.unchanged, 2);
+    // The joined record is the tool's now: its TTL is set like any other's;
+    // nothing else is written, nothing deleted.
+    let changes: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{} {} {}", c.action, c.name, c.rtype))
+        .collect();
+    assert_eq!(changes, vec!["update ttl.mesos.example.com A"]);
+    assert!(plan.changes[0].removed_answers().is_empty());
+}
+
+/// With every key already in the ledger nothing joins: `joined` is only
+/// what was not the tool's before.
+#[test]
+fn records_in_the_ledger_do_not_join_again() {
+    let zone = vec![zr("a.mesos.example.com", "A", 60, &["10.0.0.1"])];
+    let ledger: Ledger = [ledger_key("a.mesos.example.com", "A")]
+        .into_iter()
+        .collect();
+    let own = Ownership::new("mesos.example.com", &[]).with_zone(&zone, Some(ledger));
+    let plan = compute(
+        vec![rec("a.mesos.example.com", RecordType::A, &["10.0.0.1"])],
+        zone,
+        &own,
+        60,
+    );
+    assert!(plan.joined.is_empty() && plan.collisions.is_empty());
+    assert_eq!((plan.owned, plan.unchanged), (1, 1));
+    assert!(plan.changes.is_empty());
+}

@@ -416,6 +416,15 @@ impl FakeNs1 {
         }
     }
 
+    /// The `link` and `tier` of one record, or None if absent.
+    pub fn special(&self, domain: &str, rtype: &str) -> Option<(Option<String>, u32)> {
+        let key = (domain.to_ascii_lowercase(), rtype.to_ascii_uppercase());
+        lock(&self.state)
+            .records
+            .get(&key)
+            .map(|r| (r.link.clone(), r.tier))
+    }
+
     /// Removes a record directly (no request logged), moving the zone's
     /// serial as NS1 does on every change. Returns whether it existed.
     pub fn remove(&self, domain: &str, rtype: &str) -> bool {
