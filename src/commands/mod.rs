@@ -5,12 +5,14 @@
 //! * [`records`]: the record set, printed (no NS1);
 //! * [`check`]: the configuration, the masters, the key and the zone;
 //! * [`sync`]: `sync` and `plan`, one run under the state dir's lock;
+//! * [`reverse`]: the listed reverse zones of a `sync` or `plan` pass;
 //! * [`adopt`]: claiming a domain that holds records already.
 
 pub mod adopt;
 pub mod check;
 pub mod claim;
 pub mod records;
+pub mod reverse;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
