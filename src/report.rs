@@ -63,6 +63,27 @@ pub struct Summary {
     /// Desired records not written because a record the tool did not
     /// publish holds the name (`adopt --yes` hands it over).
     pub collisions: usize,
+    /// The listed reverse zones (`--reverse-zone`): PTR records that may
+    /// be published, and what the run did with them. Not counted in the
+    /// fields above, which are the domain's.
+    pub ptr_desired: usize,
+    pub ptr_created: usize,
+    pub ptr_updated: usize,
+    pub ptr_deleted: usize,
+    pub ptr_failed: usize,
+    pub ptr_postponed: usize,
+    pub ptr_held: usize,
+    pub ptr_waiting: usize,
+    /// Reverse names two or more targets claim: no PTR is published.
+    pub ptr_ambiguous: usize,
+    /// Desired PTRs whose name holds a PTR the tool did not publish (left
+    /// as it is).
+    pub ptr_kept: usize,
+    /// Listed reverse zones another cluster claims (nothing written).
+    pub ptr_zones_claimed: usize,
+    /// Whether reverse zones are listed (the `ptr_` fields are printed).
+    #[serde(skip)]
+    pub ptr_listed: bool,
 }
 
 impl Summary {
@@ -117,6 +138,28 @@ impl Summary {
         }
         if self.collisions > 0 {
             s += &format!(" collisions={}", self.collisions);
+        }
+        if self.ptr_listed {
+            s += &format!(
+                " ptr_desired={} ptr_created={} ptr_updated={} ptr_deleted={} ptr_held={} ptr_waiting={} ptr_ambiguous={}",
+                self.ptr_desired,
+                self.ptr_created,
+                self.ptr_updated,
+                self.ptr_deleted,
+                self.ptr_held,
+                self.ptr_waiting,
+                self.ptr_ambiguous
+            );
+            for (k, v) in [
+                ("ptr_failed", self.ptr_failed),
+                ("ptr_postponed", self.ptr_postponed),
+                ("ptr_kept", self.ptr_kept),
+                ("ptr_zones_claimed", self.ptr_zones_claimed),
+            ] {
+                if v > 0 {
+                    s += &format!(" {k}={v}");
+                }
+            }
         }
         if self.tasks_over_port_bound > 0 {
             s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
@@ -524,6 +567,41 @@ fn render_metrics(s: &Summary, m: &Memory) -> String {
         "gauge",
         "Running tasks in the last state read.",
         &[("", s.running_tasks as f64)],
+    );
+    drop(metric);
+    out.push_str(&ptr_metrics(s));
+    out
+}
+
+/// The metrics of the listed reverse zones (zeros when none is listed).
+fn ptr_metrics(s: &Summary) -> String {
+    let mut out = String::new();
+    let mut metric = metric_writer(&mut out);
+    metric(
+        "ptr_records",
+        "gauge",
+        "PTR records of the listed reverse zones in the last run, by kind: desired (may be published), ambiguous (reverse names two or more targets claim: none published), kept (names holding a PTR mesos2ns1 did not publish).",
+        &[
+            ("{kind=\"desired\"}", s.ptr_desired as f64),
+            ("{kind=\"ambiguous\"}", s.ptr_ambiguous as f64),
+            ("{kind=\"kept\"}", s.ptr_kept as f64),
+        ],
+    );
+    metric(
+        "last_run_ptr_changes",
+        "gauge",
+        "PTR changes made in the listed reverse zones by the last run, by action.",
+        &[
+            ("{action=\"create\"}", s.ptr_created as f64),
+            ("{action=\"update\"}", s.ptr_updated as f64),
+            ("{action=\"delete\"}", s.ptr_deleted as f64),
+        ],
+    );
+    metric(
+        "ptr_held_removals",
+        "gauge",
+        "PTR removals held by a safety check in the last run.",
+        &[("", s.ptr_held as f64)],
     );
     drop(metric);
     out

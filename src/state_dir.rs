@@ -13,6 +13,7 @@
 //! | `ns1-listing-cache` | one JSON header line (version, zone, endpoint, serial, full-read time, trusted, count, SHA-256), then one JSON array of `[domain, type, ttl, tier, answers, link]` | [`load_cache`], [`save_cache`], [`distrust_cache`] |
 //! | `adopt-preview.json` | JSON `{"changes": [...], "domain": ..., "time": ...}`: what `adopt` showed, for `adopt --yes` | [`save_adopt_preview`], [`load_adopt_preview`] |
 //! | `claim.json` | JSON [`ClaimFile`] `{"domain": ..., "cluster": ..., "time": ...}`: the domain this state dir claimed and the cluster id it claimed with (sticky) | [`load_owned`], [`save_claim`] |
+//! | `published.<reverse zone>` | the ledger of the PTR records published in one listed reverse zone, in the format of `published` (its header names the reverse zone) | [`load_ledger_file`], [`save_ledger_file`] |
 //! | `published` | the ledger of published records: one text header line `mesos2ns1-published 1 <domain> <count> <sha256 hex of the body>`, then `count` sorted 8-byte big-endian keys ([`crate::plan::ledger_key`]); at most [`MAX_LEDGER_KEYS`] | [`load_owned`], [`save_ledger`] |
 //!
 //! A damaged `memory.json` or `holddown.json` holds every removal until it
@@ -89,6 +90,11 @@ pub struct Memory {
     /// One sample per run, for the sliding window's baseline.
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// The same, of each listed reverse zone (its owned PTR records and
+    /// the PTR removals a run made), by zone: the mass-removal share of a
+    /// reverse zone is judged against its own window.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reverse_samples: std::collections::BTreeMap<String, Vec<Sample>>,
 }
 
 /// At most this many samples are kept (a run every second for an hour).
@@ -122,13 +128,34 @@ impl Memory {
     /// Adds a sample, dropping those older than `window` and the oldest
     /// beyond [`MAX_SAMPLES`].
     pub fn push_sample(&mut self, sample: Sample, window: f64) {
-        self.samples
-            .retain(|s| s.time <= sample.time && s.time > sample.time - window);
-        self.samples.push(sample);
-        if self.samples.len() > MAX_SAMPLES {
-            let extra = self.samples.len() - MAX_SAMPLES;
-            self.samples.drain(..extra);
-        }
+        push_bounded(&mut self.samples, sample, window);
+    }
+
+    /// Adds a sample to the window of the reverse zone `zone`; the windows
+    /// of zones no longer listed (not in `listed`) are dropped.
+    pub fn push_reverse_sample(
+        &mut self,
+        zone: &str,
+        sample: Sample,
+        window: f64,
+        listed: &[&str],
+    ) {
+        self.reverse_samples
+            .retain(|z, _| listed.contains(&z.as_str()));
+        push_bounded(
+            self.reverse_samples.entry(zone.to_string()).or_default(),
+            sample,
+            window,
+        );
+    }
+}
+
+fn push_bounded(samples: &mut Vec<Sample>, sample: Sample, window: f64) {
+    samples.retain(|s| s.time <= sample.time && s.time > sample.time - window);
+    samples.push(sample);
+    if samples.len() > MAX_SAMPLES {
+        let extra = samples.len() - MAX_SAMPLES;
+        samples.drain(..extra);
     }
 }
 
@@ -500,11 +527,27 @@ pub fn save_claim(dir: &Path, claim: &ClaimFile) -> Result<(), store::StoreError
 /// The ledger of `domain`; `Ok(None)` when there is none (or it is of
 /// another domain), `Err` when it is damaged.
 pub fn load_ledger(dir: &Path, domain: &str) -> Result<Option<crate::plan::Ledger>, String> {
+    load_ledger_file(dir, LEDGER_FILE, domain)
+}
+
+/// The ledger file of the listed reverse zone `zone`:
+/// `published.<zone>` (a reverse zone's name is digits, hex letters and
+/// dots: a safe file name).
+pub fn reverse_ledger_file(zone: &str) -> String {
+    format!("{LEDGER_FILE}.{zone}")
+}
+
+/// [`load_ledger`] from the file `file` of the state dir.
+pub fn load_ledger_file(
+    dir: &Path,
+    file: &str,
+    domain: &str,
+) -> Result<Option<crate::plan::Ledger>, String> {
     let max = 512 + 8 * MAX_LEDGER_KEYS;
-    let Some(data) = store::read(dir, LEDGER_FILE, max).map_err(|e| e.to_string())? else {
+    let Some(data) = store::read(dir, file, max).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let damaged = |why: &str| format!("{} is damaged ({why})", dir.join(LEDGER_FILE).display());
+    let damaged = |why: &str| format!("{} is damaged ({why})", dir.join(file).display());
     let nl = data
         .iter()
         .take(512)
@@ -542,6 +585,16 @@ pub fn save_ledger(
     domain: &str,
     ledger: &crate::plan::Ledger,
 ) -> Result<(), store::StoreError> {
+    save_ledger_file(dir, LEDGER_FILE, domain, ledger)
+}
+
+/// [`save_ledger`] to the file `file` of the state dir.
+pub fn save_ledger_file(
+    dir: &Path,
+    file: &str,
+    domain: &str,
+    ledger: &crate::plan::Ledger,
+) -> Result<(), store::StoreError> {
     if ledger.len() as u64 > MAX_LEDGER_KEYS {
         return Err(store::StoreError(format!(
             "the ledger holds {} keys, more than {MAX_LEDGER_KEYS}",
@@ -561,7 +614,7 @@ pub fn save_ledger(
     )
     .into_bytes();
     data.extend_from_slice(&body);
-    store::write_atomic(dir, LEDGER_FILE, &data)
+    store::write_atomic(dir, file, &data)
 }
 
 /// Removes the ledger (when it cannot be saved); whether it is gone.

@@ -469,9 +469,10 @@ impl Follower<'_> {
         );
         let masters = link.masters.clone();
         let url = link.stream.url().to_string();
-        let outcome = built.and_then(|(records, counts, leader, explained)| {
+        let outcome = built.and_then(|(records, reverse, counts, leader, explained)| {
             let cluster = source::Cluster {
                 records,
+                reverse,
                 counts,
                 leader,
                 explained,

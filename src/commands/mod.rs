@@ -5,6 +5,7 @@
 //! * [`records`]: the record set, printed (no NS1);
 //! * [`check`]: the configuration, the masters, the key and the zone;
 //! * [`sync`]: `sync` and `plan`, one run under the state dir's lock;
+//! * [`reverse`]: the listed reverse zones of a `sync` or `plan` pass;
 //! * [`adopt`]: claiming a domain that holds records already;
 //! * [`follow`]: `sync`, then the leading master's event stream, until SIGTERM.
 
@@ -13,6 +14,7 @@ pub mod check;
 pub mod claim;
 pub mod follow;
 pub mod records;
+pub mod reverse;
 pub mod sync;
 
 use crate::cli::{Cli, Command};

@@ -90,6 +90,8 @@ pub struct Snapshot {
     pub counts: StateCounts,
     /// The answers the state's ended tasks explain.
     pub explained: Explained,
+    /// The publishable PTR records of the listed reverse zones.
+    pub reverse: super::reverse::ReverseSnapshot,
 }
 
 impl Snapshot {
@@ -169,6 +171,7 @@ pub fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Sna
     let (desired, skipped) = plan::publishable(set.records(), &own);
     drop(set);
     summary.note_publishable(desired.len(), &skipped);
+    let reverse = reverse_snapshot(cfg, cluster.reverse, &desired, &cluster.explained);
     if skipped.records() + skipped.answers > 0 {
         log::info!(
             "skipped: {} names NS1 cannot hold, {} SRV answers with unpublishable targets or ports, {} records left empty, {} excluded",
@@ -182,6 +185,38 @@ pub fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Sna
         desired,
         counts: cluster.counts,
         explained: cluster.explained,
+        reverse,
+    }
+}
+
+/// The publishable PTR records (see [`super::reverse::publishable`]) and
+/// the framework labels a reverse zone's ledger is seeded with.
+fn reverse_snapshot(
+    cfg: &Config,
+    set: crate::records::ReverseSet,
+    desired: &[Record],
+    explained: &Explained,
+) -> super::reverse::ReverseSnapshot {
+    if cfg.reverse_zones.is_empty() {
+        return Default::default();
+    }
+    let (zones, skipped) = super::reverse::publishable(set.zones, desired, &cfg.exclude);
+    if skipped > 0 {
+        log::info!(
+            "skipped {skipped} PTR records: unpublishable or excluded names, or targets that are not published"
+        );
+    }
+    let frameworks = plan::framework_labels(
+        desired
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(explained.keys().map(|k| k.0.as_str())),
+        &crate::ns1::normalize_name(&cfg.domain),
+    );
+    super::reverse::ReverseSnapshot {
+        zones,
+        ambiguous: set.ambiguous,
+        frameworks,
     }
 }
 
@@ -209,8 +244,10 @@ pub fn not_the_leader(
         },
         cfg.window as f64,
     );
+    let ptrs = snapshot.reverse.zones.iter().flat_map(|z| z.records.iter());
+    let desired: Vec<Record> = snapshot.desired.iter().chain(ptrs).cloned().collect();
     safety.clocks.observe_desired(
-        &snapshot.desired,
+        &desired,
         ctx.now,
         cfg.remove_after as f64,
         cfg.settle.map(|s| s as f64),
@@ -258,13 +295,15 @@ pub fn compare(
 /// the follower) every pass of a loop.
 pub fn pass(
     ctx: &PassContext<'_>,
-    snapshot: Snapshot,
+    mut snapshot: Snapshot,
     view: ZoneView,
     zone: &mut Session<'_>,
     safety: &mut Safety,
     summary: &mut Summary,
 ) -> Result<Exit, Fail> {
     let cfg = ctx.cfg;
+    let reverse = std::mem::take(&mut snapshot.reverse);
+    let prior = (!cfg.reverse_zones.is_empty()).then(|| safety.clocks.clone());
     let domain = crate::ns1::normalize_name(&cfg.domain);
     safety.owned = state_dir::load_owned(&cfg.state_dir, &domain);
     let mut view = view;
@@ -311,11 +350,24 @@ pub fn pass(
         &safety.memory.samples,
         &policy,
     );
+    let suspect = super::reverse::suspect(&decision);
+    let facts = |prior| super::reverse::PassFacts {
+        explained: &snapshot.explained,
+        prior,
+        now_counts,
+        counts: &snapshot.counts,
+        suspect: suspect.clone(),
+    };
+    let empty = plan::Clocks::default();
     if ctx.mode == Mode::Plan {
         let exit = report_plan(&decision, &policy, safety, summary);
         summary.note_reasons(owner_notes);
-        return Ok(exit);
+        let facts = facts(prior.as_ref().unwrap_or(&empty));
+        return Ok(super::reverse::phase(
+            ctx, reverse, &facts, zone, safety, summary, exit,
+        ));
     }
+    let keep = prior.as_ref().map(|p| super::reverse::carried_keys(ctx, p));
     let (decision, save_failed) = remember(
         ctx,
         decision,
@@ -324,6 +376,7 @@ pub fn pass(
         &policy,
         safety,
         now_counts,
+        keep.as_ref(),
     );
     let ledger = claim::ledger_before(&survey, &decision.plan);
     let (decision, ledger_failed) = match claim::save_ledger(cfg, &ledger) {
@@ -372,17 +425,19 @@ pub fn pass(
         log::warn!("{n}");
     }
     summary.note_reasons(notes);
-    Ok(
-        if !decision.held.is_empty()
-            || safety.damaged.is_some()
-            || ledger_failed.is_some()
-            || summary.collisions > 0
-        {
-            Exit::Refused
-        } else {
-            exit
-        },
-    )
+    let exit = if !decision.held.is_empty()
+        || safety.damaged.is_some()
+        || ledger_failed.is_some()
+        || summary.collisions > 0
+    {
+        Exit::Refused
+    } else {
+        exit
+    };
+    let facts = facts(prior.as_ref().unwrap_or(&empty));
+    Ok(super::reverse::phase(
+        ctx, reverse, &facts, zone, safety, summary, exit,
+    ))
 }
 
 /// The claim and the ledger over the zone view (see [`claim::survey`]),
@@ -440,7 +495,7 @@ fn destructive(plan: &Plan) -> bool {
 /// no ledger entry... none: a create it could not remember would be a
 /// record it does not own. It makes the updates of records it owns
 /// already, and nothing else.
-fn additions_only(mut decision: Decision, why: &str) -> Decision {
+pub fn additions_only(mut decision: Decision, why: &str) -> Decision {
     log::error!("{why}; no record is created or deleted this run");
     decision
         .plan
@@ -524,7 +579,7 @@ fn plan_owned(
 }
 
 /// The facts and settings the safety decision needs.
-fn policy(
+pub fn policy(
     ctx: &PassContext<'_>,
     claimed: bool,
     safety: &Safety,
@@ -608,6 +663,7 @@ fn report_plan(
 /// since the next would not know what it did, but still makes every
 /// addition, and exits 3 saying why. Returns the decision to carry out and
 /// whether the save failed.
+#[allow(clippy::too_many_arguments)]
 fn remember(
     ctx: &PassContext<'_>,
     mut decision: Decision,
@@ -616,8 +672,13 @@ fn remember(
     policy: &Policy,
     safety: &mut Safety,
     now_counts: Baseline,
+    keep: Option<&plan::Clocks>,
 ) -> (Decision, bool) {
     safety.clocks = decision.clocks.clone();
+    // The reverse zones' clocks, until their own decisions replace them.
+    if let Some(keep) = keep {
+        super::reverse::merge_keys(&mut safety.clocks, keep);
+    }
     if let Some(sample) = decision.sample {
         safety.memory.push_sample(sample, ctx.cfg.window as f64);
     }
