@@ -57,6 +57,13 @@ pub struct Summary {
     pub unhealthy_tasks: usize,
     /// Running tasks left out by `--min-visibility`.
     pub not_visible_tasks: usize,
+    /// Services with no healthy instance that `--healthy-only` publishes
+    /// whole (fail open).
+    pub unhealthy_fail_open: usize,
+    /// Removals waiting for the leading master's failover recovery
+    /// (agents listed in `recovered_slaves`, or a recent election); also
+    /// counted in `waiting` or `held`.
+    pub recovering: usize,
 }
 
 impl Summary {
@@ -106,6 +113,9 @@ impl Summary {
         if self.not_visible_tasks > 0 {
             s += &format!(" not_visible={}", self.not_visible_tasks);
         }
+        if self.unhealthy_fail_open > 0 {
+            s += &format!(" unhealthy_fail_open={}", self.unhealthy_fail_open);
+        }
         if self.tasks_over_port_bound > 0 {
             s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
         }
@@ -125,6 +135,7 @@ impl Summary {
         self.running_tasks = counts.running_tasks;
         self.unhealthy_tasks = counts.unhealthy_tasks;
         self.not_visible_tasks = counts.not_visible_tasks;
+        self.unhealthy_fail_open = counts.unhealthy_fail_open;
     }
 
     /// What may be published: the desired records and those skipped.
@@ -152,6 +163,7 @@ impl Summary {
         self.waiting = d.waiting;
         self.released = d.released;
         self.explained = d.explained;
+        self.recovering = d.recovering;
     }
 
     /// What the apply did, and the reason and exit code it gives.
@@ -407,6 +419,18 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
             ("{reason=\"unhealthy\"}", s.unhealthy_tasks as f64),
             ("{reason=\"not_visible\"}", s.not_visible_tasks as f64),
         ],
+    );
+    metric(
+        "unhealthy_fail_open",
+        "gauge",
+        "Services with no healthy instance that --healthy-only published whole (fail open) in the last run.",
+        &[("", s.unhealthy_fail_open as f64)],
+    );
+    metric(
+        "recovery_waiting",
+        "gauge",
+        "Removals waiting for the leading master's failover recovery in the last run.",
+        &[("", s.recovering as f64)],
     );
     metric(
         "cluster_running_tasks",

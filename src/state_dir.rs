@@ -84,6 +84,12 @@ pub struct Memory {
     /// One sample per run, for the sliding window's baseline.
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// Whether the zone is still being filled: set by a run that found no
+    /// owned record in the zone and had some to publish, cleared by the
+    /// first run that applies all its additions (absent, false, in files of
+    /// 0.2.0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub filling: bool,
 }
 
 /// At most this many samples are kept (a run every second for an hour).
@@ -115,8 +121,10 @@ impl Memory {
     }
 
     /// Adds a sample, dropping those older than `window` and the oldest
-    /// beyond [`MAX_SAMPLES`].
+    /// beyond [`MAX_SAMPLES`]. Samples from a later time (the clock stepped
+    /// back) are kept, moved back in order ([`crate::plan::rebase`]).
     pub fn push_sample(&mut self, sample: Sample, window: f64) {
+        crate::plan::rebase(&mut self.samples, sample.time);
         self.samples
             .retain(|s| s.time <= sample.time && s.time > sample.time - window);
         self.samples.push(sample);

@@ -204,7 +204,8 @@ fn policy(now: f64) -> Policy {
             running_tasks: 40,
         },
         domain: "mesos.example.com".into(),
-        recovering_until: None,
+        recovery: RecoveryFacts::default(),
+        filling: false,
     }
 }
 
@@ -319,15 +320,28 @@ fn held_answer_removals_publish_the_union_and_stay_held_until_settle() {
         vec!["10.0.0.1", "10.0.0.3"]
     );
     // Later only 2 of them are still absent: under the share, but held
-    // earlier, so still held until settle.
-    p.now = T + 600.0;
-    let raw = compute(desired(2), zone.clone(), &own, 60);
-    let d2 = decide(raw, &Explained::new(), &d.clocks, &samples, &p);
+    // earlier, so still held until settle. (Runs every minute: a held
+    // removal is released once runs have seen it absent for --settle.)
+    let mut clocks = d.clocks.clone();
+    let mut d2 = None;
+    for minute in 1..=10 {
+        p.now = T + 60.0 * minute as f64;
+        let raw = compute(desired(2), zone.clone(), &own, 60);
+        let dn = decide(raw, &Explained::new(), &clocks, &samples, &p);
+        clocks = dn.clocks.clone();
+        d2 = Some(dn);
+    }
+    let d2 = d2.unwrap();
     assert_eq!(d2.held.len(), 2);
     assert_eq!(d2.clocks.held.len(), 2);
+    for minute in 11..15 {
+        p.now = T + 60.0 * minute as f64;
+        let raw = compute(desired(2), zone.clone(), &own, 60);
+        clocks = decide(raw, &Explained::new(), &clocks, &samples, &p).clocks;
+    }
     p.now = T + 900.0;
     let raw = compute(desired(2), zone.clone(), &own, 60);
-    let d3 = decide(raw, &Explained::new(), &d2.clocks, &samples, &p);
+    let d3 = decide(raw, &Explained::new(), &clocks, &samples, &p);
     assert!(d3.held.is_empty());
     assert_eq!(d3.released, 2);
     assert_eq!(
@@ -339,7 +353,7 @@ fn held_answer_removals_publish_the_union_and_stay_held_until_settle() {
     p.force = true;
     let raw = compute(desired(2), zone.clone(), &own, 60);
     assert_eq!(
-        decide(raw, &Explained::new(), &d.clocks, &samples, &p).released,
+        decide(raw, &Explained::new(), &d2.clocks, &samples, &p).released,
         2
     );
     p.force = false;
@@ -356,7 +370,20 @@ fn held_answer_removals_publish_the_union_and_stay_held_until_settle() {
 fn the_window_counts_removals_cumulatively_against_the_median() {
     let mut p = policy(T);
     p.remove_after = 0.0;
-    let mut samples = Vec::new();
+    // A mature window: 40 earlier runs at 100 records (a younger one
+    // takes the smallest count instead, and holds sooner).
+    let mut samples: Vec<Sample> = (1..=40)
+        .map(|i| Sample {
+            time: T - 60.0 * i as f64,
+            owned: Some(100),
+            agents: 4,
+            running_tasks: 40,
+            removed: 0,
+            target: Some(100),
+            filling: false,
+        })
+        .rev()
+        .collect();
     let mut clocks = Clocks::default();
     let mut n = 100;
     let mut held_at = None;
@@ -383,6 +410,8 @@ fn the_window_counts_removals_cumulatively_against_the_median() {
             agents: 4,
             running_tasks: 40,
             removed: 0,
+            target: None,
+            filling: false,
         })
         .collect();
     p.now = T + 20.0;
@@ -426,6 +455,8 @@ fn implausible_states_compare_with_the_window_median() {
         agents,
         running_tasks,
         removed: 0,
+        target: None,
+        filling: false,
     };
     let samples = vec![s(10, 100, T), s(10, 100, T + 60.0), s(40, 400, T + 120.0)];
     let b = |agents, running_tasks| Baseline {
@@ -587,10 +618,17 @@ fn held_answers_settle_one_by_one_under_churn() {
         })
         .collect();
     let mut samples = Vec::new();
+    // The tool has been running every 5 minutes (the cadence is known:
+    // each run then counts for up to 5 minutes of seen absence).
+    let cadence = Clocks {
+        observed: Some(T - 300.0),
+        intervals: vec![300.0; 3],
+        ..Clocks::default()
+    };
     let d = decide(
         compute(desired.clone(), zone.clone(), &own, 60),
         &Explained::new(),
-        &Clocks::default(),
+        &cadence,
         &samples,
         &p,
     );
@@ -648,6 +686,8 @@ fn huge_window_figures_saturate() {
             agents: usize::MAX,
             running_tasks: usize::MAX,
             removed: usize::MAX,
+            target: None,
+            filling: false,
         })
         .collect();
     let (zone, desired) = zone_and_desired(20, 19);
