@@ -58,6 +58,10 @@ pub struct RecoveryMarks {
     /// election.
     #[serde(default)]
     pub election_seen: Option<f64>,
+    /// The last run that saw agents listed (the clocks of what waited are
+    /// pinned there: the first run after it starts their hold-down).
+    #[serde(default)]
+    pub listed_last: Option<f64>,
 }
 
 impl RecoveryMarks {
@@ -67,6 +71,7 @@ impl RecoveryMarks {
         RecoveryMarks {
             listed_since: c(self.listed_since),
             election_seen: c(self.election_seen),
+            listed_last: c(self.listed_last),
         }
     }
 }
@@ -148,6 +153,7 @@ pub fn assess(facts: RecoveryFacts, marks: RecoveryMarks, now: f64) -> (Recoveri
     if let Some(agents) = facts.recovered_agents.filter(|n| *n > 0) {
         let since = marks.listed_since.unwrap_or(now);
         out.listed_since = Some(since);
+        out.listed_last = Some(now);
         let loud = now - since > RECOVERY_LOUD_SECS;
         return (
             Recovering::Listed {

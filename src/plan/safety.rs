@@ -334,6 +334,9 @@ pub struct Decision {
     pub recovering: usize,
     /// The deletes among them.
     pub recovering_deletes: usize,
+    /// The last run that saw agents listed in `recovered_slaves`, when
+    /// this run is the first that does not.
+    pub listing_ended: Option<f64>,
     /// Address-record deletes waiting because an SRV answer left in the
     /// zone still names them (also in `waiting`).
     pub srv_named: usize,
@@ -490,6 +493,12 @@ pub fn decide(
 ) -> Decision {
     let old = clocks.carried(p.now, p.remove_after, p.settle);
     let (recovery, marks) = assess(p.recovery, old.recovery, p.now);
+    // The master stopped listing agents since the last run: what waited
+    // for them starts its hold-down now.
+    let listing_ended = match recovery {
+        Recovering::Listed { .. } => None,
+        _ => old.recovery.clamped(p.now).listed_last,
+    };
     let mut d = Decision {
         clocks: Clocks {
             observed: Some(p.now),
@@ -498,6 +507,7 @@ pub fn decide(
             ..Clocks::default()
         },
         recovery,
+        listing_ended,
         ..Decision::default()
     };
     let found = candidates(&raw, explained, &old, p, &mut d);
@@ -598,6 +608,9 @@ fn update_candidate(
         let key = answer_key(&c.name, c.rtype, a);
         let ex = is_explained(&c.name, c.rtype, a);
         let mut t = old.answers.get(&key).copied().unwrap_or(now).min(now);
+        if d.listing_ended.is_some_and(|e| t >= e) {
+            t = now;
+        }
         if waits && !ex {
             if d.recovery.pins_clocks() {
                 t = now;
@@ -655,6 +668,9 @@ fn delete_candidate(
     let now = p.now;
     let key = record_key(&c.name, c.rtype);
     let mut t = old.records.get(&key).copied().unwrap_or(now).min(now);
+    if d.listing_ended.is_some_and(|e| t >= e) {
+        t = now;
+    }
     let was_held = old.held.get(&key).and_then(|c| Check::parse(c));
     let unexplained = c.old.as_ref().is_none_or(|o| {
         o.answers.is_empty() || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
