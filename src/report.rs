@@ -281,16 +281,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::store::write_atomic_mode(dir, name, bytes, 0o644).map_err(|e| std::io::Error::other(e.0))
 }
 
+/// One metric, its help and type lines, then its samples.
+fn push_metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
+    out.push_str(&format!(
+        "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
+    ));
+    for (labels, v) in samples {
+        out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
+    }
+}
+
+/// The health filter's fail-open and the failover recovery's waits.
+fn fail_open_and_recovery_metrics(out: &mut String, s: &Summary) {
+    push_metric(
+        out,
+        "unhealthy_fail_open",
+        "gauge",
+        "Services with no healthy instance that --healthy-only published whole (fail open) in the last run.",
+        &[("", s.unhealthy_fail_open as f64)],
+    );
+    push_metric(
+        out,
+        "recovery_waiting",
+        "gauge",
+        "Removals waiting for the leading master's failover recovery in the last run.",
+        &[("", s.recovering as f64)],
+    );
+}
+
 /// A Prometheus node-exporter textfile, written atomically.
 pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-        out.push_str(&format!(
-            "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
-        ));
-        for (labels, v) in samples {
-            out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
-        }
+        push_metric(&mut out, name, kind, help, samples)
     };
     let cmd = format!("{{command=\"{}\"}}", s.command);
     metric(
@@ -421,22 +444,11 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         ],
     );
     metric(
-        "unhealthy_fail_open",
-        "gauge",
-        "Services with no healthy instance that --healthy-only published whole (fail open) in the last run.",
-        &[("", s.unhealthy_fail_open as f64)],
-    );
-    metric(
-        "recovery_waiting",
-        "gauge",
-        "Removals waiting for the leading master's failover recovery in the last run.",
-        &[("", s.recovering as f64)],
-    );
-    metric(
         "cluster_running_tasks",
         "gauge",
         "Running tasks in the last state read.",
         &[("", s.running_tasks as f64)],
     );
+    fail_open_and_recovery_metrics(&mut out, s);
     write_atomic(path, out.as_bytes())
 }

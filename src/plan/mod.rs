@@ -5,9 +5,11 @@
 //! * [`own`]: what the tool owns and may publish, and the ownership marker;
 //! * [`diff`]: the changes between the desired records and the zone;
 //! * [`safety`]: the hold-down, the checks and the decision;
+//! * [`clocks`]: the hold-down clocks and what the runs have seen;
 //! * [`history`]: the window's samples and the baseline taken from them;
 //! * [`recovery`]: waiting for a new leader's agents (failover recovery).
 
+pub mod clocks;
 pub mod diff;
 pub mod history;
 pub mod own;
@@ -15,6 +17,7 @@ pub mod recovery;
 pub mod safety;
 
 pub use crate::text::format_time;
+pub use clocks::*;
 pub use diff::*;
 pub use history::*;
 pub use own::*;
