@@ -268,6 +268,11 @@ pub fn pass(
     // The zone is being filled from a run that found nothing owned in it
     // until a run applies all its additions.
     let filling = safety.memory.filling || (raw.owned == 0 && raw.desired > 0);
+    // Remembered before any change (a run that dies part way through the
+    // fill leaves it set), cleared once a run has applied all additions.
+    if ctx.mode == Mode::Sync {
+        safety.memory.filling = filling;
+    }
     // Safety: the hold-down, the window and the checks decide which
     // removals go now; every addition goes.
     let policy = policy(

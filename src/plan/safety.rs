@@ -445,6 +445,9 @@ fn update_candidate(
                 t = now;
             }
             old.seen_since(&key, t, now, &mut d.clocks);
+            if let Some(check) = old.held.get(&key) {
+                d.clocks.held.insert(key.clone(), check.clone());
+            }
             d.clocks.answers.insert(key, t);
             kept.push(a.clone());
             continue;
@@ -513,7 +516,14 @@ fn delete_candidate(
     }
     let eff = old.seen_since(&key, t, now, &mut d.clocks);
     d.clocks.records.insert(key.clone(), t);
-    if p.claimed && p.damaged.is_none() && (now - t < p.remove_after || recovering) {
+    // What a check held stays held (listed, exit 3), also when its clock
+    // restarted (a gap, a clock step): it never drops back to waiting.
+    let in_holddown = now - t < p.remove_after && was_held.is_none();
+    if p.claimed && p.damaged.is_none() && (in_holddown || recovering) {
+        // A hold survives the wait.
+        if let Some(check) = old.held.get(&key) {
+            d.clocks.held.insert(key.clone(), check.clone());
+        }
         d.waiting += 1;
         if unexplained {
             found.waiting_unexplained += 1;

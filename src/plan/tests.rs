@@ -705,3 +705,142 @@ fn huge_window_figures_saturate() {
     assert_eq!(d.held.len(), 1, "{:?}", d.reasons);
     assert_eq!(d.plan.count(Action::Delete), 0);
 }
+
+/// Attack: clocks from the future (a clock that stepped back, or a file
+/// written by a host whose clock was ahead) restart the hold-down but
+/// keep what is held; nothing is deleted or released.
+#[test]
+fn clocks_from_the_future_keep_holds_and_release_nothing() {
+    let mut p = policy(T);
+    let (zone, desired) = zone_and_desired(20, 10);
+    let mut clocks = Clocks::default();
+    let mut samples = Vec::new();
+    for minute in 0..4 {
+        p.now = T + 60.0 * minute as f64;
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        samples.extend(d.sample);
+        clocks = d.clocks;
+    }
+    assert_eq!(clocks.held.len(), 10, "{clocks:?}");
+    // The clock steps back an hour, then forward two; then a file from
+    // far in the future with absurd seen figures.
+    for (now, mutate) in [(T - 3600.0, false), (T + 7200.0, false), (T + 7260.0, true)] {
+        p.now = now;
+        if mutate {
+            clocks.observed = Some(T + 1e9);
+            for v in clocks.seen.values_mut() {
+                *v = 1e300;
+            }
+            clocks.recovery.listed_since = Some(T + 1e9);
+        }
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        assert_eq!(d.plan.count(Action::Delete), 0, "at {now}: {:?}", d.reasons);
+        assert_eq!(d.released, 0);
+        assert_eq!(d.held.len(), 10, "at {now}");
+        clocks = d.clocks;
+    }
+    // Liveness: runs that keep seeing the absence release it after
+    // --settle of them.
+    let mut released_at = None;
+    for minute in 1..=20 {
+        p.now = T + 7260.0 + 60.0 * minute as f64;
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        if d.released > 0 && released_at.is_none() {
+            released_at = Some(minute);
+        }
+        clocks = d.clocks;
+    }
+    assert_eq!(released_at, Some(15));
+}
+
+/// Attack: a state that flaps between partial and full every run deletes
+/// nothing and leaves nothing held.
+#[test]
+fn a_state_flapping_between_partial_and_full_deletes_nothing() {
+    let mut p = policy(T);
+    let (zone, full) = zone_and_desired(20, 20);
+    let (_, partial) = zone_and_desired(20, 8);
+    let mut clocks = Clocks::default();
+    let mut samples = Vec::new();
+    for run in 0..60 {
+        p.now = T + 60.0 * run as f64;
+        let desired = if run % 2 == 0 { &full } else { &partial };
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        assert_eq!(d.plan.count(Action::Delete), 0, "run {run}");
+        if run % 2 == 0 {
+            assert!(d.held.is_empty() && d.clocks.held.is_empty(), "run {run}");
+        }
+        samples.extend(d.sample);
+        clocks = d.clocks;
+    }
+}
+
+/// A `holddown.json` written by 0.2.0 (no `seen`, no `recovery`) loads, and
+/// a removal it held is released at its wall-clock settle time, as 0.2.0
+/// would have.
+#[test]
+fn clocks_of_0_2_0_load_and_keep_their_meaning() {
+    let old = r#"{"observed":1800000540.0,
+        "records":{"r19.mesos.example.com A":1800000000.0},
+        "answers":{},
+        "held":{"r19.mesos.example.com A":"mass-removal"},
+        "intervals":[60.0,60.0,60.0]}"#;
+    let clocks: Clocks = serde_json::from_str(old).unwrap();
+    let mut p = policy(T + 600.0);
+    let (zone, desired) = zone_and_desired(20, 19);
+    let d = decide(
+        compute(desired.clone(), zone.clone(), &own(), 60),
+        &Explained::new(),
+        &clocks,
+        &[],
+        &p,
+    );
+    assert_eq!(d.held.len(), 1);
+    assert_eq!(d.held[0].release_at, Some(T + 900.0));
+    let mut clocks = d.clocks;
+    for minute in 11..=15 {
+        p.now = T + 60.0 * minute as f64;
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &[],
+            &p,
+        );
+        assert_eq!(d.released, usize::from(minute == 15), "minute {minute}");
+        clocks = d.clocks;
+    }
+    // And the new fields survive a round trip.
+    let back: Clocks = serde_json::from_str(&serde_json::to_string(&clocks).unwrap()).unwrap();
+    assert_eq!(back.seen, clocks.seen);
+    let sample: Sample =
+        serde_json::from_str(r#"{"time":1.0,"owned":3,"agents":1,"running_tasks":2}"#).unwrap();
+    assert_eq!(
+        (sample.target, sample.filling, sample.removed),
+        (None, false, 0)
+    );
+}
