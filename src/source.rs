@@ -46,8 +46,10 @@ pub fn read_state(
         timeout: cfg.state_timeout,
         deadline,
     };
-    let fetched =
-        crate::mesos::fetch_state(&opts).map_err(|e| Fail::new(Exit::Failed, e.to_string()))?;
+    let fetched = crate::mesos::fetch_state(&opts).map_err(|e| match &masters.refused_leader {
+        Some(why) => Fail::new(Exit::Failed, format!("{e}; {why}")),
+        None => Fail::new(Exit::Failed, e.to_string()),
+    })?;
     Ok((fetched.body, fetched.url))
 }
 
@@ -76,6 +78,9 @@ pub struct Masters {
     /// The masters ZooKeeper reported (leader first); empty without
     /// ZooKeeper or when detection failed.
     pub from_zk: Vec<String>,
+    /// Why ZooKeeper's leader was not contacted (see
+    /// `mesos::zk::choose_masters`), and what to list.
+    pub refused_leader: Option<String>,
 }
 
 impl Masters {
@@ -84,6 +89,7 @@ impl Masters {
         Masters {
             list: cfg.masters.clone(),
             from_zk: Vec::new(),
+            refused_leader: None,
         }
     }
 }
@@ -105,15 +111,24 @@ pub fn detect_leader(cfg: &Config, deadline: Option<Instant>) -> Result<Masters,
     }
     match crate::mesos::zk::detect(url, budget) {
         Ok(found) => {
-            let mut list = found.masters.clone();
-            for m in &cfg.masters {
-                if !list.contains(m) {
-                    list.push(m.clone());
-                }
+            // With credentials, only configured masters are asked (see
+            // `choose_masters`).
+            let credentials = cfg.mesos_principal.is_some() && cfg.mesos_secret_file.is_some();
+            let chosen = crate::mesos::zk::choose_masters(
+                &found,
+                &cfg.masters,
+                cfg.mesos_https,
+                credentials,
+                url,
+            )
+            .map_err(|e| Fail::new(Exit::Failed, e))?;
+            if let Some(why) = &chosen.refused_leader {
+                log::warn!("{why}; trying the configured masters");
             }
             Ok(Masters {
-                list,
-                from_zk: found.masters,
+                list: chosen.masters,
+                from_zk: chosen.zk_masters,
+                refused_leader: chosen.refused_leader,
             })
         }
         Err(e) if !cfg.masters.is_empty() => {

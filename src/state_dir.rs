@@ -237,6 +237,7 @@ impl Safety {
 
 /// Restores the pacing estimates saved by an earlier run, if any.
 pub fn load_pacing(dir: &Path, client: &crate::ns1::Client) {
+    client.note_pacing_file(&dir.join(PACING_FILE));
     match store::read(dir, PACING_FILE, MAX_PACING_BYTES) {
         Ok(Some(data)) => match serde_json::from_slice::<crate::ns1::PacingState>(&data) {
             Ok(state) => {

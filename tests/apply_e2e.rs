@@ -244,10 +244,12 @@ fn methods_run_concurrently_and_one_failing_method_does_not_stop_the_others() {
     assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
 }
 
-/// Two runs back to back: the first spends the whole PUT bucket (its size
-/// is the first run's creates less one, refilled at one token per second),
-/// the second starts well within a second with new creates. With
-/// `keep_pacing` false the pacing file is removed in between.
+/// Two runs back to back: the first spends the PUT bucket (its size is the
+/// first run's creates less one, refilled at one token per second) down to
+/// the token or so it leaves to others, another tool spends all but half a
+/// token of that, and the second starts well within a second with new
+/// creates. With `keep_pacing` false the pacing file is removed in
+/// between.
 fn back_to_back_429s(tag: &str, keep_pacing: bool) -> usize {
     let env = Env::new(tag);
     let tasks = many_tasks(3, 1);
@@ -262,6 +264,7 @@ fn back_to_back_429s(tag: &str, keep_pacing: bool) -> usize {
     if !keep_pacing {
         std::fs::remove_file(&pacing).unwrap();
     }
+    env.ns1.set_tokens("PUT", 0.5);
     let mut more = tasks.clone();
     more.push(("other".into(), 0, 77));
     env.serve(1, &as_refs(&more));

@@ -753,19 +753,29 @@ fn deadline_in_the_past_sends_nothing() {
 #[test]
 fn deadline_stops_paced_and_backoff_waits() {
     let fake = FakeNs1::start(ZONE);
-    fake.set_bucket("PUT", 1, 60.0);
+    // A token a minute (a believable shape), one token left.
+    fake.set_bucket("PUT", 10, 600.0);
+    fake.set_tokens("PUT", 1.0);
     let mut opts = options(&fake.endpoint());
     opts.deadline = Some(Instant::now() + Duration::from_secs(10));
     let mut c = client_with(opts);
+    // As the run side does when it restores the estimates.
+    c.note_pacing_file(std::path::Path::new("/var/lib/mesos2ns1/ns1-pacing.json"));
     c.create(ZONE, "a.example.com", "A", 60, &s(&["10.0.0.1"]))
         .unwrap();
-    // The next PUT would need a ~60 s pacing wait: refused at once.
+    // The next PUT would need a ~2 min pacing wait: refused at once, and
+    // the error says pacing did it.
     let err = c
         .create(ZONE, "b.example.com", "A", 60, &s(&["10.0.0.2"]))
         .unwrap_err();
     assert!(
-        matches!(err, Ns1Error::Deadline { ref method, .. } if method == "PUT"),
+        matches!(err, Ns1Error::Deadline { ref method, pacing: Some(_), .. } if method == "PUT"),
         "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("pacing stopped the run")
+            && err.to_string().contains("ns1-pacing.json"),
+        "{err}"
     );
     // Other methods are unaffected.
     c.delete(ZONE, "a.example.com", "A").unwrap();

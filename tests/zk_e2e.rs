@@ -305,3 +305,245 @@ fn a_mesos_dns_config_with_zk_and_no_masters_is_accepted() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(env.owned(), expected(&state, DOMAIN));
 }
+
+/// Issue 19: anyone who can reach ZooKeeper can register a "leader" (the
+/// Mesos path is open to every client). With Mesos credentials configured
+/// a master that only ZooKeeper names is never contacted: it receives no
+/// request at all (so neither the secret nor the chance to serve a fake
+/// cluster), and the run says why and what to list.
+#[test]
+fn a_rogue_zookeeper_leader_gets_no_credentials_and_publishes_nothing() {
+    let Some(java) =
+        available("a_rogue_zookeeper_leader_gets_no_credentials_and_publishes_nothing")
+    else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    // The rogue master: a fake cluster, no authentication required.
+    let rogue = FakeMaster::start();
+    let rogue_state = cluster(&rogue.addr(), 1, &[("evil", 0, 1)]);
+    rogue.set_state(rogue_state.to_string());
+    // Its node sorts before every real master's.
+    zk.create(
+        "/mesos/json.info_0000000000",
+        info_for(&rogue, "rogue").as_bytes(),
+    );
+    let (real, state) = master_serving(None);
+    real.require_basic_auth("principal", "s3cr3t!");
+    let real_node = Contender::register(&zk.hosts(), "/mesos", &info_for(&real, "real"));
+    assert!(real_node.node.as_str() > "json.info_0000000000");
+    let env = ZkEnv::new("zk-rogue");
+    let secret = env.dir.file("mesos-secret", "s3cr3t!");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let secret = secret.display().to_string();
+    let creds = [
+        "--mesos-principal",
+        "principal",
+        "--mesos-secret-file",
+        secret.as_str(),
+    ];
+    let rogue_addr = rogue.addr();
+
+    // Credentials and no masters list: nothing is trusted, the run fails
+    // before NS1 and says what to list.
+    let out = env.run("sync", &zk.url("/mesos"), &creds);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("names {rogue_addr} as the leading master"))
+            && err.contains("not in the masters list")
+            && err.contains(&format!("add {rogue_addr} to masters")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.ns1.writes(), 0);
+    assert!(env.owned().is_empty());
+    assert!(rogue.received().is_empty(), "{:?}", rogue.requests());
+
+    // With the real master configured: the rogue leader is refused (said
+    // once), the configured master is asked with the credentials, and only
+    // the real cluster is published.
+    let mut args = creds.to_vec();
+    let real_addr = real.addr();
+    args.extend(["--masters", real_addr.as_str()]);
+    let out = env.run("sync", &zk.url("/mesos"), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("not in the masters list"),
+        "{}",
+        text(&out)
+    );
+    assert!(rogue.received().is_empty(), "{:?}", rogue.requests());
+    assert_eq!(
+        real.received()[0].header("authorization"),
+        Some("Basic cHJpbmNpcGFsOnMzY3IzdCE=")
+    );
+    assert_eq!(env.owned(), expected(&state, DOMAIN), "{}", text(&out));
+    assert!(
+        !env.owned().keys().any(|(name, _)| name.contains("evil")),
+        "{:?}",
+        env.owned()
+    );
+
+    // The real leader gone, the rogue the only one left: the configured
+    // master is still the only one asked; it no longer answers, the run
+    // fails and names the refused leader.
+    drop(real_node);
+    real.set_mode(support::fake_mesos::Mode::Status(503));
+    let before = env.ns1.writes();
+    let out = env.run("sync", &zk.url("/mesos"), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("add {rogue_addr} to masters")),
+        "{}",
+        text(&out)
+    );
+    assert!(rogue.received().is_empty(), "{:?}", rogue.requests());
+    assert_eq!(env.ns1.writes(), before);
+
+    // Without credentials, ZooKeeper is trusted as Mesos-DNS trusts it
+    // (README, "What --zk trusts"): the lowest node is the leader.
+    // (Its state would remove the real cluster's records: held, exit 3.)
+    let out = env.run("plan", &zk.url("/mesos"), &[]);
+    assert!(matches!(out.status.code(), Some(3 | 4)), "{}", text(&out));
+    assert!(!rogue.received().is_empty(), "{}", text(&out));
+    assert!(
+        rogue
+            .received()
+            .iter()
+            .all(|r| r.header("authorization").is_none())
+    );
+}
+
+/// Issue 19: only the lowest `json.info_` nodes are read, whatever their
+/// number; a children list over ZooKeeper's 1 MB reply limit is refused
+/// (not buffered) and detection ends, falling back to the masters.
+#[test]
+fn many_json_info_nodes_are_not_all_read_and_an_oversized_list_is_refused() {
+    let Some(java) =
+        available("many_json_info_nodes_are_not_all_read_and_an_oversized_list_is_refused")
+    else {
+        return;
+    };
+    let zk = Ensemble::start(&java, 1);
+    zk.mkdir("/mesos");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    // 20,000 more nodes (a 480 KB list), each with data that is no
+    // MasterInfo: read, each would say so.
+    zk.create_many("/mesos", 1_000, 20_000, b"not a MasterInfo");
+    let env = ZkEnv::new("zk-many");
+    let out = env.run("sync", &zk.url("/mesos"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("only the 16 lowest are read"),
+        "{}",
+        text(&out)
+    );
+    let left_out = err.matches("master left out").count();
+    assert!(left_out <= 15, "{left_out} nodes read past the bound");
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+
+    // 50,001 nodes: the list (about 1.2 MB) is over the limit.
+    zk.create_many("/mesos", 100_000, 30_000, b"");
+    let out = env.run("plan", &zk.url("/mesos"), &["--masters", &m.addr()]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("announced a reply of") && err.contains("refused without reading it"),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("falling back"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// The issue's figure: 200,000 `json.info_` nodes. Detection ends within
+/// its budget (the list is refused at its length prefix). About 10 s, most
+/// of it creating the nodes.
+#[test]
+fn two_hundred_thousand_json_info_nodes_end_within_the_budget() {
+    let Some(java) = available("two_hundred_thousand_json_info_nodes_end_within_the_budget") else {
+        return;
+    };
+    // 200,000 nodes do not fit the tests' usual 96 MB heap.
+    let zk = Ensemble::start_with_heap(&java, 1, "384m");
+    zk.mkdir("/mesos");
+    let (m, state) = master_serving(None);
+    let _leader = Contender::register(&zk.hosts(), "/mesos", &info_for(&m, "leader-1"));
+    zk.create_many("/mesos", 1_000, 200_000, b"");
+    let env = ZkEnv::new("zk-200k");
+    let started = std::time::Instant::now();
+    let out = env.run(
+        "sync",
+        &zk.url("/mesos"),
+        &["--masters", &m.addr(), "--zk-detection-timeout", "10"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("refused without reading it"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.owned(), expected(&state, DOMAIN));
+    eprintln!("run with 200,000 nodes: {:?}", started.elapsed());
+}
+
+/// Something answering on a ZooKeeper port announces a 1.9 GB reply: it
+/// is refused at the length prefix, before its body is read.
+#[test]
+fn a_huge_announced_reply_is_refused_without_buffering_it() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                // The client's ConnectRequest: length prefix, then body.
+                let mut len = [0u8; 4];
+                if conn.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut req = vec![0u8; u32::from_be_bytes(len) as usize];
+                if conn.read_exact(&mut req).is_err() {
+                    return;
+                }
+                // A reply frame announcing 1.9 GB, then its body.
+                if conn.write_all(&1_900_000_000u32.to_be_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![0u8; 64 * 1024];
+                while conn.write_all(&chunk).is_ok() {
+                    counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                    if counter.load(std::sync::atomic::Ordering::SeqCst) > 1_900_000_000 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let env = ZkEnv::new("zk-huge");
+    let (m, _) = master_serving(None);
+    let out = env.run(
+        "plan",
+        &format!("zk://127.0.0.1:{port}/mesos"),
+        &["--masters", &m.addr(), "--zk-detection-timeout", "5"],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("announced a reply of 1900000000 bytes"),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("falling back"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    // What the server could push before the connection closed: socket
+    // buffers, not the announced 1.9 GB.
+    let pushed = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(pushed < 64 << 20, "{pushed} bytes accepted");
+}

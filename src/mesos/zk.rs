@@ -12,12 +12,28 @@
 //! The client (`zookeeper-client`) tries the ensemble members in turn, so
 //! one member being down does not stop detection. The whole detection,
 //! connecting included, is bounded by one timeout.
+//!
+//! Bounds: every reply frame passes a relay ([`relay`]) that refuses one
+//! announcing more than [`MAX_REPLY`] bytes (ZooKeeper's own 1 MB limit)
+//! at its length prefix, so the client library never buffers more than
+//! one such frame; a children list over it (more than about 43,000
+//! `json.info_` names) fails detection the same way. Only the
+//! [`MAX_INFO_READ`] lowest `json.info_` nodes are read.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde_json::Value;
+
+mod relay;
+pub use relay::MAX_REPLY;
+
+/// How many `json.info_` nodes (the lowest sequence numbers) are read: the
+/// leader and the masters after it. Mesos runs 3 or 5 masters; a path with
+/// more nodes than this is either misused or under attack, and reading
+/// them all would cost one request each.
+pub const MAX_INFO_READ: usize = 16;
 
 /// The prefix of the znodes Mesos masters register (Mesos ≥ 0.24).
 pub const INFO_PREFIX: &str = "json.info_";
@@ -231,6 +247,117 @@ fn host_entry(host: &str, port: u16) -> Result<String, String> {
     Ok(join_host_port(host, port))
 }
 
+/// The masters a run asks for the state after ZooKeeper detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    /// Entries to try, in order: configured entries keep their spelling
+    /// (and scheme).
+    pub masters: Vec<String>,
+    /// ZooKeeper's masters (`host:port`, leader first) that may be named by
+    /// the `master<i>` records.
+    pub zk_masters: Vec<String>,
+    /// Why ZooKeeper's leader is not contacted, and what to list; `None`
+    /// when it is.
+    pub refused_leader: Option<String>,
+}
+
+/// Whether the ZooKeeper address `zk_addr` (`host:port`) is the configured
+/// `masters` entry `entry`: same port, and the same host compared without
+/// resolving anything (IP literals as addresses, IPv4-mapped IPv6 equal to
+/// IPv4; names case-insensitively). A name never matches an address.
+pub fn is_configured(zk_addr: &str, entry: &str, https: bool) -> bool {
+    let (Some((host, port)), Ok(m)) = (split_host_port(zk_addr), super::parse_master(entry, https))
+    else {
+        return false;
+    };
+    port == m.port && super::master::same_host(&host, &m.host)
+}
+
+/// Orders the masters to ask after detection.
+///
+/// Without Mesos credentials (`credentials` false), as Mesos-DNS does: the
+/// masters ZooKeeper names (leader first), then the configured ones not
+/// already named.
+///
+/// With credentials, ZooKeeper is not trusted to name hosts: its path is
+/// writable by any ZooKeeper client, and the secret (and the trust to
+/// publish a cluster) belongs only to the configured `masters`. A master
+/// ZooKeeper names is asked only when it is a configured entry ([`is_configured`]);
+/// the others are never contacted, with or without credentials. The
+/// configured entries follow in their own order. When ZooKeeper's leader is
+/// refused, `refused_leader` says so and what to list; with no configured
+/// master at all the result is that message as an error.
+pub fn choose_masters(
+    found: &Detected,
+    configured: &[String],
+    https: bool,
+    credentials: bool,
+    url: &ZkUrl,
+) -> Result<Chosen, String> {
+    if !credentials {
+        let mut masters = found.masters.clone();
+        for m in configured {
+            if !masters.contains(m) {
+                masters.push(m.clone());
+            }
+        }
+        return Ok(Chosen {
+            masters,
+            zk_masters: found.masters.clone(),
+            refused_leader: None,
+        });
+    }
+    let mut masters: Vec<String> = Vec::new();
+    let mut zk_masters = Vec::new();
+    let mut refused = Vec::new();
+    for addr in &found.masters {
+        match configured.iter().find(|e| is_configured(addr, e, https)) {
+            Some(entry) => {
+                zk_masters.push(addr.clone());
+                if !masters.contains(entry) {
+                    masters.push(entry.clone());
+                }
+            }
+            None => refused.push(addr.as_str()),
+        }
+    }
+    for m in configured {
+        if !masters.contains(m) {
+            masters.push(m.clone());
+        }
+    }
+    if !refused.is_empty() {
+        log::debug!(
+            "ZooKeeper {url}: not contacted (not in the masters list): {}",
+            refused.join(", ")
+        );
+    }
+    let leader = &found.leader;
+    if !refused.contains(&leader.as_str()) {
+        return Ok(Chosen {
+            masters,
+            zk_masters,
+            refused_leader: None,
+        });
+    }
+    let why = format!(
+        "ZooKeeper {url} names {leader} as the leading master, but it is not in the masters list: \
+         with Mesos credentials configured only hosts of that list are contacted (any ZooKeeper \
+         client can register a master under {}), so {leader} was not asked for the state; \
+         if it is a Mesos master, add {leader} to masters (--masters or \"masters\", host:port \
+         as ZooKeeper registers it)",
+        url.path
+    );
+    if masters.is_empty() {
+        return Err(why);
+    }
+    Ok(Chosen {
+        masters,
+        zk_masters,
+        refused_leader: Some(why),
+    })
+}
+
 /// Finds the leading master. `timeout` bounds everything (zero: error).
 pub fn detect(url: &ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
     if timeout.is_zero() {
@@ -238,7 +365,14 @@ pub fn detect(url: &ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
             "ZooKeeper {url}: no time left for leader detection"
         )));
     }
-    let work = detect_async(url.clone(), timeout);
+    let end = std::time::Instant::now() + timeout;
+    let per_member = per_member_timeout(url, timeout);
+    let relays = relay::Relays::start(&url.hosts, per_member, end).map_err(|e| {
+        ZkError(format!(
+            "ZooKeeper {url}: cannot start the reply relay: {e}"
+        ))
+    })?;
+    let work = detect_async(url.clone(), relays.addrs.join(","), timeout);
     let url_text = url.to_string();
     let limit = async move {
         async_io::Timer::after(timeout).await;
@@ -247,19 +381,28 @@ pub fn detect(url: &ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
             timeout.as_secs_f64()
         )))
     };
-    spawns_executor::block_on(futures_lite::future::or(work, limit))
+    let result = spawns_executor::block_on(futures_lite::future::or(work, limit));
+    match (result, relays.refused()) {
+        (Err(_), Some(why)) => Err(ZkError(format!("ZooKeeper {url}: {why}"))),
+        (result, _) => result,
+    }
 }
 
-async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError> {
+/// Per member: how long to wait for the TCP connection and the session,
+/// so that a member that is down still leaves time for the others.
+fn per_member_timeout(url: &ZkUrl, timeout: Duration) -> Duration {
+    (timeout / (url.hosts.len() as u32 + 1))
+        .clamp(Duration::from_millis(500), Duration::from_secs(10))
+}
+
+/// Detection proper, through the relays at `connect` (see [`relay`]).
+async fn detect_async(url: ZkUrl, connect: String, timeout: Duration) -> Result<Detected, ZkError> {
     use zookeeper_client as zk;
     let fail = |what: &str, e: zk::Error| ZkError(format!("ZooKeeper {url}: {what}: {e}"));
     // Session timeouts are negotiated by the server (by default 4 to 40 s);
     // the session only lives for this detection.
     let session = timeout.clamp(Duration::from_secs(4), Duration::from_secs(30));
-    // Per member: how long to wait for the TCP connection and the session,
-    // so that a member that is down still leaves time for the others.
-    let per_member = (timeout / (url.hosts.len() as u32 + 1))
-        .clamp(Duration::from_millis(500), Duration::from_secs(10));
+    let per_member = per_member_timeout(&url, timeout);
     // Every member is tried once per pass. A pass in which none answers
     // (all down, or the ensemble electing a leader) is tried again after a
     // pause, up to three passes while the budget lasts.
@@ -271,7 +414,7 @@ async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError
             .with_session_timeout(session)
             .with_connection_timeout(per_member)
             .with_fail_eagerly()
-            .connect(&url.hosts.join(","))
+            .connect(&connect)
             .await;
         match attempt {
             Ok(client) => break client,
@@ -304,9 +447,16 @@ async fn detect_async(url: ZkUrl, timeout: Duration) -> Result<Detected, ZkError
                 url.path
             )));
         }
+        if infos.len() > MAX_INFO_READ {
+            log::warn!(
+                "ZooKeeper {url}: {} {INFO_PREFIX}* nodes under {}; only the {MAX_INFO_READ} lowest are read",
+                infos.len(),
+                url.path
+            );
+        }
         let mut masters: Vec<String> = Vec::new();
         let mut leader_gone = false;
-        for (i, child) in infos.iter().enumerate() {
+        for (i, child) in infos.iter().take(MAX_INFO_READ).enumerate() {
             let node = format!("{}/{child}", url.path);
             let address = match client.get_data(&node).await {
                 Ok((data, _)) => master_address(&data),
@@ -409,6 +559,74 @@ mod tests {
                 "json.info_0000000012"
             ]
         );
+    }
+
+    #[test]
+    fn with_credentials_only_configured_masters_are_asked() {
+        let url = parse_zk_url("zk://10.0.0.9:2181/mesos").unwrap();
+        let found = Detected {
+            leader: "10.0.0.66:5050".into(),
+            masters: vec![
+                "10.0.0.66:5050".into(),
+                "10.0.0.2:5050".into(),
+                "10.0.0.1:5051".into(),
+            ],
+        };
+        let configured = vec![
+            "https://10.0.0.1:5050".to_string(),
+            "10.0.0.2:5050".to_string(),
+        ];
+        // Without credentials: Mesos-DNS's order, ZooKeeper's hosts first.
+        let c = choose_masters(&found, &configured, false, false, &url).unwrap();
+        assert_eq!(
+            c.masters,
+            [
+                "10.0.0.66:5050",
+                "10.0.0.2:5050",
+                "10.0.0.1:5051",
+                "https://10.0.0.1:5050"
+            ]
+        );
+        assert_eq!(c.refused_leader, None);
+        // With credentials: the leader and the master on another port are
+        // refused; the configured spelling is kept.
+        let c = choose_masters(&found, &configured, false, true, &url).unwrap();
+        assert_eq!(c.masters, ["10.0.0.2:5050", "https://10.0.0.1:5050"]);
+        assert_eq!(c.zk_masters, ["10.0.0.2:5050"]);
+        let why = c.refused_leader.unwrap();
+        assert!(why.contains("add 10.0.0.66:5050 to masters"), "{why}");
+        // Nothing configured: an error saying what to list.
+        let e = choose_masters(&found, &[], false, true, &url).unwrap_err();
+        assert!(e.contains("add 10.0.0.66:5050 to masters"), "{e}");
+        // A configured leader is asked first.
+        let configured = vec!["10.0.0.2:5050".to_string(), "10.0.0.66:5050".to_string()];
+        let c = choose_masters(&found, &configured, false, true, &url).unwrap();
+        assert_eq!(c.masters, ["10.0.0.66:5050", "10.0.0.2:5050"]);
+        assert_eq!(c.refused_leader, None);
+    }
+
+    #[test]
+    fn configured_means_same_host_and_port_without_resolving() {
+        assert!(is_configured("10.0.0.1:5050", "10.0.0.1:5050", false));
+        assert!(is_configured(
+            "10.0.0.1:5050",
+            "https://10.0.0.1:5050",
+            false
+        ));
+        assert!(is_configured(
+            "[::ffff:10.0.0.1]:5050",
+            "10.0.0.1:5050",
+            false
+        ));
+        assert!(is_configured("M1.example:5050", "m1.example:5050", false));
+        assert!(!is_configured("10.0.0.1:5051", "10.0.0.1:5050", false));
+        assert!(!is_configured("10.0.0.1:5050", "m1.example:5050", false));
+        assert!(!is_configured(
+            "m1.example.evil:5050",
+            "m1.example:5050",
+            false
+        ));
+        assert!(!is_configured("10.0.0.1:5050", "not a master", false));
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub struct Client {
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
     stats: Arc<Mutex<Stats>>,
+    /// Whether "pacing stopped the run" was said (once per run).
+    pacing_warned: Arc<std::sync::atomic::AtomicBool>,
+    /// Where the run side keeps the pacing estimates, for messages.
+    pacing_file: Arc<std::sync::OnceLock<String>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -322,6 +326,8 @@ impl Client {
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
             stats: Arc::new(Mutex::new(Stats::default())),
+            pacing_warned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            pacing_file: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -347,6 +353,12 @@ impl Client {
     /// The pacing estimates to keep for the next run.
     pub fn pacing_state(&self) -> PacingState {
         locked(&self.pacer).snapshot(Instant::now(), std::time::SystemTime::now())
+    }
+
+    /// Names the file the run side keeps the pacing estimates in, for the
+    /// message that says pacing stopped a run.
+    pub fn note_pacing_file(&self, path: &std::path::Path) {
+        let _ = self.pacing_file.set(path.display().to_string());
     }
 
     /// Takes over the pacing estimates of an earlier run (see
@@ -379,6 +391,7 @@ impl Client {
             return Err(Ns1Error::Deadline {
                 method: method.to_string(),
                 path: path.to_string(),
+                pacing: None,
             });
         }
         if !d.is_zero() {
@@ -461,6 +474,49 @@ impl Client {
         self.request_keyed(method, method, url, body.map(|b| (b, "application/json")))
     }
 
+    /// A deadline met while waiting for a rate-limit token: the error says
+    /// pacing stopped the run (warned once a run), with the believed
+    /// bucket and the file the estimate is kept in.
+    fn pacing_stopped(&self, e: Ns1Error, bucket: &str, wait: Duration) -> Ns1Error {
+        let Ns1Error::Deadline { method, path, .. } = e else {
+            return e;
+        };
+        let why = format!(
+            "waiting {:.1} s for a {bucket} rate-limit token would pass the deadline; {}. \
+             The estimate comes from NS1's X-Ratelimit headers and is kept for the next \
+             run in {}; if NS1's buckets are not that small, delete that file",
+            wait.as_secs_f64(),
+            locked(&self.pacer)
+                .describe(bucket, Instant::now())
+                .unwrap_or_else(|| "bucket unknown".into()),
+            self.pacing_file
+                .get()
+                .map_or("the state dir's pacing file", String::as_str),
+        );
+        if !self
+            .pacing_warned
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            warn!("NS1: pacing stopped the run: {why}");
+        }
+        Ns1Error::Deadline {
+            method,
+            path,
+            pacing: Some(why),
+        }
+    }
+
+    /// Counts one request sent, as a read or a write.
+    fn count_request(&self, method: &str) {
+        let mut stats = locked(&self.stats);
+        stats.requests += 1;
+        if method == "GET" {
+            stats.reads += 1;
+        } else {
+            stats.writes += 1;
+        }
+    }
+
     /// [`Client::request`] with the pacing bucket named `bucket` (the
     /// method, or e.g. `PUT import` for an endpoint with its own bucket)
     /// and a body with its content type.
@@ -477,7 +533,8 @@ impl Client {
             let wait = locked(&self.pacer).delay_before(bucket, Instant::now());
             if !wait.is_zero() {
                 debug!("NS1 {method} {path}: pacing, waiting {wait:?} for a rate-limit token");
-                self.sleep_checked(method, &path, wait)?;
+                self.sleep_checked(method, &path, wait)
+                    .map_err(|e| self.pacing_stopped(e, bucket, wait))?;
             }
             let timeout = match self.deadline {
                 Some(deadline) => {
@@ -487,21 +544,14 @@ impl Client {
                         return Err(Ns1Error::Deadline {
                             method: method.to_string(),
                             path,
+                            pacing: None,
                         });
                     }
                     Some(left)
                 }
                 None => None,
             };
-            {
-                let mut stats = locked(&self.stats);
-                stats.requests += 1;
-                if method == "GET" {
-                    stats.reads += 1;
-                } else {
-                    stats.writes += 1;
-                }
-            }
+            self.count_request(method);
             if let Some((b, _)) = body {
                 trace!(
                     "NS1 {method} {path} request body: {}",

@@ -31,7 +31,12 @@ pub enum Ns1Error {
         attempts: u32,
     },
     /// The run's deadline does not leave room for the next request or wait.
-    Deadline { method: String, path: String },
+    /// `pacing`: the wait was a pacing wait, and what it was based on.
+    Deadline {
+        method: String,
+        path: String,
+        pacing: Option<String>,
+    },
     /// The zone does not exist (404 `zone not found`).
     ZoneNotFound { zone: String },
     /// 401 or 403: key missing, wrong, or lacking permission.
@@ -99,9 +104,21 @@ impl fmt::Display for Ns1Error {
                 f,
                 "NS1 {method} {path}: HTTP 429: rate limited after {attempts} attempts"
             ),
-            Ns1Error::Deadline { method, path } => {
+            Ns1Error::Deadline {
+                method,
+                path,
+                pacing: None,
+            } => {
                 write!(f, "NS1 {method} {path}: deadline reached, request not sent")
             }
+            Ns1Error::Deadline {
+                method,
+                path,
+                pacing: Some(why),
+            } => write!(
+                f,
+                "NS1 {method} {path}: not sent: pacing stopped the run ({why})"
+            ),
             Ns1Error::ZoneNotFound { zone } => write!(f, "NS1 zone {zone:?} not found (HTTP 404)"),
             Ns1Error::Auth {
                 method,
@@ -221,6 +238,12 @@ mod tests {
             Ns1Error::Deadline {
                 method: "PUT".into(),
                 path: "/p".into(),
+                pacing: None,
+            },
+            Ns1Error::Deadline {
+                method: "PUT".into(),
+                path: "/p".into(),
+                pacing: Some("x".into()),
             },
             Ns1Error::ZoneNotFound { zone: "z".into() },
             Ns1Error::Auth {

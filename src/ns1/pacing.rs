@@ -18,8 +18,10 @@
 //! The bucket is the account's (`X-Ratelimit-By: customer`): other tools
 //! spend from it too. When `Remaining` falls faster than this client's own
 //! requests explain, the difference is counted as foreign spend and the
-//! refill this client plans with drops to the share that is left
-//! ([`Pacer::effective_rate`]).
+//! refill this client plans with drops to [`FAIR_SHARE`] of the share that
+//! is left ([`Pacer::effective_rate`]), and [`RESERVE_SHARE`] of the
+//! bucket is left unspent for the others, so that a neighbour is not
+//! starved (and this client meets no 429 from their bursts).
 //!
 //! The estimates can be saved ([`Pacer::snapshot`]) and restored in the next
 //! run ([`Pacer::restore`]) so that its first request of each method is
@@ -33,17 +35,45 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// rounding and clock granularity.
 pub const PACING_MARGIN: Duration = Duration::from_millis(5);
 
-/// Largest bucket size believed (NS1's real ones are in the hundreds).
-pub const MAX_LIMIT: u32 = 1_000_000;
-/// Longest refill period believed, in seconds (NS1's are minutes).
-pub const MAX_PERIOD: f64 = 86_400.0;
+/// Largest bucket size believed (NS1's documented and observed ones are
+/// 100 to 900 tokens).
+pub const MAX_LIMIT: u32 = 100_000;
+/// Smallest bucket size believed: NS1's smallest documented bucket holds
+/// 100 tokens; a bucket of a handful is a lie or a misconfiguration, and
+/// believing it would stall a run.
+pub const MIN_LIMIT: u32 = 10;
+/// Longest refill period believed, in seconds: an hour, 12 times NS1's
+/// longest documented or observed period (300 s).
+pub const MAX_PERIOD: f64 = 3_600.0;
 /// Shortest refill period believed, in seconds.
 pub const MIN_PERIOD: f64 = 0.001;
+/// Slowest refill believed, tokens per second: NS1's slowest documented
+/// bucket refills 0.5 per second (PUT and DELETE, 100 per 200 s); a shape
+/// 50 times slower than that (a token every 100 s) is not believed.
+pub const MIN_RATE: f64 = 0.01;
+/// A saved estimate older than this is not restored: NS1's documented
+/// buckets refill completely within 300 s, so an older one says nothing.
+pub const MAX_SAVED_AGE: f64 = 600.0;
+/// A saved estimate delays the first request of its method by at most
+/// this much in the next run; that request's answer then replaces it. So
+/// one hostile answer costs at most the run that received it.
+pub const MAX_RESTORED_WAIT: Duration = Duration::from_secs(2);
 /// No single pacing wait is longer than this.
 pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// The smallest share of a bucket's refill this client plans with, however
 /// much others spend.
 pub const MIN_SHARE: f64 = 0.05;
+/// Once others are seen spending from a bucket, this client plans with
+/// this share of what they leave (the rest lets the bucket fill back).
+pub const FAIR_SHARE: f64 = 0.9;
+/// Once others are seen spending from a bucket, this share of it (at least
+/// one token) is left to them: this client does not spend below it, so a
+/// neighbour's requests find tokens even while this client is busy.
+pub const RESERVE_SHARE: f64 = 0.2;
+/// Tokens left unspent even before anyone else is seen: a neighbour spends
+/// between this client's answers, and learning that it does takes a few
+/// of them.
+pub const ALONE_RESERVE: f64 = 1.0;
 
 /// One set of rate-limit headers as reported by the server, checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,7 +133,7 @@ impl RateLimitHeaders {
             ));
         };
         let limit = match l.trim().parse::<u64>() {
-            Ok(n) if n >= 1 && n <= u64::from(MAX_LIMIT) => n as u32,
+            Ok(n) if n >= u64::from(MIN_LIMIT) && n <= u64::from(MAX_LIMIT) => n as u32,
             _ => return RateLimit::Absurd(format!("X-Ratelimit-Limit {:?}", short(l))),
         };
         let remaining = match r.trim().parse::<u64>() {
@@ -117,6 +147,11 @@ impl RateLimitHeaders {
             Ok(f) if f.is_finite() && (MIN_PERIOD..=MAX_PERIOD).contains(&f) => f,
             _ => return RateLimit::Absurd(format!("X-Ratelimit-Period {:?}", short(p))),
         };
+        if f64::from(limit) / period < MIN_RATE {
+            return RateLimit::Absurd(format!(
+                "X-Ratelimit-Limit {limit} per X-Ratelimit-Period {period} s (slower than {MIN_RATE} per second)"
+            ));
+        }
         RateLimit::Known(RateLimitHeaders {
             limit,
             remaining,
@@ -194,7 +229,26 @@ impl BucketEstimate {
 
     fn rate(&self) -> f64 {
         let raw = self.raw_rate();
-        (raw - self.foreign_rate()).max(raw * MIN_SHARE)
+        let foreign = self.foreign_rate();
+        if foreign == 0.0 {
+            return raw;
+        }
+        ((raw - foreign) * FAIR_SHARE).max(raw * MIN_SHARE)
+    }
+
+    /// Tokens left to others: [`ALONE_RESERVE`] while no one else is
+    /// seen, [`RESERVE_SHARE`] of the bucket (at least that) once others
+    /// are.
+    fn reserve(&self) -> f64 {
+        if !self.from_headers {
+            // The conservative default shape: no neighbour can be seen.
+            return 0.0;
+        }
+        if self.foreign_rate() == 0.0 {
+            ALONE_RESERVE
+        } else {
+            (self.limit * RESERVE_SHARE).floor().max(ALONE_RESERVE)
+        }
     }
 
     fn tokens_at(&self, now: Instant) -> f64 {
@@ -291,15 +345,19 @@ impl Pacer {
                     // Remaining is floor()ed: the true count is half a
                     // token above it on average.
                     let observed = f64::from(h.remaining.min(h.limit)) + 0.5;
-                    let sample = if throttled {
-                        // An empty bucket only says "less than one".
-                        (predicted + own - 1.0).max(0.0)
-                    } else {
-                        predicted - observed
-                    };
                     let decay = (-elapsed / b.period.max(1.0)).exp();
-                    next.foreign_tokens = b.foreign_tokens * decay + sample;
-                    next.foreign_secs = b.foreign_secs * decay + elapsed;
+                    if throttled {
+                        // A 429 is no sample: it does not say what is left,
+                        // and may come from a limit other than the bucket
+                        // (NS1's abuse thresholds). Taken as others'
+                        // spending it would shrink the share, and widen the
+                        // reserve, for a whole period.
+                        next.foreign_tokens = b.foreign_tokens;
+                        next.foreign_secs = b.foreign_secs;
+                    } else {
+                        next.foreign_tokens = b.foreign_tokens * decay + predicted - observed;
+                        next.foreign_secs = b.foreign_secs * decay + elapsed;
+                    }
                     let before = b.foreign_rate();
                     if next.foreign_rate() > 0.0 && before == 0.0 {
                         log::info!(
@@ -392,6 +450,26 @@ impl Pacer {
             .map(|b| saturating_secs(b.period / b.limit))
     }
 
+    /// What the estimate for `method` says, for messages: the bucket's
+    /// shape, the tokens believed left at `now` and the planned refill.
+    pub fn describe(&self, method: &str, now: Instant) -> Option<String> {
+        self.buckets.get(method).map(|b| {
+            format!(
+                "{} believed: {} per {} s{}, {:.1} tokens left, planning {:.3} per second",
+                method,
+                b.limit,
+                b.period,
+                if b.from_headers {
+                    ""
+                } else {
+                    " (default: NS1's headers were missing or not believable)"
+                },
+                (b.tokens_at(now) - b.own_since).max(0.0),
+                b.rate()
+            )
+        })
+    }
+
     /// Refill this client plans with for `method`, tokens per second: the
     /// bucket's rate less what others are seen to spend (at least
     /// [`MIN_SHARE`] of it).
@@ -406,10 +484,11 @@ impl Pacer {
             None => Duration::ZERO,
             Some(b) => {
                 let tokens = b.tokens_at(now) - b.own_since;
-                if tokens >= 1.0 {
+                let need = 1.0 + b.reserve();
+                if tokens >= need {
                     Duration::ZERO
                 } else {
-                    saturating_secs((1.0 - tokens) / b.rate()) + PACING_MARGIN
+                    saturating_secs((need - tokens) / b.rate()) + PACING_MARGIN
                 }
             }
         }
@@ -446,9 +525,10 @@ impl Pacer {
             let sane = !s.method.is_empty()
                 && s.method.len() <= 16
                 && s.limit.is_finite()
-                && (1.0..=f64::from(MAX_LIMIT)).contains(&s.limit)
+                && (f64::from(MIN_LIMIT)..=f64::from(MAX_LIMIT)).contains(&s.limit)
                 && s.period.is_finite()
                 && (MIN_PERIOD..=MAX_PERIOD).contains(&s.period)
+                && s.limit / s.period >= MIN_RATE
                 && s.tokens.is_finite()
                 && (0.0..=s.limit).contains(&s.tokens)
                 && s.unix_time.is_finite()
@@ -458,28 +538,44 @@ impl Pacer {
                 log::debug!("pacing state for {:?} is not believable; ignored", s.method);
                 continue;
             }
-            let age = (wall - s.unix_time).max(0.0);
-            if age > 10.0 * s.period {
-                continue; // long since full: nothing to learn
+            let age = wall - s.unix_time;
+            if age < -5.0 {
+                // Saved "in the future": planted, or a clock that went
+                // back; either way not evidence.
+                log::info!(
+                    "pacing state for {:?} is dated {:.0} s in the future; ignored",
+                    s.method,
+                    -age
+                );
+                continue;
+            }
+            let age = age.max(0.0);
+            if age > MAX_SAVED_AGE.min(10.0 * s.period) {
+                continue; // expired: long since full, nothing to learn
             }
             let Some(seen) = now.checked_sub(saturating_secs(age)) else {
                 continue;
             };
             let foreign_rate = s.foreign_rate.min(s.limit / s.period);
-            self.buckets.insert(
-                s.method.clone(),
-                BucketEstimate {
-                    limit: s.limit,
-                    period: s.period,
-                    tokens: s.tokens,
-                    seen,
-                    own_since: 0.0,
-                    mid: s.tokens,
-                    foreign_tokens: foreign_rate * s.period,
-                    foreign_secs: s.period,
-                    from_headers: true,
-                },
-            );
+            let mut b = BucketEstimate {
+                limit: s.limit,
+                period: s.period,
+                tokens: s.tokens,
+                seen,
+                own_since: 0.0,
+                mid: s.tokens,
+                foreign_tokens: foreign_rate * s.period,
+                foreign_secs: s.period,
+                from_headers: true,
+            };
+            // The first request waits at most MAX_RESTORED_WAIT: its
+            // answer, not the saved file, then decides.
+            let floor = 1.0 + b.reserve() - MAX_RESTORED_WAIT.as_secs_f64() * b.rate();
+            let tokens = b.tokens_at(now).max(floor);
+            b.tokens = tokens;
+            b.mid = tokens;
+            b.seen = now;
+            self.buckets.insert(s.method.clone(), b);
             taken += 1;
         }
         taken
@@ -559,29 +655,32 @@ mod tests {
     fn tokens_left_means_no_wait() {
         let mut p = Pacer::new();
         let t0 = Instant::now();
-        p.observe("PUT", hdr(100, 3, 200.0), t0);
+        // Above the reserve (one token while alone).
+        p.observe("PUT", hdr(100, 2, 200.0), t0);
         assert_eq!(p.delay_before("PUT", t0), Duration::ZERO);
+        p.observe("PUT", hdr(100, 1, 200.0), t0);
+        assert!(p.delay_before("PUT", t0) > Duration::ZERO);
         // Other methods are independent.
         assert_eq!(p.delay_before("POST", t0), Duration::ZERO);
     }
 
     #[test]
-    fn empty_bucket_waits_one_token_interval() {
+    fn empty_bucket_waits_for_a_token_above_the_reserve() {
         let mut p = Pacer::new();
         let t0 = Instant::now();
         p.observe("PUT", hdr(100, 0, 200.0), t0);
-        // 2 s per token plus margin.
+        // 2 s per token, one token above the one left unspent, plus margin.
         assert_eq!(
             p.delay_before("PUT", t0),
-            Duration::from_secs(2) + PACING_MARGIN
+            Duration::from_secs(4) + PACING_MARGIN
         );
-        // Half a second later, 1.5 s are left.
+        // Half a second later, 3.5 s are left.
         let d = p.delay_before("PUT", t0 + Duration::from_millis(500));
-        let expect = Duration::from_millis(1500) + PACING_MARGIN;
+        let expect = Duration::from_millis(3_500) + PACING_MARGIN;
         assert!(d.abs_diff(expect) < Duration::from_micros(10), "{d:?}");
-        // After a full interval, no wait.
+        // Then no wait.
         assert_eq!(
-            p.delay_before("PUT", t0 + Duration::from_secs(2)),
+            p.delay_before("PUT", t0 + Duration::from_secs(4)),
             Duration::ZERO
         );
     }
@@ -604,9 +703,10 @@ mod tests {
         assert!((p.tokens("PUT", t0).unwrap() - 4.0).abs() < 1e-9);
         p.note_throttled("PUT", t0);
         assert_eq!(p.tokens("PUT", t0).unwrap(), 0.0);
+        // One token above the reserve of one: two intervals.
         assert_eq!(
             p.delay_before("PUT", t0),
-            Duration::from_millis(100) + PACING_MARGIN
+            Duration::from_millis(200) + PACING_MARGIN
         );
         assert_eq!(p.token_interval("PUT"), Some(Duration::from_millis(100)));
         // Throttle on an unknown bucket is a no-op (no pacing info).
@@ -906,9 +1006,64 @@ mod tests {
         bad.buckets[0].period = 200.0;
         bad.buckets[0].tokens = f64::NAN;
         assert_eq!(Pacer::new().restore(&bad, t1, wall), 0);
-        // A clock that went back counts as no time.
+        // Saved in the future (planted, or a clock that went back): ignored.
         let mut r = Pacer::new();
-        assert_eq!(r.restore(&back, t1, wall - Duration::from_secs(1000)), 1);
-        assert!(r.tokens("PUT", t1).unwrap() < 0.01);
+        assert_eq!(r.restore(&back, t1, wall - Duration::from_secs(1000)), 0);
+        assert!(r.tokens("PUT", t1).is_none());
+        // Expired: older than MAX_SAVED_AGE.
+        assert_eq!(
+            Pacer::new().restore(&back, t1, wall + Duration::from_secs(601)),
+            0
+        );
+    }
+
+    #[test]
+    fn shapes_far_outside_ns1s_are_not_believed() {
+        let check = |l: &str, p: &str| {
+            RateLimitHeaders::check(lookup(&[
+                ("x-ratelimit-limit", l),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-period", p),
+            ]))
+        };
+        // The answer, and its neighbours.
+        assert!(matches!(check("1", "86400"), RateLimit::Absurd(_)));
+        assert!(matches!(check("100", "86400"), RateLimit::Absurd(_)));
+        assert!(matches!(check("9", "1"), RateLimit::Absurd(_)));
+        assert!(matches!(check("10", "3600"), RateLimit::Absurd(_)));
+        assert!(matches!(check("200000", "300"), RateLimit::Absurd(_)));
+        // NS1's documented shapes, and far faster or a bit slower ones.
+        for (l, p) in [
+            ("900", "300"),
+            ("100", "200"),
+            ("300", "300"),
+            ("10", "1"),
+            ("36", "3600"),
+        ] {
+            assert!(check(l, p).known().is_some(), "{l}/{p}");
+        }
+    }
+
+    #[test]
+    fn a_saved_estimate_delays_the_next_run_by_two_seconds_at_most() {
+        // Believable but hostile: 10 per 1000 s, empty (100 s per token).
+        let hostile = PacingState {
+            buckets: vec![SavedBucket {
+                method: "PUT".into(),
+                limit: 10.0,
+                period: 1000.0,
+                tokens: 0.0,
+                unix_time: unix_secs(SystemTime::now()),
+                foreign_rate: 0.0,
+            }],
+        };
+        let mut p = Pacer::new();
+        let t = Instant::now();
+        assert_eq!(p.restore(&hostile, t, SystemTime::now()), 1);
+        let d = p.delay_before("PUT", t);
+        assert!(d <= MAX_RESTORED_WAIT + PACING_MARGIN, "{d:?}");
+        // The answer to that request replaces the estimate.
+        p.observe("PUT", hdr(100, 99, 200.0), t);
+        assert_eq!(p.delay_before("PUT", t), Duration::ZERO);
     }
 }

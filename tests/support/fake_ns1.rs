@@ -538,6 +538,17 @@ impl FakeNs1 {
         lock(&self.state).omit_records = omit;
     }
 
+    /// Sets what is left in `method`'s bucket now (as if another tool on
+    /// the account had spent the rest).
+    pub fn set_tokens(&self, method: &str, tokens: f64) {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        if let Some(b) = st.buckets.get_mut(&method.to_ascii_uppercase()) {
+            b.take(now); // settle the refill up to now
+            b.tokens = tokens;
+        }
+    }
+
     /// Other tools on the account spend `per_sec` tokens per second from
     /// `method`'s bucket.
     pub fn set_foreign_spend(&self, method: &str, per_sec: f64) {

@@ -112,7 +112,7 @@ fn mode(port: u16) -> Option<String> {
         .map(str::to_string)
 }
 
-fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)]) -> ZkServer {
+fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)], heap: &str) -> ZkServer {
     let dir = TempDir::new(&format!("zk{id}"));
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -132,8 +132,8 @@ fn start_member(java: &str, id: usize, ports: &[(u16, u16, u16)]) -> ZkServer {
     let cfg_path = dir.file("zoo.cfg", &cfg);
     let log = std::fs::File::create(dir.path().join("zk.log")).unwrap();
     let child = Command::new(java)
+        .arg(format!("-Xmx{heap}"))
         .args([
-            "-Xmx96m",
             "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
             "-Dzookeeper.admin.enableServer=false",
@@ -188,10 +188,17 @@ pub struct Ensemble {
 
 impl Ensemble {
     pub fn start(java: &str, n: usize) -> Ensemble {
+        Ensemble::start_with_heap(java, n, "96m")
+    }
+
+    /// [`Ensemble::start`] with this much Java heap per member (`-Xmx`).
+    pub fn start_with_heap(java: &str, n: usize, heap: &str) -> Ensemble {
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
-        let members: Vec<ZkServer> = (1..=n).map(|id| start_member(java, id, &ports)).collect();
+        let members: Vec<ZkServer> = (1..=n)
+            .map(|id| start_member(java, id, &ports, heap))
+            .collect();
         wait_serving(&members);
         Ensemble { members }
     }
@@ -237,6 +244,75 @@ impl Ensemble {
                 )
                 .await
                 .expect("mkdir");
+        });
+    }
+}
+
+impl Ensemble {
+    /// Creates a persistent node holding `data`, as any ZooKeeper client
+    /// may do under a path without ACLs (Mesos creates its path open to
+    /// anyone).
+    pub fn create(&self, path: &str, data: &[u8]) {
+        let hosts = self.hosts();
+        let (path, data) = (path.to_string(), data.to_vec());
+        spawns_executor::block_on(async move {
+            let client = zk::Client::connect(&hosts).await.expect("connect");
+            client
+                .create(
+                    &path,
+                    &data,
+                    &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+                )
+                .await
+                .expect("create");
+        });
+    }
+}
+
+impl Ensemble {
+    /// Creates `n` persistent nodes `{parent}/json.info_<seq>` for `seq` in
+    /// `first..first + n`, each holding `data`, 1,000 per multi request
+    /// (ZooKeeper's 1 MB request limit allows about 10,000).
+    pub fn create_many(&self, parent: &str, first: u64, n: u64, data: &[u8]) {
+        let hosts = self.hosts();
+        let (parent, data) = (parent.to_string(), data.to_vec());
+        spawns_executor::block_on(async move {
+            let connect = || async {
+                // A long session: a server busy writing its log may be slow.
+                zk::Client::connector()
+                    .with_session_timeout(Duration::from_secs(40))
+                    .connect(&hosts)
+                    .await
+                    .expect("connect")
+            };
+            let mut client = connect().await;
+            let mode = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+            let mut seq = first;
+            let mut failures = 0;
+            while seq < first + n {
+                let batch_end = (seq + 1000).min(first + n);
+                let mut multi = client.new_multi_writer();
+                for s in seq..batch_end {
+                    multi
+                        .add_create(&format!("{parent}/json.info_{s:010}"), &data, &mode)
+                        .expect("add_create");
+                }
+                match multi.commit().await {
+                    Ok(_) => {}
+                    // Applied before the connection went: a multi is atomic.
+                    Err(zk::MultiWriteError::OperationFailed {
+                        source: zk::Error::NodeExists,
+                        ..
+                    }) => {}
+                    Err(e) => {
+                        failures += 1;
+                        assert!(failures < 5, "multi create: {e:?}");
+                        client = connect().await;
+                        continue;
+                    }
+                }
+                seq = batch_end;
+            }
         });
     }
 }
