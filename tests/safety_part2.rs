@@ -549,3 +549,41 @@ fn a_held_srv_answer_keeps_the_address_record_it_names() {
     // Liveness: everything settles.
     assert_eq!(owned(&env), expected(&final_state, DOMAIN));
 }
+
+/// Attack: a master that never empties `recovered_slaves` keeps the
+/// removals waiting, but says so: after an hour the run exits 3; `--force`
+/// lets them through to the other checks.
+#[test]
+fn recovered_slaves_that_never_clear_are_loud_after_an_hour_and_force_lets_them_go() {
+    let env = env_new("recovered-forever");
+    let tasks: Vec<(String, usize, usize)> = (0..18)
+        .map(|i| (format!("svc{}", i / 3), i / 3, i))
+        .collect();
+    let full_state = env.serve(6, &as_refs(&tasks));
+    let mut t = T0;
+    for _ in 0..3 {
+        assert_eq!(run_at(&env, t, &[]).status.code(), Some(0));
+        t += 300.0;
+    }
+    let full = owned(&env);
+    assert_eq!(full, expected(&full_state, DOMAIN));
+    let elected = t;
+    let st = failover_state(&env, &tasks, 5, &[5], elected);
+    env.master.set_state(st.to_string());
+    while t <= elected + 3900.0 {
+        let out = run_at(&env, t, &[]);
+        let want = if t - elected > 3600.0 { 3 } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "at +{}s: {}",
+            t - elected,
+            text(&out)
+        );
+        assert_eq!(owned(&env), full, "{}", text(&out));
+        t += 300.0;
+    }
+    let out = run_at(&env, t, &["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env), expected(&st, DOMAIN), "{}", text(&out));
+}
