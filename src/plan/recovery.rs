@@ -175,18 +175,6 @@ pub fn assess(facts: RecoveryFacts, marks: RecoveryMarks, now: f64) -> (Recoveri
     }
 }
 
-/// The end of a recent election's recovery, from the state's
-/// `elected_time` alone (no memory of earlier runs); `None` when unknown,
-/// long past, or implausibly far in the future (a skewed clock must not
-/// hold deletes for ever).
-pub fn recovering_until(elected_unix: Option<u64>, now: f64) -> Option<f64> {
-    let facts = RecoveryFacts {
-        recovered_agents: None,
-        elected: elected_unix.map(|e| e as f64),
-    };
-    assess(facts, RecoveryMarks::default(), now).0.until()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
