@@ -59,7 +59,9 @@ pub struct RecoveryMarks {
     #[serde(default)]
     pub election_seen: Option<f64>,
     /// The last run that saw agents listed (the clocks of what waited are
-    /// pinned there: the first run after it starts their hold-down).
+    /// pinned there: the first run after it starts their hold-down). Kept
+    /// for a recovery period after it, with `listed_since`, so that a
+    /// list that flaps is one stretch.
     #[serde(default)]
     pub listed_last: Option<f64>,
 }
@@ -163,6 +165,16 @@ pub fn assess(facts: RecoveryFacts, marks: RecoveryMarks, now: f64) -> (Recoveri
             },
             out,
         );
+    }
+    // A list that flaps (a leader that keeps failing over lists its
+    // agents on some runs only) is one stretch while the listings are
+    // less than a recovery period apart: its wait is loud after an hour,
+    // as a list that never clears, not a silent wait for ever.
+    if let Some(last) = marks.listed_last
+        && now - last <= FAILOVER_RECOVERY_SECS
+    {
+        out.listed_since = marks.listed_since;
+        out.listed_last = Some(last);
     }
     let (Some(e), Some(seen)) = (recent, out.election_seen) else {
         return (Recovering::No, out);

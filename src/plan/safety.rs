@@ -324,9 +324,15 @@ pub fn decide(
     let (recovery, marks) = assess(p.recovery, old.recovery, p.now);
     // The master stopped listing agents since the last run: what waited
     // for them starts its hold-down now.
+    // (Only on the first run after the last listing: the mark is kept a
+    // while longer, see `RecoveryMarks::listed_last`.)
     let listing_ended = match recovery {
         Recovering::Listed { .. } => None,
-        _ => old.recovery.clamped(p.now).listed_last,
+        _ => old
+            .recovery
+            .clamped(p.now)
+            .listed_last
+            .filter(|l| old.observed == Some(*l)),
     };
     let mut d = Decision {
         clocks: Clocks {
