@@ -84,6 +84,13 @@ pub struct Summary {
     /// Whether reverse zones are listed (the `ptr_` fields are printed).
     #[serde(skip)]
     pub ptr_listed: bool,
+    /// Services with no healthy instance that `--healthy-only` publishes
+    /// whole (fail open).
+    pub unhealthy_fail_open: usize,
+    /// Removals waiting for the leading master's failover recovery
+    /// (agents listed in `recovered_slaves`, or a recent election); also
+    /// counted in `waiting` or `held`.
+    pub recovering: usize,
 }
 
 impl Summary {
@@ -161,6 +168,9 @@ impl Summary {
                 }
             }
         }
+        if self.unhealthy_fail_open > 0 {
+            s += &format!(" unhealthy_fail_open={}", self.unhealthy_fail_open);
+        }
         if self.tasks_over_port_bound > 0 {
             s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
         }
@@ -180,6 +190,7 @@ impl Summary {
         self.running_tasks = counts.running_tasks;
         self.unhealthy_tasks = counts.unhealthy_tasks;
         self.not_visible_tasks = counts.not_visible_tasks;
+        self.unhealthy_fail_open = counts.unhealthy_fail_open;
     }
 
     /// What may be published: the desired records and those skipped.
@@ -209,6 +220,7 @@ impl Summary {
         self.waiting = d.waiting;
         self.released = d.released;
         self.explained = d.explained;
+        self.recovering = d.recovering;
     }
 
     /// What the apply did, and the reason and exit code it gives.
@@ -342,6 +354,34 @@ fn left_out(s: &Summary) -> [(&'static str, f64); 2] {
     ]
 }
 
+/// One metric, its help and type lines, then its samples.
+fn push_metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
+    out.push_str(&format!(
+        "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
+    ));
+    for (labels, v) in samples {
+        out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
+    }
+}
+
+/// The health filter's fail-open and the failover recovery's waits.
+fn fail_open_and_recovery_metrics(out: &mut String, s: &Summary) {
+    push_metric(
+        out,
+        "unhealthy_fail_open",
+        "gauge",
+        "Services with no healthy instance that --healthy-only published whole (fail open) in the last run.",
+        &[("", s.unhealthy_fail_open as f64)],
+    );
+    push_metric(
+        out,
+        "recovery_waiting",
+        "gauge",
+        "Removals waiting for the leading master's failover recovery in the last run.",
+        &[("", s.recovering as f64)],
+    );
+}
+
 /// A Prometheus node-exporter textfile, written atomically.
 pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
     write_atomic(path, render_metrics(s, m).as_bytes())
@@ -417,14 +457,7 @@ pub fn write_follow_metrics(
 
 /// `# HELP`, `# TYPE` and the samples of one metric, appended to `out`.
 fn metric_writer(out: &mut String) -> impl FnMut(&str, &str, &str, &[(&str, f64)]) + '_ {
-    move |name, kind, help, samples| {
-        out.push_str(&format!(
-            "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
-        ));
-        for (labels, v) in samples {
-            out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
-        }
-    }
+    move |name, kind, help, samples| push_metric(out, name, kind, help, samples)
 }
 
 /// The metrics of a run, as text.
@@ -570,6 +603,7 @@ fn render_metrics(s: &Summary, m: &Memory) -> String {
     );
     drop(metric);
     out.push_str(&ptr_metrics(s));
+    fail_open_and_recovery_metrics(&mut out, s);
     out
 }
 

@@ -355,6 +355,7 @@ pub fn build_state(
     let left_out = records::filter::filter_counts(&state, opts);
     counts.unhealthy_tasks = left_out.unhealthy;
     counts.not_visible_tasks = left_out.not_visible;
+    counts.unhealthy_fail_open = left_out.fail_open;
     let leader = state.leader.to_string();
     let explained = if explain {
         records::explained(state, opts, &resolved.table)

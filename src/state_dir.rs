@@ -7,8 +7,8 @@
 //! | file | format | kept by |
 //! |------|--------|---------|
 //! | `lock` | empty; held with an exclusive `flock` for the whole run | [`lock`] |
-//! | `memory.json` | JSON [`Memory`]: the window's samples, counters, last success | [`Memory`], [`load_safety`] |
-//! | `holddown.json` | JSON [`Clocks`]: since when each owned record (or answer) is absent, and what is held | [`load_clocks`], [`save_clocks`], [`load_safety`] |
+//! | `memory.json` | JSON [`Memory`]: the window's samples, counters, last success, whether the zone is still being filled | [`Memory`], [`load_safety`] |
+//! | `holddown.json` | JSON [`Clocks`]: since when each owned record (or answer) is absent, how much of it the runs saw, what is held, the failover recovery's marks | [`load_clocks`], [`save_clocks`], [`load_safety`] |
 //! | `ns1-pacing.json` | JSON [`crate::ns1::PacingState`]: the NS1 rate-limit estimates | [`load_pacing`], [`save_pacing`] |
 //! | `ns1-listing-cache` | one JSON header line (version, zone, endpoint, serial, full-read time, trusted, count, SHA-256), then one JSON array of `[domain, type, ttl, tier, answers, link]` | [`load_cache`], [`save_cache`], [`distrust_cache`] |
 //! | `adopt-preview.json` | JSON `{"changes": [...], "domain": ..., "time": ...}`: what `adopt` showed, for `adopt --yes` | [`save_adopt_preview`], [`load_adopt_preview`] |
@@ -95,6 +95,12 @@ pub struct Memory {
     /// reverse zone is judged against its own window.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub reverse_samples: std::collections::BTreeMap<String, Vec<Sample>>,
+    /// Whether the zone is still being filled: set by a run that found no
+    /// owned record in the zone and had some to publish, cleared by the
+    /// first run that applies all its additions (absent, false, in files of
+    /// 0.2.0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub filling: bool,
 }
 
 /// At most this many samples are kept (a run every second for an hour).
@@ -126,7 +132,8 @@ impl Memory {
     }
 
     /// Adds a sample, dropping those older than `window` and the oldest
-    /// beyond [`MAX_SAMPLES`].
+    /// beyond [`MAX_SAMPLES`]. Samples from a later time (the clock stepped
+    /// back) are kept, moved back in order ([`crate::plan::rebase`]).
     pub fn push_sample(&mut self, sample: Sample, window: f64) {
         push_bounded(&mut self.samples, sample, window);
     }
@@ -150,7 +157,11 @@ impl Memory {
     }
 }
 
+/// Adds a sample to a window: samples from a later time (the clock stepped
+/// back) are kept, moved back in order ([`crate::plan::rebase`]); those
+/// older than `window` and the oldest beyond [`MAX_SAMPLES`] go.
 fn push_bounded(samples: &mut Vec<Sample>, sample: Sample, window: f64) {
+    crate::plan::rebase(samples, sample.time);
     samples.retain(|s| s.time <= sample.time && s.time > sample.time - window);
     samples.push(sample);
     if samples.len() > MAX_SAMPLES {
@@ -706,6 +717,34 @@ mod tests {
             tier: Some(1),
             link: None,
         }
+    }
+
+    /// A `memory.json` of 0.2.0 loads; samples from the future (a clock
+    /// that stepped back) are kept, in order, when the next run adds one.
+    #[test]
+    fn memory_of_0_2_0_loads_and_a_step_back_keeps_the_samples() {
+        let dir = tmp("memory");
+        std::fs::write(
+            dir.join(Memory::FILE),
+            r#"{"last_good":{"agents":4,"running_tasks":20},"last_success_time":1800000120.0,
+               "refusals_total":2,"released_total":1,
+               "samples":[{"time":1800000000.0,"owned":60,"agents":4,"running_tasks":20,"removed":0},
+                          {"time":1800000060.0,"owned":61,"agents":4,"running_tasks":20,"removed":1},
+                          {"time":1800000120.0,"owned":62,"agents":4,"running_tasks":20}]}"#,
+        )
+        .unwrap();
+        let mut m = Memory::load(&dir).unwrap();
+        assert_eq!(
+            (m.samples.len(), m.filling, m.refusals_total),
+            (3, false, 2)
+        );
+        let mut next = m.samples[0];
+        next.time = 1_800_000_000.0 - 7200.0;
+        m.push_sample(next, 3600.0);
+        let owned: Vec<_> = m.samples.iter().map(|s| s.owned).collect();
+        assert_eq!(owned, [Some(60), Some(61), Some(62), Some(60)]);
+        assert!(m.samples.windows(2).all(|w| w[0].time < w[1].time));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -345,6 +345,7 @@ fn one_zone(
         facts.now_counts,
         facts.counts,
         name.to_string(),
+        false,
     );
     let empty = Vec::new();
     let samples = safety.memory.reverse_samples.get(name).unwrap_or(&empty);

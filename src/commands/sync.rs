@@ -21,7 +21,7 @@ use crate::records::generate::StateCounts;
 use crate::report::{Summary, write_metrics};
 use crate::source::{self, Cluster};
 use crate::state_dir::{self, Safety};
-use crate::text::{self, format_time};
+use crate::text;
 use crate::zone::{self, Session, ZoneView};
 use std::time::Instant;
 
@@ -241,6 +241,8 @@ pub fn not_the_leader(
             agents: now_counts.agents,
             running_tasks: now_counts.running_tasks,
             removed: 0,
+            target: None,
+            filling: false,
         },
         cfg.window as f64,
     );
@@ -340,8 +342,26 @@ pub fn pass(
     let now_counts = snapshot.figures();
     let raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
     let owner_notes = claim::notes(&raw, &domain);
+    // A clock that stepped back keeps the window's history, in order.
+    plan::rebase(&mut safety.memory.samples, ctx.now);
+    // The zone is being filled from a run that found nothing owned in it
+    // until a run applies all its additions.
+    let filling = safety.memory.filling || (raw.owned == 0 && raw.desired > 0);
+    // Remembered before any change (a run that dies part way through the
+    // fill leaves it set), cleared once a run has applied all additions.
+    if ctx.mode == Mode::Sync {
+        safety.memory.filling = filling;
+    }
     // The marker names this cluster (or is written now): the domain is claimed.
-    let policy = policy(ctx, true, safety, now_counts, &snapshot.counts, domain);
+    let policy = policy(
+        ctx,
+        true,
+        safety,
+        now_counts,
+        &snapshot.counts,
+        domain,
+        filling,
+    );
     let raw_copy = (ctx.mode == Mode::Sync).then(|| raw.clone());
     let decision = plan::decide(
         raw,
@@ -410,6 +430,12 @@ pub fn pass(
         }
     }
     take_back_undone(ctx, &decision, plan, &applied, safety);
+    safety.memory.filling = filling
+        && applied
+            .not_done
+            .iter()
+            .filter_map(|&i| plan.changes.get(i))
+            .any(|c| c.action != plan::Action::Delete);
     let exit = summary.note_applied(plan, &applied);
     summary.created += imported;
     let state_force = (!save_failed).then_some(safety.clocks_ok);
@@ -427,6 +453,7 @@ pub fn pass(
     summary.note_reasons(notes);
     let exit = if !decision.held.is_empty()
         || safety.damaged.is_some()
+        || decision.recovery_loud()
         || ledger_failed.is_some()
         || summary.collisions > 0
     {
@@ -586,9 +613,10 @@ pub fn policy(
     now_counts: Baseline,
     counts: &StateCounts,
     domain: String,
+    filling: bool,
 ) -> Policy {
     let cfg = ctx.cfg;
-    let policy = Policy {
+    Policy {
         now: ctx.now,
         remove_after: cfg.remove_after as f64,
         settle: cfg.settle.map(|s| s as f64),
@@ -599,16 +627,12 @@ pub fn policy(
         damaged: safety.damaged.clone(),
         now_counts,
         domain,
-        recovering_until: plan::recovering_until(counts.elected_unix, ctx.now),
-    };
-    if let Some(until) = policy.recovering_until {
-        log::info!(
-            "the leading master was elected less than {} s ago: deletes nothing explains wait until {} for its agents to re-register",
-            plan::FAILOVER_RECOVERY_SECS,
-            format_time(until)
-        );
+        recovery: plan::RecoveryFacts {
+            recovered_agents: counts.recovered_agents,
+            elected: counts.elected_unix.map(|e| e as f64),
+        },
+        filling,
     }
-    policy
 }
 
 /// `plan` against a zone that does not exist: what `sync --create-zone`
@@ -649,7 +673,7 @@ fn report_plan(
         log::warn!("{n}");
     }
     summary.reason = why.join("; ");
-    if !decision.held.is_empty() || safety.damaged.is_some() {
+    if !decision.held.is_empty() || safety.damaged.is_some() || decision.recovery_loud() {
         Exit::Refused
     } else if plan.is_empty() {
         Exit::Ok
