@@ -384,10 +384,86 @@ fn fail_open_and_recovery_metrics(out: &mut String, s: &Summary) {
 
 /// A Prometheus node-exporter textfile, written atomically.
 pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
+    write_atomic(path, render_metrics(s, m).as_bytes())
+}
+
+/// What a follower adds to the metrics file (`mesos2ns1 follow`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FollowFigures {
+    /// From the arrival of the oldest event of the last applied batch to
+    /// the end of its records' write, seconds.
+    pub event_lag_seconds: f64,
+    /// Times the follower detected the leader again and resubscribed.
+    pub reconnects_total: u64,
+    /// Events received from the stream.
+    pub events_total: u64,
+    /// Batches applied from the stream.
+    pub batches_total: u64,
+    /// Full passes from `/master/state`.
+    pub reconciles_total: u64,
+    /// 1 while subscribed to the leader's event stream.
+    pub subscribed: bool,
+}
+
+/// The metrics file of a follower: the run's metrics, then the
+/// follower's own.
+pub fn write_follow_metrics(
+    path: &Path,
+    s: &Summary,
+    m: &Memory,
+    f: &FollowFigures,
+) -> std::io::Result<()> {
+    let mut out = render_metrics(s, m);
+    let mut metric = metric_writer(&mut out);
+    metric(
+        "event_lag_seconds",
+        "gauge",
+        "follow: from the arrival of the oldest event of the last applied batch to its records' write.",
+        &[("", f.event_lag_seconds)],
+    );
+    metric(
+        "reconnects_total",
+        "counter",
+        "follow: leader detections and resubscriptions after the stream ended, broke, redirected or fell silent.",
+        &[("", f.reconnects_total as f64)],
+    );
+    metric(
+        "events_total",
+        "counter",
+        "follow: events received from the leader's event stream.",
+        &[("", f.events_total as f64)],
+    );
+    metric(
+        "batches_total",
+        "counter",
+        "follow: batches of events applied.",
+        &[("", f.batches_total as f64)],
+    );
+    metric(
+        "reconciles_total",
+        "counter",
+        "follow: full passes from /master/state.",
+        &[("", f.reconciles_total as f64)],
+    );
+    metric(
+        "stream_subscribed",
+        "gauge",
+        "follow: 1 while subscribed to the leading master's event stream.",
+        &[("", f64::from(u8::from(f.subscribed)))],
+    );
+    drop(metric);
+    write_atomic(path, out.as_bytes())
+}
+
+/// `# HELP`, `# TYPE` and the samples of one metric, appended to `out`.
+fn metric_writer(out: &mut String) -> impl FnMut(&str, &str, &str, &[(&str, f64)]) + '_ {
+    move |name, kind, help, samples| push_metric(out, name, kind, help, samples)
+}
+
+/// The metrics of a run, as text.
+fn render_metrics(s: &Summary, m: &Memory) -> String {
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-        push_metric(&mut out, name, kind, help, samples)
-    };
+    let mut metric = metric_writer(&mut out);
     let cmd = format!("{{command=\"{}\"}}", s.command);
     metric(
         "last_run_timestamp_seconds",
@@ -525,22 +601,16 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         "Running tasks in the last state read.",
         &[("", s.running_tasks as f64)],
     );
+    drop(metric);
     out.push_str(&ptr_metrics(s));
     fail_open_and_recovery_metrics(&mut out, s);
-    write_atomic(path, out.as_bytes())
+    out
 }
 
 /// The metrics of the listed reverse zones (zeros when none is listed).
 fn ptr_metrics(s: &Summary) -> String {
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-        out.push_str(&format!(
-            "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
-        ));
-        for (labels, v) in samples {
-            out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
-        }
-    };
+    let mut metric = metric_writer(&mut out);
     metric(
         "ptr_records",
         "gauge",
@@ -567,5 +637,6 @@ fn ptr_metrics(s: &Summary) -> String {
         "PTR removals held by a safety check in the last run.",
         &[("", s.ptr_held as f64)],
     );
+    drop(metric);
     out
 }

@@ -326,6 +326,20 @@ fn build(
 ) -> Result<Built, Fail> {
     let state = records::state::parse(body)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    build_state(state, source, opts, resolver, until, explain)
+}
+
+/// [`build`] from a state already in memory (the event stream's cluster
+/// model renders one: [`crate::mesos::Cluster::to_state`]): the same
+/// steps, so the same records as from `/master/state`.
+pub fn build_state(
+    state: records::state::State<'_>,
+    source: &str,
+    opts: &GenOptions,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+    until: Instant,
+    explain: bool,
+) -> Result<Built, Fail> {
     let resolved = records::resolve::resolve_until(
         records::resolve::names_to_resolve(&state),
         resolver,

@@ -225,6 +225,15 @@ impl<'a> Session<'a> {
         applied
     }
 
+    /// Starts another pass on a long-lived session (a follower's): the
+    /// requests to come end by `deadline`, and whether this pass writes is
+    /// counted afresh (so a pass that writes nothing leaves the listing
+    /// cache trusted, as a sync run that writes nothing does).
+    pub fn begin_pass(&mut self, deadline: Option<Instant>) {
+        self.client.set_deadline(deadline);
+        self.wrote = false;
+    }
+
     /// The client's request figures so far.
     pub fn stats(&self) -> Stats {
         self.client.stats()

@@ -160,7 +160,7 @@ fn pipeline(
 
 /// The cluster's records that may be published (see
 /// [`plan::publishable`]), noted in the summary.
-fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapshot {
+pub fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapshot {
     summary.note_cluster(
         &cluster.leader,
         &cluster.counts,
@@ -224,7 +224,7 @@ fn reverse_snapshot(
 /// window and clocks current, so that the day it becomes the leader the
 /// checks compare with fresh figures and no clock spans a time a name was
 /// back.
-fn not_the_leader(
+pub fn not_the_leader(
     ctx: &PassContext<'_>,
     snapshot: &Snapshot,
     leader_ip: std::net::IpAddr,
