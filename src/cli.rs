@@ -40,6 +40,20 @@ pub enum Command {
     /// records under the domain the cluster does not produce) and, with
     /// --yes, delete them and write the ownership marker.
     Adopt(AdoptArgs),
+    /// Run until SIGTERM: a sync pass, then follow the leading master's
+    /// event stream and apply its changes within seconds, through the same
+    /// plan and safety checks; a full pass every --reconcile-every.
+    Follow(FollowArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FollowArgs {
+    /// Apply the stream's changes at most once per this many seconds
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub batch_interval: f64,
+    /// A full pass from /master/state every this many seconds (and after every reconnect)
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub reconcile_every: u64,
 }
 
 #[derive(Debug, Args)]

@@ -794,14 +794,6 @@ impl Config {
                 "no NS1 API key: set NS1_APIKEY or use --ns1-key-file (or \"ns1KeyFile\" in the config file)",
             );
         }
-        if !self.reverse_zones.is_empty() {
-            // Refused rather than ignored: a sync that left the listed
-            // zones empty would look like it worked.
-            return cerr(
-                "reverse zones (--reverse-zone, \"reverseZones\") are printed by `records` only: \
-                 sync, plan, check and adopt do not publish PTR records yet; remove them from this command",
-            );
-        }
         Ok(())
     }
 

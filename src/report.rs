@@ -63,6 +63,34 @@ pub struct Summary {
     /// Desired records not written because a record the tool did not
     /// publish holds the name (`adopt --yes` hands it over).
     pub collisions: usize,
+    /// The listed reverse zones (`--reverse-zone`): PTR records that may
+    /// be published, and what the run did with them. Not counted in the
+    /// fields above, which are the domain's.
+    pub ptr_desired: usize,
+    pub ptr_created: usize,
+    pub ptr_updated: usize,
+    pub ptr_deleted: usize,
+    pub ptr_failed: usize,
+    pub ptr_postponed: usize,
+    pub ptr_held: usize,
+    pub ptr_waiting: usize,
+    /// Reverse names two or more targets claim: no PTR is published.
+    pub ptr_ambiguous: usize,
+    /// Desired PTRs whose name holds a PTR the tool did not publish (left
+    /// as it is).
+    pub ptr_kept: usize,
+    /// Listed reverse zones another cluster claims (nothing written).
+    pub ptr_zones_claimed: usize,
+    /// Whether reverse zones are listed (the `ptr_` fields are printed).
+    #[serde(skip)]
+    pub ptr_listed: bool,
+    /// Services with no healthy instance that `--healthy-only` publishes
+    /// whole (fail open).
+    pub unhealthy_fail_open: usize,
+    /// Removals waiting for the leading master's failover recovery
+    /// (agents listed in `recovered_slaves`, or a recent election); also
+    /// counted in `waiting` or `held`.
+    pub recovering: usize,
 }
 
 impl Summary {
@@ -118,6 +146,31 @@ impl Summary {
         if self.collisions > 0 {
             s += &format!(" collisions={}", self.collisions);
         }
+        if self.ptr_listed {
+            s += &format!(
+                " ptr_desired={} ptr_created={} ptr_updated={} ptr_deleted={} ptr_held={} ptr_waiting={} ptr_ambiguous={}",
+                self.ptr_desired,
+                self.ptr_created,
+                self.ptr_updated,
+                self.ptr_deleted,
+                self.ptr_held,
+                self.ptr_waiting,
+                self.ptr_ambiguous
+            );
+            for (k, v) in [
+                ("ptr_failed", self.ptr_failed),
+                ("ptr_postponed", self.ptr_postponed),
+                ("ptr_kept", self.ptr_kept),
+                ("ptr_zones_claimed", self.ptr_zones_claimed),
+            ] {
+                if v > 0 {
+                    s += &format!(" {k}={v}");
+                }
+            }
+        }
+        if self.unhealthy_fail_open > 0 {
+            s += &format!(" unhealthy_fail_open={}", self.unhealthy_fail_open);
+        }
         if self.tasks_over_port_bound > 0 {
             s += &format!(" tasks_over_port_bound={}", self.tasks_over_port_bound);
         }
@@ -137,6 +190,7 @@ impl Summary {
         self.running_tasks = counts.running_tasks;
         self.unhealthy_tasks = counts.unhealthy_tasks;
         self.not_visible_tasks = counts.not_visible_tasks;
+        self.unhealthy_fail_open = counts.unhealthy_fail_open;
     }
 
     /// What may be published: the desired records and those skipped.
@@ -166,6 +220,7 @@ impl Summary {
         self.waiting = d.waiting;
         self.released = d.released;
         self.explained = d.explained;
+        self.recovering = d.recovering;
     }
 
     /// What the apply did, and the reason and exit code it gives.
@@ -299,17 +354,116 @@ fn left_out(s: &Summary) -> [(&'static str, f64); 2] {
     ]
 }
 
+/// One metric, its help and type lines, then its samples.
+fn push_metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
+    out.push_str(&format!(
+        "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
+    ));
+    for (labels, v) in samples {
+        out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
+    }
+}
+
+/// The health filter's fail-open and the failover recovery's waits.
+fn fail_open_and_recovery_metrics(out: &mut String, s: &Summary) {
+    push_metric(
+        out,
+        "unhealthy_fail_open",
+        "gauge",
+        "Services with no healthy instance that --healthy-only published whole (fail open) in the last run.",
+        &[("", s.unhealthy_fail_open as f64)],
+    );
+    push_metric(
+        out,
+        "recovery_waiting",
+        "gauge",
+        "Removals waiting for the leading master's failover recovery in the last run.",
+        &[("", s.recovering as f64)],
+    );
+}
+
 /// A Prometheus node-exporter textfile, written atomically.
 pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()> {
+    write_atomic(path, render_metrics(s, m).as_bytes())
+}
+
+/// What a follower adds to the metrics file (`mesos2ns1 follow`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FollowFigures {
+    /// From the arrival of the oldest event of the last applied batch to
+    /// the end of its records' write, seconds.
+    pub event_lag_seconds: f64,
+    /// Times the follower detected the leader again and resubscribed.
+    pub reconnects_total: u64,
+    /// Events received from the stream.
+    pub events_total: u64,
+    /// Batches applied from the stream.
+    pub batches_total: u64,
+    /// Full passes from `/master/state`.
+    pub reconciles_total: u64,
+    /// 1 while subscribed to the leader's event stream.
+    pub subscribed: bool,
+}
+
+/// The metrics file of a follower: the run's metrics, then the
+/// follower's own.
+pub fn write_follow_metrics(
+    path: &Path,
+    s: &Summary,
+    m: &Memory,
+    f: &FollowFigures,
+) -> std::io::Result<()> {
+    let mut out = render_metrics(s, m);
+    let mut metric = metric_writer(&mut out);
+    metric(
+        "event_lag_seconds",
+        "gauge",
+        "follow: from the arrival of the oldest event of the last applied batch to its records' write.",
+        &[("", f.event_lag_seconds)],
+    );
+    metric(
+        "reconnects_total",
+        "counter",
+        "follow: leader detections and resubscriptions after the stream ended, broke, redirected or fell silent.",
+        &[("", f.reconnects_total as f64)],
+    );
+    metric(
+        "events_total",
+        "counter",
+        "follow: events received from the leader's event stream.",
+        &[("", f.events_total as f64)],
+    );
+    metric(
+        "batches_total",
+        "counter",
+        "follow: batches of events applied.",
+        &[("", f.batches_total as f64)],
+    );
+    metric(
+        "reconciles_total",
+        "counter",
+        "follow: full passes from /master/state.",
+        &[("", f.reconciles_total as f64)],
+    );
+    metric(
+        "stream_subscribed",
+        "gauge",
+        "follow: 1 while subscribed to the leading master's event stream.",
+        &[("", f64::from(u8::from(f.subscribed)))],
+    );
+    drop(metric);
+    write_atomic(path, out.as_bytes())
+}
+
+/// `# HELP`, `# TYPE` and the samples of one metric, appended to `out`.
+fn metric_writer(out: &mut String) -> impl FnMut(&str, &str, &str, &[(&str, f64)]) + '_ {
+    move |name, kind, help, samples| push_metric(out, name, kind, help, samples)
+}
+
+/// The metrics of a run, as text.
+fn render_metrics(s: &Summary, m: &Memory) -> String {
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-        out.push_str(&format!(
-            "# HELP mesos2ns1_{name} {help}\n# TYPE mesos2ns1_{name} {kind}\n"
-        ));
-        for (labels, v) in samples {
-            out.push_str(&format!("mesos2ns1_{name}{labels} {v}\n"));
-        }
-    };
+    let mut metric = metric_writer(&mut out);
     let cmd = format!("{{command=\"{}\"}}", s.command);
     metric(
         "last_run_timestamp_seconds",
@@ -447,5 +601,42 @@ pub fn write_metrics(path: &Path, s: &Summary, m: &Memory) -> std::io::Result<()
         "Running tasks in the last state read.",
         &[("", s.running_tasks as f64)],
     );
-    write_atomic(path, out.as_bytes())
+    drop(metric);
+    out.push_str(&ptr_metrics(s));
+    fail_open_and_recovery_metrics(&mut out, s);
+    out
+}
+
+/// The metrics of the listed reverse zones (zeros when none is listed).
+fn ptr_metrics(s: &Summary) -> String {
+    let mut out = String::new();
+    let mut metric = metric_writer(&mut out);
+    metric(
+        "ptr_records",
+        "gauge",
+        "PTR records of the listed reverse zones in the last run, by kind: desired (may be published), ambiguous (reverse names two or more targets claim: none published), kept (names holding a PTR mesos2ns1 did not publish).",
+        &[
+            ("{kind=\"desired\"}", s.ptr_desired as f64),
+            ("{kind=\"ambiguous\"}", s.ptr_ambiguous as f64),
+            ("{kind=\"kept\"}", s.ptr_kept as f64),
+        ],
+    );
+    metric(
+        "last_run_ptr_changes",
+        "gauge",
+        "PTR changes made in the listed reverse zones by the last run, by action.",
+        &[
+            ("{action=\"create\"}", s.ptr_created as f64),
+            ("{action=\"update\"}", s.ptr_updated as f64),
+            ("{action=\"delete\"}", s.ptr_deleted as f64),
+        ],
+    );
+    metric(
+        "ptr_held_removals",
+        "gauge",
+        "PTR removals held by a safety check in the last run.",
+        &[("", s.ptr_held as f64)],
+    );
+    drop(metric);
+    out
 }

@@ -144,6 +144,8 @@ pub fn detect_leader(cfg: &Config, deadline: Option<Instant>) -> Result<Masters,
 pub struct Cluster {
     /// The Mesos-DNS record set.
     pub records: RecordSet,
+    /// The PTR records of the listed reverse zones (none listed: empty).
+    pub reverse: records::ReverseSet,
     /// The state's figures.
     pub counts: StateCounts,
     /// The leader's pid, as the state gives it.
@@ -186,7 +188,7 @@ impl Fetched {
         explain: bool,
     ) -> Result<Cluster, Fail> {
         let opts = gen_options_for(cfg, &self.masters);
-        let (records, counts, leader, explained) = build(
+        let (records, reverse, counts, leader, explained) = build(
             &self.body,
             &self.source,
             &opts,
@@ -196,6 +198,7 @@ impl Fetched {
         )?;
         Ok(Cluster {
             records,
+            reverse,
             counts,
             leader,
             explained,
@@ -306,7 +309,8 @@ pub fn build_records_until(
     resolver: Arc<dyn Resolver + Send + Sync>,
     until: Instant,
 ) -> Result<(RecordSet, StateCounts, String), Fail> {
-    let (set, counts, leader, _) = build(body, source, &gen_options(cfg), resolver, until, false)?;
+    let (set, _, counts, leader, _) =
+        build(body, source, &gen_options(cfg), resolver, until, false)?;
     Ok((set, counts, leader))
 }
 
@@ -322,30 +326,55 @@ fn build(
 ) -> Result<Built, Fail> {
     let state = records::state::parse(body)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
+    build_state(state, source, opts, resolver, until, explain)
+}
+
+/// [`build`] from a state already in memory (the event stream's cluster
+/// model renders one: [`crate::mesos::Cluster::to_state`]): the same
+/// steps, so the same records as from `/master/state`.
+pub fn build_state(
+    state: records::state::State<'_>,
+    source: &str,
+    opts: &GenOptions,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+    until: Instant,
+    explain: bool,
+) -> Result<Built, Fail> {
     let resolved = records::resolve::resolve_until(
         records::resolve::names_to_resolve(&state),
         resolver,
         until,
         records::resolve::RESOLVE_WORKERS,
     );
-    let set = records::generate(&state, opts, &resolved.table)
+    let records::Generated {
+        forward: set,
+        reverse,
+    } = records::generate_all(&state, opts, &resolved.table)
         .map_err(|e| Fail::new(Exit::Failed, format!("{source}: {e}")))?;
     let mut counts = records::generate::counts(&state);
     let left_out = records::filter::filter_counts(&state, opts);
     counts.unhealthy_tasks = left_out.unhealthy;
     counts.not_visible_tasks = left_out.not_visible;
+    counts.unhealthy_fail_open = left_out.fail_open;
     let leader = state.leader.to_string();
     let explained = if explain {
         records::explained(state, opts, &resolved.table)
     } else {
         crate::plan::Explained::new()
     };
-    Ok((set, counts, leader, explained))
+    Ok((set, reverse, counts, leader, explained))
 }
 
-/// What a build gives: the record set, the state's figures, the leader,
-/// and the answers the state's ended tasks explain.
-pub type Built = (RecordSet, StateCounts, String, crate::plan::Explained);
+/// What a build gives: the record set, the PTR records of the listed
+/// reverse zones, the state's figures, the leader, and the answers the
+/// state's ended tasks explain.
+pub type Built = (
+    RecordSet,
+    records::ReverseSet,
+    StateCounts,
+    String,
+    crate::plan::Explained,
+);
 
 /// Whether this host is the leading master (`--only-if-leader`): the
 /// leader's address, from its pid, is one of this host's addresses. A

@@ -7,13 +7,14 @@
 //! | file | format | kept by |
 //! |------|--------|---------|
 //! | `lock` | empty; held with an exclusive `flock` for the whole run | [`lock`] |
-//! | `memory.json` | JSON [`Memory`]: the window's samples, counters, last success | [`Memory`], [`load_safety`] |
+//! | `memory.json` | JSON [`Memory`]: the window's samples, counters, last success, whether the zone is still being filled | [`Memory`], [`load_safety`] |
 //! | `holddown.json` | JSON [`Clocks`] in the compact format 2 ([`holddown`]; 0.2.0's plain maps still load): since when each owned record (or answer) is absent, and what is held | [`load_clocks`], [`save_clocks`], [`load_safety`] |
 //! | `holddown.json.damaged` | the last `holddown.json` that could not be read, moved aside as it was; never read | [`load_safety`] |
 //! | `ns1-pacing.json` | JSON [`crate::ns1::PacingState`]: the NS1 rate-limit estimates | [`load_pacing`], [`save_pacing`] |
 //! | `ns1-listing-cache` | one JSON header line (version, zone, endpoint, serial, full-read time, trusted, count, SHA-256), then one JSON array of `[domain, type, ttl, tier, answers, link]` | [`load_cache`], [`save_cache`], [`distrust_cache`] |
 //! | `adopt-preview.json` | JSON `{"changes": [...], "domain": ..., "time": ...}`: what `adopt` showed, for `adopt --yes` | [`save_adopt_preview`], [`load_adopt_preview`] |
 //! | `claim.json` | JSON [`ClaimFile`] `{"domain": ..., "cluster": ..., "time": ...}`: the domain this state dir claimed and the cluster id it claimed with (sticky) | [`load_owned`], [`save_claim`] |
+//! | `published.<reverse zone>` | the ledger of the PTR records published in one listed reverse zone, in the format of `published` (its header names the reverse zone) | [`load_ledger_file`], [`save_ledger_file`] |
 //! | `published` | the ledger of published records: one text header line `mesos2ns1-published 1 <domain> <count> <sha256 hex of the body>`, then `count` sorted 8-byte big-endian keys ([`crate::plan::ledger_key`]); at most [`MAX_LEDGER_KEYS`] | [`load_owned`], [`save_ledger`] |
 //!
 //! A damaged `memory.json`, or a `holddown.json` the tool may not open,
@@ -94,6 +95,17 @@ pub struct Memory {
     /// One sample per run, for the sliding window's baseline.
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// The same, of each listed reverse zone (its owned PTR records and
+    /// the PTR removals a run made), by zone: the mass-removal share of a
+    /// reverse zone is judged against its own window.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reverse_samples: std::collections::BTreeMap<String, Vec<Sample>>,
+    /// Whether the zone is still being filled: set by a run that found no
+    /// owned record in the zone and had some to publish, cleared by the
+    /// first run that applies all its additions (absent, false, in files of
+    /// 0.2.0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub filling: bool,
 }
 
 /// At most this many samples are kept (a run every second for an hour).
@@ -125,15 +137,41 @@ impl Memory {
     }
 
     /// Adds a sample, dropping those older than `window` and the oldest
-    /// beyond [`MAX_SAMPLES`].
+    /// beyond [`MAX_SAMPLES`]. Samples from a later time (the clock stepped
+    /// back) are kept, moved back in order ([`crate::plan::rebase`]).
     pub fn push_sample(&mut self, sample: Sample, window: f64) {
-        self.samples
-            .retain(|s| s.time <= sample.time && s.time > sample.time - window);
-        self.samples.push(sample);
-        if self.samples.len() > MAX_SAMPLES {
-            let extra = self.samples.len() - MAX_SAMPLES;
-            self.samples.drain(..extra);
-        }
+        push_bounded(&mut self.samples, sample, window);
+    }
+
+    /// Adds a sample to the window of the reverse zone `zone`; the windows
+    /// of zones no longer listed (not in `listed`) are dropped.
+    pub fn push_reverse_sample(
+        &mut self,
+        zone: &str,
+        sample: Sample,
+        window: f64,
+        listed: &[&str],
+    ) {
+        self.reverse_samples
+            .retain(|z, _| listed.contains(&z.as_str()));
+        push_bounded(
+            self.reverse_samples.entry(zone.to_string()).or_default(),
+            sample,
+            window,
+        );
+    }
+}
+
+/// Adds a sample to a window: samples from a later time (the clock stepped
+/// back) are kept, moved back in order ([`crate::plan::rebase`]); those
+/// older than `window` and the oldest beyond [`MAX_SAMPLES`] go.
+fn push_bounded(samples: &mut Vec<Sample>, sample: Sample, window: f64) {
+    crate::plan::rebase(samples, sample.time);
+    samples.retain(|s| s.time <= sample.time && s.time > sample.time - window);
+    samples.push(sample);
+    if samples.len() > MAX_SAMPLES {
+        let extra = samples.len() - MAX_SAMPLES;
+        samples.drain(..extra);
     }
 }
 
@@ -582,11 +620,27 @@ pub fn save_claim(dir: &Path, claim: &ClaimFile) -> Result<(), store::StoreError
 /// The ledger of `domain`; `Ok(None)` when there is none (or it is of
 /// another domain), `Err` when it is damaged.
 pub fn load_ledger(dir: &Path, domain: &str) -> Result<Option<crate::plan::Ledger>, String> {
+    load_ledger_file(dir, LEDGER_FILE, domain)
+}
+
+/// The ledger file of the listed reverse zone `zone`:
+/// `published.<zone>` (a reverse zone's name is digits, hex letters and
+/// dots: a safe file name).
+pub fn reverse_ledger_file(zone: &str) -> String {
+    format!("{LEDGER_FILE}.{zone}")
+}
+
+/// [`load_ledger`] from the file `file` of the state dir.
+pub fn load_ledger_file(
+    dir: &Path,
+    file: &str,
+    domain: &str,
+) -> Result<Option<crate::plan::Ledger>, String> {
     let max = 512 + 8 * MAX_LEDGER_KEYS;
-    let Some(data) = store::read(dir, LEDGER_FILE, max).map_err(|e| e.to_string())? else {
+    let Some(data) = store::read(dir, file, max).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let damaged = |why: &str| format!("{} is damaged ({why})", dir.join(LEDGER_FILE).display());
+    let damaged = |why: &str| format!("{} is damaged ({why})", dir.join(file).display());
     let nl = data
         .iter()
         .take(512)
@@ -624,6 +678,16 @@ pub fn save_ledger(
     domain: &str,
     ledger: &crate::plan::Ledger,
 ) -> Result<(), store::StoreError> {
+    save_ledger_file(dir, LEDGER_FILE, domain, ledger)
+}
+
+/// [`save_ledger`] to the file `file` of the state dir.
+pub fn save_ledger_file(
+    dir: &Path,
+    file: &str,
+    domain: &str,
+    ledger: &crate::plan::Ledger,
+) -> Result<(), store::StoreError> {
     if ledger.len() as u64 > MAX_LEDGER_KEYS {
         return Err(store::StoreError(format!(
             "the ledger holds {} keys, more than {MAX_LEDGER_KEYS}",
@@ -643,7 +707,7 @@ pub fn save_ledger(
     )
     .into_bytes();
     data.extend_from_slice(&body);
-    store::write_atomic(dir, LEDGER_FILE, &data)
+    store::write_atomic(dir, file, &data)
 }
 
 /// Removes the ledger (when it cannot be saved); whether it is gone.
@@ -735,6 +799,34 @@ mod tests {
             tier: Some(1),
             link: None,
         }
+    }
+
+    /// A `memory.json` of 0.2.0 loads; samples from the future (a clock
+    /// that stepped back) are kept, in order, when the next run adds one.
+    #[test]
+    fn memory_of_0_2_0_loads_and_a_step_back_keeps_the_samples() {
+        let dir = tmp("memory");
+        std::fs::write(
+            dir.join(Memory::FILE),
+            r#"{"last_good":{"agents":4,"running_tasks":20},"last_success_time":1800000120.0,
+               "refusals_total":2,"released_total":1,
+               "samples":[{"time":1800000000.0,"owned":60,"agents":4,"running_tasks":20,"removed":0},
+                          {"time":1800000060.0,"owned":61,"agents":4,"running_tasks":20,"removed":1},
+                          {"time":1800000120.0,"owned":62,"agents":4,"running_tasks":20}]}"#,
+        )
+        .unwrap();
+        let mut m = Memory::load(&dir).unwrap();
+        assert_eq!(
+            (m.samples.len(), m.filling, m.refusals_total),
+            (3, false, 2)
+        );
+        let mut next = m.samples[0];
+        next.time = 1_800_000_000.0 - 7200.0;
+        m.push_sample(next, 3600.0);
+        let owned: Vec<_> = m.samples.iter().map(|s| s.owned).collect();
+        assert_eq!(owned, [Some(60), Some(61), Some(62), Some(60)]);
+        assert!(m.samples.windows(2).all(|w| w[0].time < w[1].time));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -128,6 +128,49 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Reads another zone (a listed reverse zone) in full: never cached,
+    /// never created. The pacing is saved.
+    pub fn read_other(&mut self, zone: &str) -> Result<ZoneView, Ns1Error> {
+        let before = self.client.stats().reads;
+        let listing = self.client.list_zone_full(&normalize_name(zone))?;
+        state_dir::save_pacing(self.read.state_dir, &self.client);
+        Ok(ZoneView {
+            records: listing.records,
+            serial: listing.serial,
+            source: Source::Full,
+            reads: self.client.stats().reads - before,
+        })
+    }
+
+    /// Writes the marker of another zone (a listed reverse zone): the TXT
+    /// record `_mesos2ns1.<zone>` with `text`, created, or with `replace`
+    /// its answers replaced. The run's zone is untouched, so its listing
+    /// cache stays trusted.
+    pub fn write_other_marker(
+        &mut self,
+        zone: &str,
+        text: &str,
+        ttl: u32,
+        replace: bool,
+    ) -> Result<(), Ns1Error> {
+        let zone = normalize_name(zone);
+        let name = marker_name(&zone);
+        let text = [text.to_string()];
+        if replace {
+            self.client
+                .update(&zone, &name, "TXT", ttl.max(3600), &text)
+        } else {
+            self.client
+                .create(&zone, &name, "TXT", ttl.max(3600), &text)
+        }
+    }
+
+    /// Carries out a plan in another zone (a listed reverse zone); the
+    /// run's zone is untouched, so its listing cache stays trusted.
+    pub fn apply_other(&mut self, zone: &str, ttl: u32, plan: &Plan, deadline: Instant) -> Applied {
+        apply(&mut self.client, zone, zone, ttl, plan, deadline)
+    }
+
     /// Upgrades a 0.2.0 marker of `domain` (no cluster named) to one
     /// naming `cluster`, reading it first (never the cache): it is
     /// replaced only if it is still a 0.2.0 marker, created if it is gone,
@@ -183,6 +226,15 @@ impl<'a> Session<'a> {
             self.wrote = true;
         }
         applied
+    }
+
+    /// Starts another pass on a long-lived session (a follower's): the
+    /// requests to come end by `deadline`, and whether this pass writes is
+    /// counted afresh (so a pass that writes nothing leaves the listing
+    /// cache trusted, as a sync run that writes nothing does).
+    pub fn begin_pass(&mut self, deadline: Option<Instant>) {
+        self.client.set_deadline(deadline);
+        self.wrote = false;
     }
 
     /// The client's request figures so far.

@@ -204,7 +204,9 @@ fn rich_state(leader: &str) -> Value {
                               status("TASK_RUNNING", 2.5, Some(true), "10.1.0.2")],
                  "labels": [{"key": "mesos2ns1.ip-sources", "value": "host"}],
                  "health_check": {"type": "HTTP"}},
-                {"id": "sick.1", "name": "sick", "slave_id": "S-1", "state": "TASK_RUNNING",
+                // A failing instance of "web" among a healthy one (a service
+                // with no healthy instance fails open, issue 18).
+                {"id": "sick.1", "name": "web", "slave_id": "S-1", "state": "TASK_RUNNING",
                  "resources": {"ports": "[31010-31010]"},
                  "statuses": [status("TASK_RUNNING", 3.0, Some(false), "10.1.0.3")]},
                 {"id": "nocheck.1", "name": "a-very-long-task-name-beyond-twenty-four", "slave_id": "S-1",

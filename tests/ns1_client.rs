@@ -1051,3 +1051,33 @@ fn fake_speaks_keep_alive_and_chunked() {
     assert!(rest.contains("Connection: close"));
     assert_eq!(fake.log().len(), 3);
 }
+
+#[test]
+fn a_stop_request_ends_a_pacing_wait_and_sends_nothing_more() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fake = FakeNs1::start(ZONE);
+    fake.set_bucket("PUT", 1, 60.0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut opts = options(&fake.endpoint());
+    opts.stop = Some(Arc::clone(&stop));
+    let mut c = client_with(opts);
+    c.create(ZONE, "a.example.com", "A", 60, &s(&["10.0.0.1"]))
+        .unwrap();
+    // The next PUT waits ~60 s for a token; a stop ends the wait.
+    let setter = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
+    let err = c
+        .create(ZONE, "b.example.com", "A", 60, &s(&["10.0.0.2"]))
+        .unwrap_err();
+    setter.join().unwrap();
+    assert!(matches!(err, Ns1Error::Deadline { .. }), "{err:?}");
+    let err = c.list_zone(ZONE).unwrap_err();
+    assert!(matches!(err, Ns1Error::Deadline { .. }), "{err:?}");
+    assert_eq!(calls(&fake.log()), vec![call("PUT", 200)]);
+}

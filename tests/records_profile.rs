@@ -1009,30 +1009,6 @@ fn binary_refuses_bad_reverse_zones_and_profiles() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{args:?}: {err}");
     }
-    // sync does not publish PTR records yet: it refuses rather than
-    // leaving the zones silently empty.
-    let out = Command::new(env!("CARGO_BIN_EXE_mesos2ns1"))
-        .args([
-            "plan",
-            "--zone",
-            "mesos.example.com",
-            "--reverse-zone",
-            "10.in-addr.arpa",
-        ])
-        .arg("--state-file")
-        .arg(path)
-        .env("NS1_APIKEY", "x")
-        .env(
-            "MESOS2NS1_CONFIG",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/empty-config.json"
-            ),
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("do not publish PTR records yet"));
 }
 
 #[test]

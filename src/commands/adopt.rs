@@ -2,6 +2,11 @@
 //! cluster does not produce); with `--yes`, exactly what the last preview
 //! listed is deleted and the ownership marker written. Runs inside the
 //! envelope of [`super::sync::run`] (lock, safety files, summary).
+//!
+//! `adopt` is of the domain only: the listed reverse zones are shared
+//! with the network's other PTRs, so it never takes over or deletes a PTR
+//! record there (the next `sync` claims each reverse zone and publishes
+//! the cluster's PTRs beside the others).
 
 use super::sync::{PassContext, Snapshot};
 use super::{claim, print_plan};
@@ -25,6 +30,11 @@ pub fn adopt(
 ) -> Result<Exit, Fail> {
     let cfg = ctx.cfg;
     let own_domain = normalize_name(&cfg.domain);
+    if !cfg.reverse_zones.is_empty() {
+        log::info!(
+            "adopt is of the domain {own_domain} only: the reverse zones are left as they are (the next sync claims them)"
+        );
+    }
     safety.owned = state_dir::load_owned(&cfg.state_dir, &own_domain);
     let cluster = claim::cluster_id(cfg, &safety.owned);
     let found = claim_of(&view.records, &own_domain, &cluster);

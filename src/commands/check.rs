@@ -163,6 +163,7 @@ pub fn run(cfg: &Config) -> Result<Exit, Fail> {
             return Err(Fail::new(Exit::Claimed, why));
         }
     }
+    reverse_claims(cfg, &mut client, &cluster)?;
     if let Some(_lock) = state_dir::lock(&cfg.state_dir)? {
         println!("state dir: {} is writable", cfg.state_dir.display());
     } else {
@@ -173,4 +174,52 @@ pub fn run(cfg: &Config) -> Result<Exit, Fail> {
     }
     println!("check: ok");
     Ok(Exit::Ok)
+}
+
+/// Each listed reverse zone: that it exists and who claims it. Another
+/// cluster's claim is exit 5, as for the domain.
+fn reverse_claims(cfg: &Config, client: &mut Client, cluster: &str) -> Result<(), Fail> {
+    let mut refused = None;
+    for z in &cfg.reverse_zones {
+        let name = z.name();
+        let records = client.list_zone(name).map_err(|e| {
+            Fail::new(
+                Exit::Failed,
+                format!(
+                    "NS1: reverse zone {name}: {e} (create it in NS1: mesos2ns1 never creates reverse zones; check the key's permissions)"
+                ),
+            )
+        })?;
+        let ptrs = records
+            .iter()
+            .filter(|r| r.rtype.eq_ignore_ascii_case("PTR"))
+            .count();
+        match claim_of(&records, name, cluster) {
+            Claim::Ours => println!(
+                "reverse zone {name}: {} records ({ptrs} PTR), claimed by this cluster ({cluster})",
+                records.len()
+            ),
+            Claim::None => println!(
+                "reverse zone {name}: {} records ({ptrs} PTR), not claimed yet: the first sync claims it as cluster {cluster}; \
+                 PTR records already in it stay as they are",
+                records.len()
+            ),
+            other => {
+                let ids = match other {
+                    Claim::Foreign(ids) => ids.join(", "),
+                    _ => "none".to_string(),
+                };
+                let why = format!(
+                    "reverse zone {name} is claimed by another cluster ({} names cluster {ids}; this cluster is {cluster}): sync writes nothing in it",
+                    marker_name(name)
+                );
+                println!("ownership: {why}");
+                refused.get_or_insert(why);
+            }
+        }
+    }
+    match refused {
+        Some(why) => Err(Fail::new(Exit::Claimed, why)),
+        None => Ok(()),
+    }
 }

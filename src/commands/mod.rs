@@ -5,12 +5,16 @@
 //! * [`records`]: the record set, printed (no NS1);
 //! * [`check`]: the configuration, the masters, the key and the zone;
 //! * [`sync`]: `sync` and `plan`, one run under the state dir's lock;
-//! * [`adopt`]: claiming a domain that holds records already.
+//! * [`reverse`]: the listed reverse zones of a `sync` or `plan` pass;
+//! * [`adopt`]: claiming a domain that holds records already;
+//! * [`follow`]: `sync`, then the leading master's event stream, until SIGTERM.
 
 pub mod adopt;
 pub mod check;
 pub mod claim;
+pub mod follow;
 pub mod records;
+pub mod reverse;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
@@ -52,6 +56,7 @@ fn dispatch(cfg: &Config, cmd: Command) -> Result<Exit, Fail> {
         Command::Check => check::run(cfg),
         Command::Plan => sync::run(cfg, Mode::Plan, started),
         Command::Adopt(args) => sync::run(cfg, Mode::Adopt { yes: args.yes }, started),
+        Command::Follow(args) => follow::run(cfg, &args),
         _ => sync::run(cfg, Mode::Sync, started),
     }
 }

@@ -21,7 +21,7 @@ use crate::records::generate::StateCounts;
 use crate::report::{Summary, write_metrics};
 use crate::source::{self, Cluster};
 use crate::state_dir::{self, Safety};
-use crate::text::{self, format_time};
+use crate::text;
 use crate::zone::{self, Session, ZoneView};
 use std::time::Instant;
 
@@ -93,6 +93,8 @@ pub struct Snapshot {
     pub counts: StateCounts,
     /// The answers the state's ended tasks explain.
     pub explained: Explained,
+    /// The publishable PTR records of the listed reverse zones.
+    pub reverse: super::reverse::ReverseSnapshot,
 }
 
 impl Snapshot {
@@ -161,7 +163,7 @@ fn pipeline(
 
 /// The cluster's records that may be published (see
 /// [`plan::publishable`]), noted in the summary.
-fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapshot {
+pub fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapshot {
     summary.note_cluster(
         &cluster.leader,
         &cluster.counts,
@@ -172,6 +174,7 @@ fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapsho
     let (desired, skipped) = plan::publishable(set.records(), &own);
     drop(set);
     summary.note_publishable(desired.len(), &skipped);
+    let reverse = reverse_snapshot(cfg, cluster.reverse, &desired, &cluster.explained);
     if skipped.records() + skipped.answers > 0 {
         log::info!(
             "skipped: {} names NS1 cannot hold, {} SRV answers with unpublishable targets or ports, {} records left empty, {} excluded",
@@ -185,6 +188,38 @@ fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapsho
         desired,
         counts: cluster.counts,
         explained: cluster.explained,
+        reverse,
+    }
+}
+
+/// The publishable PTR records (see [`super::reverse::publishable`]) and
+/// the framework labels a reverse zone's ledger is seeded with.
+fn reverse_snapshot(
+    cfg: &Config,
+    set: crate::records::ReverseSet,
+    desired: &[Record],
+    explained: &Explained,
+) -> super::reverse::ReverseSnapshot {
+    if cfg.reverse_zones.is_empty() {
+        return Default::default();
+    }
+    let (zones, skipped) = super::reverse::publishable(set.zones, desired, &cfg.exclude);
+    if skipped > 0 {
+        log::info!(
+            "skipped {skipped} PTR records: unpublishable or excluded names, or targets that are not published"
+        );
+    }
+    let frameworks = plan::framework_labels(
+        desired
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(explained.keys().map(|k| k.0.as_str())),
+        &crate::ns1::normalize_name(&cfg.domain),
+    );
+    super::reverse::ReverseSnapshot {
+        zones,
+        ambiguous: set.ambiguous,
+        frameworks,
     }
 }
 
@@ -192,7 +227,7 @@ fn publishable(cfg: &Config, cluster: Cluster, summary: &mut Summary) -> Snapsho
 /// window and clocks current, so that the day it becomes the leader the
 /// checks compare with fresh figures and no clock spans a time a name was
 /// back.
-fn not_the_leader(
+pub fn not_the_leader(
     ctx: &PassContext<'_>,
     snapshot: &Snapshot,
     leader_ip: std::net::IpAddr,
@@ -209,11 +244,15 @@ fn not_the_leader(
             agents: now_counts.agents,
             running_tasks: now_counts.running_tasks,
             removed: 0,
+            target: None,
+            filling: false,
         },
         cfg.window as f64,
     );
+    let ptrs = snapshot.reverse.zones.iter().flat_map(|z| z.records.iter());
+    let desired: Vec<Record> = snapshot.desired.iter().chain(ptrs).cloned().collect();
     safety.clocks.observe_desired(
-        &snapshot.desired,
+        &desired,
         ctx.now,
         cfg.remove_after as f64,
         cfg.settle.map(|s| s as f64),
@@ -261,13 +300,15 @@ pub fn compare(
 /// the follower) every pass of a loop.
 pub fn pass(
     ctx: &PassContext<'_>,
-    snapshot: Snapshot,
+    mut snapshot: Snapshot,
     view: ZoneView,
     zone: &mut Session<'_>,
     safety: &mut Safety,
     summary: &mut Summary,
 ) -> Result<Exit, Fail> {
     let cfg = ctx.cfg;
+    let reverse = std::mem::take(&mut snapshot.reverse);
+    let prior = (!cfg.reverse_zones.is_empty()).then(|| safety.clocks.clone());
     let domain = crate::ns1::normalize_name(&cfg.domain);
     safety.owned = state_dir::load_owned(&cfg.state_dir, &domain);
     let mut view = view;
@@ -305,8 +346,26 @@ pub fn pass(
     let now_counts = snapshot.figures();
     let mut raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
     let owner_notes = claim::notes(&raw, &domain);
+    // A clock that stepped back keeps the window's history, in order.
+    plan::rebase(&mut safety.memory.samples, ctx.now);
+    // The zone is being filled from a run that found nothing owned in it
+    // until a run applies all its additions.
+    let filling = safety.memory.filling || (raw.owned == 0 && raw.desired > 0);
+    // Remembered before any change (a run that dies part way through the
+    // fill leaves it set), cleared once a run has applied all additions.
+    if ctx.mode == Mode::Sync {
+        safety.memory.filling = filling;
+    }
     // The marker names this cluster (or is written now): the domain is claimed.
-    let policy = policy(ctx, true, safety, now_counts, &snapshot.counts, domain);
+    let policy = policy(
+        ctx,
+        true,
+        safety,
+        now_counts,
+        &snapshot.counts,
+        domain,
+        filling,
+    );
     let raw_copy = (ctx.mode == Mode::Sync).then(|| removals_copy(&mut raw));
     let decision = plan::decide(
         raw,
@@ -315,11 +374,24 @@ pub fn pass(
         &safety.memory.samples,
         &policy,
     );
+    let suspect = super::reverse::suspect(&decision);
+    let facts = |prior| super::reverse::PassFacts {
+        explained: &snapshot.explained,
+        prior,
+        now_counts,
+        counts: &snapshot.counts,
+        suspect: suspect.clone(),
+    };
+    let empty = plan::Clocks::default();
     if ctx.mode == Mode::Plan {
         let exit = report_plan(&decision, &policy, safety, summary);
         summary.note_reasons(owner_notes);
-        return Ok(exit);
+        let facts = facts(prior.as_ref().unwrap_or(&empty));
+        return Ok(super::reverse::phase(
+            ctx, reverse, &facts, zone, safety, summary, exit,
+        ));
     }
+    let keep = prior.as_ref().map(|p| super::reverse::carried_keys(ctx, p));
     let (decision, save_failed) = remember(
         ctx,
         decision,
@@ -328,6 +400,7 @@ pub fn pass(
         &policy,
         safety,
         now_counts,
+        keep.as_ref(),
     );
     let ledger = claim::ledger_before(&survey, &decision.plan);
     let (decision, ledger_failed) = match claim::save_ledger(cfg, &ledger) {
@@ -361,6 +434,12 @@ pub fn pass(
         }
     }
     take_back_undone(ctx, &decision, plan, &applied, safety);
+    safety.memory.filling = filling
+        && applied
+            .not_done
+            .iter()
+            .filter_map(|&i| plan.changes.get(i))
+            .any(|c| c.action != plan::Action::Delete);
     let exit = summary.note_applied(plan, &applied);
     summary.created += imported;
     let state_force = (!save_failed).then_some(safety.clocks_ok);
@@ -377,17 +456,20 @@ pub fn pass(
     }
     notes.extend(refused);
     summary.note_reasons(notes);
-    Ok(
-        if !decision.held.is_empty()
-            || safety.damaged.is_some()
-            || ledger_failed.is_some()
-            || summary.collisions > 0
-        {
-            Exit::Refused
-        } else {
-            exit
-        },
-    )
+    let exit = if !decision.held.is_empty()
+        || safety.damaged.is_some()
+        || decision.recovery_loud()
+        || ledger_failed.is_some()
+        || summary.collisions > 0
+    {
+        Exit::Refused
+    } else {
+        exit
+    };
+    let facts = facts(prior.as_ref().unwrap_or(&empty));
+    Ok(super::reverse::phase(
+        ctx, reverse, &facts, zone, safety, summary, exit,
+    ))
 }
 
 /// The claim and the ledger over the zone view (see [`claim::survey`]),
@@ -445,7 +527,7 @@ fn destructive(plan: &Plan) -> bool {
 /// no ledger entry... none: a create it could not remember would be a
 /// record it does not own. It makes the updates of records it owns
 /// already, and nothing else.
-fn additions_only(mut decision: Decision, why: &str) -> Decision {
+pub fn additions_only(mut decision: Decision, why: &str) -> Decision {
     log::error!("{why}; no record is created or deleted this run");
     decision
         .plan
@@ -529,16 +611,17 @@ fn plan_owned(
 }
 
 /// The facts and settings the safety decision needs.
-fn policy(
+pub fn policy(
     ctx: &PassContext<'_>,
     claimed: bool,
     safety: &Safety,
     now_counts: Baseline,
     counts: &StateCounts,
     domain: String,
+    filling: bool,
 ) -> Policy {
     let cfg = ctx.cfg;
-    let policy = Policy {
+    Policy {
         now: ctx.now,
         remove_after: cfg.remove_after as f64,
         settle: cfg.settle.map(|s| s as f64),
@@ -549,16 +632,12 @@ fn policy(
         damaged: safety.damaged.clone(),
         now_counts,
         domain,
-        recovering_until: plan::recovering_until(counts.elected_unix, ctx.now),
-    };
-    if let Some(until) = policy.recovering_until {
-        log::info!(
-            "the leading master was elected less than {} s ago: deletes nothing explains wait until {} for its agents to re-register",
-            plan::FAILOVER_RECOVERY_SECS,
-            format_time(until)
-        );
+        recovery: plan::RecoveryFacts {
+            recovered_agents: counts.recovered_agents,
+            elected: counts.elected_unix.map(|e| e as f64),
+        },
+        filling,
     }
-    policy
 }
 
 /// `plan` against a zone that does not exist: what `sync --create-zone`
@@ -599,7 +678,7 @@ fn report_plan(
         log::warn!("{n}");
     }
     summary.reason = why.join("; ");
-    if !decision.held.is_empty() || safety.damaged.is_some() {
+    if !decision.held.is_empty() || safety.damaged.is_some() || decision.recovery_loud() {
         Exit::Refused
     } else if plan.is_empty() {
         Exit::Ok
@@ -613,6 +692,7 @@ fn report_plan(
 /// since the next would not know what it did, but still makes every
 /// addition, and exits 3 saying why. Returns the decision to carry out and
 /// whether the save failed.
+#[allow(clippy::too_many_arguments)]
 fn remember(
     ctx: &PassContext<'_>,
     mut decision: Decision,
@@ -621,8 +701,13 @@ fn remember(
     policy: &Policy,
     safety: &mut Safety,
     now_counts: Baseline,
+    keep: Option<&plan::Clocks>,
 ) -> (Decision, bool) {
     safety.clocks = std::mem::take(&mut decision.clocks);
+    // The reverse zones' clocks, until their own decisions replace them.
+    if let Some(keep) = keep {
+        super::reverse::merge_keys(&mut safety.clocks, keep);
+    }
     if let Some(sample) = decision.sample {
         safety.memory.push_sample(sample, ctx.cfg.window as f64);
     }

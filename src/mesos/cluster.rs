@@ -71,17 +71,9 @@ use crate::records::state::{
     State, Status, Task,
 };
 
-/// The terminal task states (`protobuf::isTerminalState`).
-pub const TERMINAL: &[&str] = &[
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_LOST",
-    "TASK_ERROR",
-    "TASK_DROPPED",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-];
+/// The terminal task states (`protobuf::isTerminalState`): one list, in
+/// `records::explained`.
+pub use crate::records::explained::TERMINAL_STATES as TERMINAL;
 
 fn is_terminal(state: &str) -> bool {
     TERMINAL.contains(&state)

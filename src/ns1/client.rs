@@ -1,7 +1,6 @@
 //! The blocking HTTP client for the NS1 API (ureq 3 + rustls).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, trace, warn};
@@ -62,6 +61,7 @@ pub struct Client {
     api_key: String,
     max_retries: u32,
     deadline: Option<Instant>,
+    stop: super::stop::Stop,
     backoff_base: Duration,
     backoff_cap: Duration,
     pacer: Arc<Mutex<Pacer>>,
@@ -326,6 +326,7 @@ impl Client {
             api_key: opts.api_key,
             max_retries: opts.max_retries,
             deadline: opts.deadline,
+            stop: super::stop::Stop::new(opts.stop),
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_cap: DEFAULT_BACKOFF_CAP,
             pacer: Arc::new(Mutex::new(Pacer::new())),
@@ -387,11 +388,10 @@ impl Client {
         ))
     }
 
-    /// Sleeps `d` unless that would end past the deadline.
+    /// Sleeps `d` unless past the deadline or stopping ([`super::stop`]).
     fn sleep_checked(&self, method: &str, path: &str, d: Duration) -> Result<(), Ns1Error> {
-        if let Some(deadline) = self.deadline
-            && Instant::now() + d > deadline
-        {
+        let late = self.deadline.is_some_and(|end| Instant::now() + d > end);
+        if late || self.stop.is_set() {
             debug!("NS1 {method} {path}: a {d:?} wait would pass the deadline");
             return Err(Ns1Error::Deadline {
                 method: method.to_string(),
@@ -399,10 +399,7 @@ impl Client {
                 pacing: None,
             });
         }
-        if !d.is_zero() {
-            thread::sleep(d);
-        }
-        Ok(())
+        self.stop.sleep(method, path, d)
     }
 
     fn send_once(
@@ -488,6 +485,10 @@ impl Client {
     /// pacing stopped the run (warned once a run), with the believed
     /// bucket and the file the estimate is kept in.
     fn pacing_stopped(&self, e: Ns1Error, bucket: &str, wait: Duration) -> Ns1Error {
+        // A stop request (a follower's SIGTERM) is not pacing's doing.
+        if self.stop.is_set() {
+            return e;
+        }
         let Ns1Error::Deadline { method, path, .. } = e else {
             return e;
         };
@@ -546,6 +547,7 @@ impl Client {
                 self.sleep_checked(method, &path, wait)
                     .map_err(|e| self.pacing_stopped(e, bucket, wait))?;
             }
+            self.stop.check(method, &path)?;
             let timeout = match self.deadline {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());

@@ -23,6 +23,7 @@ pub mod link;
 pub mod pacing;
 pub mod rdata;
 mod record;
+pub mod stop;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -79,6 +80,9 @@ pub struct Ns1Options {
     /// Allow a plain-http endpoint on a host other than loopback (the key
     /// then travels unencrypted). Loopback is always allowed (tests).
     pub allow_http: bool,
+    /// Once set (a follower's SIGTERM), no request and no wait is begun
+    /// ([`Ns1Error::Deadline`] instead); the request in flight finishes.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Ns1Options {
@@ -94,6 +98,7 @@ impl Ns1Options {
             max_retries: 4,
             deadline: None,
             allow_http: false,
+            stop: None,
         }
     }
 }

@@ -220,7 +220,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
         if !own.owns(&rec) {
             foreign += 1;
             if own.in_scope(&rec)
-                && let Some(t) = RecordType::parse(&rec.rtype.to_ascii_uppercase())
+                && let Some(t) = RecordType::parse_any(&rec.rtype.to_ascii_uppercase())
             {
                 let data = unowned
                     .entry((normalize_name(&rec.domain), t))
@@ -231,13 +231,13 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
                 merge(data, normalized(t, &rec.answers));
             }
             if never_owned(&rec)
-                && let Some(t) = RecordType::parse(&rec.rtype.to_ascii_uppercase())
+                && let Some(t) = RecordType::parse_any(&rec.rtype.to_ascii_uppercase())
             {
                 never.insert((normalize_name(&rec.domain), t));
             }
             continue;
         }
-        let rtype = RecordType::parse(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
+        let rtype = RecordType::parse_any(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
         let answers = normalized(rtype, &rec.answers);
         let data = current
             .entry((normalize_name(&rec.domain), rtype))

@@ -4,15 +4,24 @@
 //!
 //! * [`own`]: what the tool owns and may publish, and the ownership marker;
 //! * [`diff`]: the changes between the desired records and the zone;
-//! * [`safety`]: the hold-down, the window, the checks and the decision.
+//! * [`safety`]: the hold-down, the checks and the decision;
+//! * [`clocks`]: the hold-down clocks and what the runs have seen;
+//! * [`history`]: the window's samples and the baseline taken from them;
+//! * [`recovery`]: waiting for a new leader's agents (failover recovery).
 
+pub mod clocks;
 pub mod diff;
+pub mod history;
 pub mod own;
+pub mod recovery;
 pub mod safety;
 
 pub use crate::text::format_time;
+pub use clocks::*;
 pub use diff::*;
+pub use history::*;
 pub use own::*;
+pub use recovery::*;
 pub use safety::*;
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct Ownership {
     /// tool's only if its key is in it. `None`: every record in scope
     /// (`adopt`'s view of what it would take over, and `check`).
     pub ledger: Option<Ledger>,
+    /// A reverse zone's rule: PTR records strictly below it (instead of
+    /// A, AAAA and SRV below the domain).
+    pub ptr: bool,
 }
 
 impl Ownership {
@@ -33,6 +36,26 @@ impl Ownership {
             exclude: exclude.iter().map(|e| normalize_name(e)).collect(),
             bounds: Vec::new(),
             ledger: None,
+            ptr: false,
+        }
+    }
+
+    /// The rule of a listed reverse zone: PTR records strictly below
+    /// `zone`, with the same exclusions, bounds and ledger as the domain.
+    pub fn reverse(zone: &str, exclude: &[String]) -> Ownership {
+        Ownership {
+            ptr: true,
+            ..Ownership::new(zone, exclude)
+        }
+    }
+
+    /// Whether the rule covers records of this type.
+    pub fn covers_type(&self, rtype: &str) -> bool {
+        let t = RecordType::parse_any(&rtype.to_ascii_uppercase());
+        if self.ptr {
+            t == Some(RecordType::PTR)
+        } else {
+            t.is_some_and(|t| t != RecordType::PTR)
         }
     }
 
@@ -62,7 +85,7 @@ impl Ownership {
     /// with every key in the ledger): see [`Ownership::owns`].
     pub fn in_scope(&self, rec: &ZoneRecord) -> bool {
         !never_owned(rec)
-            && RecordType::parse(&rec.rtype.to_ascii_uppercase()).is_some()
+            && self.covers_type(&rec.rtype)
             && self.owns_name(&normalize_name(&rec.domain))
     }
 
@@ -236,6 +259,12 @@ pub fn marker_name(domain: &str) -> String {
 /// which a zone file would read as a comment).
 pub fn marker_text(domain: &str, cluster: &str) -> String {
     format!("mesos2ns1 cluster={cluster} owns the A, AAAA and SRV records below {domain}")
+}
+
+/// The marker text of a listed reverse zone: the claim of this cluster's
+/// PTR records in it (the zone is shared with the network's other PTRs).
+pub fn reverse_marker_text(zone: &str, cluster: &str) -> String {
+    format!("mesos2ns1 cluster={cluster} owns the PTR records it published in {zone}")
 }
 
 /// The marker text release 0.2.0 wrote (no cluster named).

@@ -3,143 +3,17 @@
 //! removal) and the decision over them, with the words an operator reads
 //! about each hold.
 
+use super::clocks::{Clocks, answer_key, record_key};
 use super::diff::{Action, Plan};
-use crate::records::{Record, RecordType};
+use super::history::{Baseline, Sample, baseline, implausible, in_window};
+use super::recovery::{Recovering, RecoveryFacts, assess};
+use crate::records::RecordType;
 use crate::text::format_time;
 use std::fmt;
-
-/// Figures of a cluster state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Baseline {
-    pub agents: usize,
-    pub running_tasks: usize,
-}
 
 /// Smallest baseline of owned records at which the mass-removal check
 /// applies.
 pub const MASS_CHANGE_MIN_RECORDS: usize = 10;
-
-/// One run's figures in the sliding window (`memory.json`).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Sample {
-    /// Unix time of the run.
-    pub time: f64,
-    /// Owned records in the zone before the run's changes (None: the zone
-    /// was not read, as on a non-leader).
-    pub owned: Option<usize>,
-    pub agents: usize,
-    pub running_tasks: usize,
-    /// Unexplained removals the run applied (whole records or records that
-    /// lost answers), counted against the window's share.
-    #[serde(default)]
-    pub removed: usize,
-}
-
-/// The hold-down clocks (`holddown.json`): since when each owned record,
-/// and each answer of a record that stays, has been absent from the
-/// desired set in every run.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Clocks {
-    /// Unix time of the last run that compared the cluster with the zone
-    /// (or, on a non-leader, with these clocks).
-    pub observed: Option<f64>,
-    /// `"name TYPE"` → absent since.
-    #[serde(default)]
-    pub records: std::collections::BTreeMap<String, f64>,
-    /// `"name TYPE answer"` → absent since.
-    #[serde(default)]
-    pub answers: std::collections::BTreeMap<String, f64>,
-    /// Keys (of `records` or `answers`) a check has held → the check. A
-    /// held removal stays held until it is released (`--settle`, `--force`)
-    /// or comes back, even once the check passes again: a failover's
-    /// partial states that shrink back below the share release nothing.
-    #[serde(default)]
-    pub held: std::collections::BTreeMap<String, String>,
-    /// The last gaps between observing runs (the cadence, at most 8).
-    #[serde(default)]
-    pub intervals: Vec<f64>,
-}
-
-/// Gaps kept in [`Clocks::intervals`].
-const MAX_INTERVALS: usize = 8;
-
-pub fn record_key(name: &str, rtype: RecordType) -> String {
-    format!("{name} {rtype}")
-}
-
-pub fn answer_key(name: &str, rtype: RecordType, answer: &str) -> String {
-    format!("{name} {rtype} {answer}")
-}
-
-impl Clocks {
-    /// The longest gap between two runs over which the clocks stay valid:
-    /// twice the longest of the hold-down, the settle time and 10 minutes,
-    /// or three times the usual gap between runs if longer (a job run
-    /// hourly must still delete). After a longer gap (the tool did not run,
-    /// or another host ran it) a name may have come back and gone again
-    /// unseen, so the clocks restart.
-    pub fn max_gap(&self, remove_after: f64, settle: Option<f64>) -> f64 {
-        let base = 2.0 * remove_after.max(settle.unwrap_or(0.0)).max(600.0);
-        let mut gaps = self.intervals.clone();
-        gaps.retain(|g| g.is_finite() && *g >= 0.0);
-        gaps.sort_by(f64::total_cmp);
-        let usual = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
-        base.max(3.0 * usual)
-    }
-
-    /// The clocks to carry into a run at `now`: these, if still valid, else
-    /// none running; the cadence is kept and gains this gap either way.
-    pub fn carried(&self, now: f64, remove_after: f64, settle: Option<f64>) -> Clocks {
-        let mut c = if self.valid_at(now, self.max_gap(remove_after, settle)) {
-            self.clone()
-        } else {
-            Clocks {
-                intervals: self.intervals.clone(),
-                ..Clocks::default()
-            }
-        };
-        if let Some(t) = self.observed
-            && now >= t
-        {
-            c.intervals.push(now - t);
-            if c.intervals.len() > MAX_INTERVALS {
-                c.intervals.remove(0);
-            }
-        }
-        c
-    }
-
-    /// On a run that read the cluster but not the zone (a non-leader):
-    /// names desired again lose their clocks; the others keep running.
-    pub fn observe_desired(
-        &mut self,
-        desired: &[Record],
-        now: f64,
-        remove_after: f64,
-        settle: Option<f64>,
-    ) {
-        *self = self.carried(now, remove_after, settle);
-        let mut keys = std::collections::HashSet::new();
-        let mut answer_keys = std::collections::HashSet::new();
-        for r in desired {
-            keys.insert(record_key(&r.name, r.rtype));
-            for a in &r.answers {
-                answer_keys.insert(answer_key(&r.name, r.rtype, a));
-            }
-        }
-        self.records.retain(|k, _| !keys.contains(k));
-        self.answers.retain(|k, _| !answer_keys.contains(k));
-        let (records, answers) = (&self.records, &self.answers);
-        self.held
-            .retain(|k, _| records.contains_key(k) || answers.contains_key(k));
-        self.observed = Some(now);
-    }
-
-    fn valid_at(&self, now: f64, max_gap: f64) -> bool {
-        self.observed
-            .is_some_and(|t| now >= t && now - t <= max_gap)
-    }
-}
 
 /// Answers the state explains: those its terminal tasks and completed
 /// frameworks would produce, by (name, type) (made by [`crate::records::explained`]).
@@ -206,24 +80,13 @@ pub struct Policy {
     pub now_counts: Baseline,
     /// The domain, for messages.
     pub domain: String,
-    /// Until when (Unix time) the leading master may still be waiting for
-    /// its agents to re-register after its election: unexplained deletes
-    /// wait until then, as they wait for the hold-down.
-    pub recovering_until: Option<f64>,
-}
-
-/// How long after a master's election its agents may still be
-/// re-registering: Mesos's default `--agent_reregister_timeout` (10
-/// minutes) and a minute to spare.
-pub const FAILOVER_RECOVERY_SECS: f64 = 660.0;
-
-/// The end of a recent election's recovery, from the state's
-/// `elected_time`; `None` when unknown, long past, or implausibly far in
-/// the future (a skewed clock must not hold deletes for ever).
-pub fn recovering_until(elected_unix: Option<u64>, now: f64) -> Option<f64> {
-    let elected = elected_unix? as f64;
-    let until = elected + FAILOVER_RECOVERY_SECS;
-    (now < until && elected <= now + 300.0).then_some(until)
+    /// What the state says about the leader's failover recovery
+    /// (`recovered_slaves`, `elected_time`): see [`super::recovery`].
+    pub recovery: RecoveryFacts,
+    /// Whether the zone is still being filled (the first sync, or a
+    /// `--create-zone`, not finished yet): the baseline then counts what
+    /// the zone will hold (`Plan::desired`), not the half-written zone.
+    pub filling: bool,
 }
 
 /// One removal held back.
@@ -293,9 +156,31 @@ pub struct Decision {
     pub clocks: Clocks,
     /// This run's sample for the window.
     pub sample: Option<Sample>,
+    /// The leader's failover recovery at this run.
+    pub recovery: Recovering,
+    /// Removals waiting for it (deletes, and updates whose answers it
+    /// keeps); the deletes are also in `waiting`.
+    pub recovering: usize,
+    /// The deletes among them.
+    pub recovering_deletes: usize,
+    /// The last run that saw agents listed in `recovered_slaves`, when
+    /// this run is the first that does not.
+    pub listing_ended: Option<f64>,
+    /// Address-record deletes waiting because an SRV answer left in the
+    /// zone still names them (also in `waiting`).
+    pub srv_named: usize,
+    /// Whether the baseline was the window's median (else the smallest
+    /// count of a young window).
+    pub mature: bool,
 }
 
 impl Decision {
+    /// Whether the failover recovery's waits are to be reported as a hold
+    /// (exit 3): the master has listed agents for too long.
+    pub fn recovery_loud(&self) -> bool {
+        self.recovering > 0 && matches!(self.recovery, Recovering::Listed { loud: true, .. })
+    }
+
     pub fn held_by(&self, check: Check) -> usize {
         self.held.iter().filter(|h| h.check == check).count()
     }
@@ -373,12 +258,21 @@ impl Decision {
                 "held {n} removals by the {check} check: {why}{release}{force}"
             ));
         }
-        if d.waiting > 0 {
+        let holddown = d.waiting - d.srv_named - d.recovering_deletes;
+        if holddown > 0 {
             notes.push(format!(
-                "{} deletes wait for the hold-down ({} s), the first until {}",
-                d.waiting,
+                "{holddown} deletes wait for the hold-down ({} s), the first until {}",
                 p.remove_after,
                 d.next_due.map_or("-".to_string(), format_time)
+            ));
+        }
+        if d.recovering > 0 {
+            notes.push(d.recovery.note(d.recovering));
+        }
+        if d.srv_named > 0 {
+            notes.push(format!(
+                "{} address-record deletes wait for the SRV answers that still name them to leave the zone",
+                d.srv_named
             ));
         }
         if d.released > 0 {
@@ -396,70 +290,6 @@ pub fn has_removals(plan: &Plan) -> bool {
         Action::Delete => true,
         Action::Update => !c.removed_answers().is_empty(),
     })
-}
-
-/// The median (the mean of the two middle values for an even count).
-pub fn median(values: &mut [usize]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2] as f64
-    } else {
-        (values[n / 2 - 1] as f64 + values[n / 2] as f64) / 2.0
-    })
-}
-
-/// The samples of the window ending at `now`.
-pub fn in_window(samples: &[Sample], now: f64, window: f64) -> impl Iterator<Item = &Sample> {
-    samples
-        .iter()
-        .filter(move |s| s.time <= now && s.time > now - window)
-}
-
-/// The implausible-state check: no agents while the zone holds owned
-/// records (or the window saw agents), or fewer than half the window's
-/// median of agents or of running tasks. `Some(figures)` when it fails.
-pub fn implausible(
-    now: Baseline,
-    samples: &[Sample],
-    at: f64,
-    window: f64,
-    owned: usize,
-) -> Option<String> {
-    let mut agents: Vec<usize> = in_window(samples, at, window).map(|s| s.agents).collect();
-    let mut tasks: Vec<usize> = in_window(samples, at, window)
-        .map(|s| s.running_tasks)
-        .collect();
-    let runs = agents.len();
-    let med_agents = median(&mut agents);
-    let med_tasks = median(&mut tasks);
-    if now.agents == 0 && (owned > 0 || med_agents.is_some_and(|m| m > 0.0)) {
-        return Some(format!(
-            "the state lists no agents (median over the window: {} agents, {} running tasks; the zone holds {owned} owned records)",
-            med_agents.unwrap_or(0.0),
-            med_tasks.unwrap_or(0.0)
-        ));
-    }
-    if let Some(m) = med_agents
-        && (now.agents as f64) * 2.0 < m
-    {
-        return Some(format!(
-            "{} agents now, fewer than half of the median of {m} over the last {runs} runs in the window",
-            now.agents
-        ));
-    }
-    if let Some(m) = med_tasks
-        && (now.running_tasks as f64) * 2.0 < m
-    {
-        return Some(format!(
-            "{} running tasks now, fewer than half of the median of {m} over the last {runs} runs in the window",
-            now.running_tasks
-        ));
-    }
-    None
 }
 
 /// A removal the plan would make: a whole record, or answers dropped from
@@ -491,12 +321,28 @@ pub fn decide(
     p: &Policy,
 ) -> Decision {
     let old = clocks.carried(p.now, p.remove_after, p.settle);
+    let (recovery, marks) = assess(p.recovery, old.recovery, p.now);
+    // The master stopped listing agents since the last run: what waited
+    // for them starts its hold-down now.
+    // (Only on the first run after the last listing: the mark is kept a
+    // while longer, see `RecoveryMarks::listed_last`.)
+    let listing_ended = match recovery {
+        Recovering::Listed { .. } => None,
+        _ => old
+            .recovery
+            .clamped(p.now)
+            .listed_last
+            .filter(|l| old.observed == Some(*l)),
+    };
     let mut d = Decision {
         clocks: Clocks {
             observed: Some(p.now),
             intervals: old.intervals.clone(),
+            recovery: marks,
             ..Clocks::default()
         },
+        recovery,
+        listing_ended,
         ..Decision::default()
     };
     let found = candidates(&raw, explained, &old, p, &mut d);
@@ -512,6 +358,8 @@ struct Candidates {
     /// Deletes still in their hold-down that nothing explains: they count
     /// when the mass-removal check judges the state (not in the window).
     waiting_unexplained: usize,
+    /// Updates' answers kept for the failover recovery, by change index.
+    keep: Vec<(usize, Vec<String>)>,
 }
 
 /// Phase 1: the removals of the raw plan, each with its clocks (carried
@@ -524,14 +372,24 @@ fn candidates(
     p: &Policy,
     d: &mut Decision,
 ) -> Candidates {
-    let now = p.now;
-    let mut candidates = Vec::new();
-    let mut waiting_unexplained = 0usize;
+    let mut found = Candidates {
+        list: Vec::new(),
+        waiting_unexplained: 0,
+        keep: Vec::new(),
+    };
     let is_explained = |name: &str, rtype: RecordType, answer: &str| {
         explained
             .get(&(name.to_string(), rtype))
             .is_some_and(|set| set.contains(answer))
     };
+    // Whether what nothing explains waits for the new leader's agents
+    // (never silently when unclaimed or with unknown clocks: then every
+    // removal is listed as held).
+    let recovery = d.recovery;
+    let waits = recovery.active()
+        && p.claimed
+        && p.damaged.is_none()
+        && !(p.force && matches!(recovery, Recovering::Listed { .. }));
     for (index, c) in raw.changes.iter().enumerate() {
         match c.action {
             Action::Create => {}
@@ -540,91 +398,172 @@ fn candidates(
                 if removed.is_empty() {
                     continue;
                 }
-                let mut answers = Vec::new();
-                let mut since = f64::MIN;
-                let mut keys = Vec::new();
-                let mut all_keys = Vec::new();
-                let mut was_held = None;
-                for a in removed {
-                    let key = answer_key(&c.name, c.rtype, a);
-                    let t = old.answers.get(&key).copied().unwrap_or(now).min(now);
-                    let ex = is_explained(&c.name, c.rtype, a);
-                    all_keys.push(key.clone());
-                    if !ex {
-                        since = since.max(t);
-                        was_held = was_held.or(old.held.get(&key).and_then(|c| Check::parse(c)));
-                        keys.push(key.clone());
-                    }
-                    d.clocks.answers.insert(key, t);
-                    answers.push((a.clone(), t, ex));
-                }
-                let explained = answers.iter().all(|a| a.2);
-                if explained {
-                    since = answers.iter().map(|a| a.1).fold(f64::MIN, f64::max);
-                    keys = all_keys;
-                }
-                candidates.push(Candidate {
+                update_candidate(
                     index,
-                    answers,
-                    since,
-                    explained,
-                    keys,
-                    was_held,
-                });
+                    c,
+                    removed,
+                    &is_explained,
+                    waits,
+                    old,
+                    p,
+                    d,
+                    &mut found,
+                );
             }
             Action::Delete => {
-                let key = record_key(&c.name, c.rtype);
-                let t = old.records.get(&key).copied().unwrap_or(now).min(now);
-                // Unclaimed or with unknown clocks every removal is listed
-                // as held, never silently waiting.
-                let was_held = old.held.get(&key).and_then(|c| Check::parse(c));
-                d.clocks.records.insert(key.clone(), t);
-                let unexplained = c.old.as_ref().is_none_or(|o| {
-                    o.answers.is_empty()
-                        || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
-                });
-                // A new leader's agents may still be re-registering: what
-                // nothing explains waits for them, like the hold-down.
-                let recovering = unexplained && p.recovering_until.is_some_and(|u| now < u);
-                if p.claimed && p.damaged.is_none() && (now - t < p.remove_after || recovering) {
-                    d.waiting += 1;
-                    if unexplained {
-                        waiting_unexplained += 1;
-                    }
-                    let mut due = t + p.remove_after;
-                    if recovering {
-                        due = due.max(p.recovering_until.unwrap_or(due));
-                    }
-                    d.next_due = Some(d.next_due.map_or(due, |x: f64| x.min(due)));
-                    continue;
-                }
-                let answers: Vec<(String, f64, bool)> = c
-                    .old
-                    .as_ref()
-                    .map(|o| {
-                        o.answers
-                            .iter()
-                            .map(|a| (a.clone(), t, is_explained(&c.name, c.rtype, a)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let explained = !answers.is_empty() && answers.iter().all(|a| a.2);
-                candidates.push(Candidate {
-                    index,
-                    answers,
-                    since: t,
-                    explained,
-                    keys: vec![key],
-                    was_held,
-                });
+                delete_candidate(index, c, &is_explained, waits, old, p, d, &mut found);
             }
         }
     }
+    found
+}
 
-    Candidates {
-        list: candidates,
-        waiting_unexplained,
+/// An update's dropped answers: a candidate (with their clocks), and the
+/// unexplained ones kept while the failover recovery `waits`.
+#[allow(clippy::too_many_arguments)]
+fn update_candidate(
+    index: usize,
+    c: &super::diff::Change,
+    removed: Vec<&String>,
+    is_explained: &dyn Fn(&str, RecordType, &str) -> bool,
+    waits: bool,
+    old: &Clocks,
+    p: &Policy,
+    d: &mut Decision,
+    found: &mut Candidates,
+) {
+    let now = p.now;
+    let mut answers = Vec::new();
+    let mut since = f64::MIN;
+    let mut keys = Vec::new();
+    let mut all_keys = Vec::new();
+    let mut was_held = None;
+    let mut kept = Vec::new();
+    for a in removed {
+        let key = answer_key(&c.name, c.rtype, a);
+        let ex = is_explained(&c.name, c.rtype, a);
+        let mut t = old.answers.get(&key).copied().unwrap_or(now).min(now);
+        if d.listing_ended.is_some_and(|e| t >= e) {
+            t = now;
+        }
+        if waits && !ex {
+            if d.recovery.pins_clocks() {
+                t = now;
+            }
+            old.seen_since(&key, t, now, &mut d.clocks);
+            if let Some(check) = old.held.get(&key) {
+                d.clocks.held.insert(key.clone(), check.clone());
+            }
+            d.clocks.answers.insert(key, t);
+            kept.push(a.clone());
+            continue;
+        }
+        let eff = old.seen_since(&key, t, now, &mut d.clocks);
+        all_keys.push(key.clone());
+        if !ex {
+            since = since.max(eff);
+            was_held = was_held.or(old.held.get(&key).and_then(|c| Check::parse(c)));
+            keys.push(key.clone());
+        }
+        d.clocks.answers.insert(key, t);
+        answers.push((a.clone(), eff, ex));
     }
+    if !kept.is_empty() {
+        d.recovering += 1;
+        found.keep.push((index, kept));
+    }
+    if answers.is_empty() {
+        return;
+    }
+    let explained = answers.iter().all(|a| a.2);
+    if explained {
+        since = answers.iter().map(|a| a.1).fold(f64::MIN, f64::max);
+        keys = all_keys;
+    }
+    found.list.push(Candidate {
+        index,
+        answers,
+        since,
+        explained,
+        keys,
+        was_held,
+    });
+}
+
+/// A whole-record delete: waiting (the hold-down, the failover recovery)
+/// or a candidate.
+#[allow(clippy::too_many_arguments)]
+fn delete_candidate(
+    index: usize,
+    c: &super::diff::Change,
+    is_explained: &dyn Fn(&str, RecordType, &str) -> bool,
+    waits: bool,
+    old: &Clocks,
+    p: &Policy,
+    d: &mut Decision,
+    found: &mut Candidates,
+) {
+    let now = p.now;
+    let key = record_key(&c.name, c.rtype);
+    let mut t = old.records.get(&key).copied().unwrap_or(now).min(now);
+    if d.listing_ended.is_some_and(|e| t >= e) {
+        t = now;
+    }
+    let was_held = old.held.get(&key).and_then(|c| Check::parse(c));
+    let unexplained = c.old.as_ref().is_none_or(|o| {
+        o.answers.is_empty() || o.answers.iter().any(|a| !is_explained(&c.name, c.rtype, a))
+    });
+    // A new leader's agents may still be re-registering: what nothing
+    // explains waits for them. While the master lists them, its hold-down
+    // has not started yet.
+    let recovering = unexplained && waits;
+    if recovering && d.recovery.pins_clocks() {
+        t = now;
+    }
+    let eff = old.seen_since(&key, t, now, &mut d.clocks);
+    d.clocks.records.insert(key.clone(), t);
+    // What a check held stays held (listed, exit 3), also when its clock
+    // restarted (a gap, a clock step): it never drops back to waiting.
+    let in_holddown = now - t < p.remove_after && was_held.is_none();
+    if p.claimed && p.damaged.is_none() && (in_holddown || recovering) {
+        // A hold survives the wait.
+        if let Some(check) = old.held.get(&key) {
+            d.clocks.held.insert(key.clone(), check.clone());
+        }
+        d.waiting += 1;
+        if unexplained {
+            found.waiting_unexplained += 1;
+        }
+        let mut due = t + p.remove_after;
+        if recovering {
+            d.recovering += 1;
+            d.recovering_deletes += 1;
+            due = due.max(d.recovery.until().unwrap_or(f64::INFINITY));
+        }
+        if due.is_finite() {
+            d.next_due = Some(d.next_due.map_or(due, |x: f64| x.min(due)));
+        }
+        return;
+    }
+    let answers: Vec<(String, f64, bool)> = c
+        .old
+        .as_ref()
+        .map(|o| {
+            o.answers
+                .iter()
+                .map(|a| (a.clone(), eff, is_explained(&c.name, c.rtype, a)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let explained = !answers.is_empty() && answers.iter().all(|a| a.2);
+    found.list.push(Candidate {
+        index,
+        answers,
+        since: eff,
+        explained,
+        keys: vec![key],
+        was_held,
+    });
 }
 
 /// What phase 2 found: the check holding each candidate (in order), the
@@ -641,6 +580,12 @@ struct Judged {
     fresh_unexplained: usize,
     window_removed: usize,
     baseline: f64,
+}
+
+/// This run's count for the baseline: the owned records in the zone, or,
+/// while the zone is being filled, what it will hold.
+fn current_count(raw: &Plan, p: &Policy) -> usize {
+    if p.filling { raw.desired } else { raw.owned }
 }
 
 /// Phase 2: which check, if any, holds each candidate; releases by
@@ -661,11 +606,8 @@ fn judge(
     let window_removed: usize = in_window(samples, now, p.window)
         .map(|s| s.removed)
         .fold(0, usize::saturating_add);
-    let mut owned: Vec<usize> = in_window(samples, now, p.window)
-        .filter_map(|s| s.owned)
-        .collect();
-    owned.push(raw.owned);
-    let baseline = median(&mut owned).unwrap_or(0.0);
+    let (baseline, mature) = baseline(samples, now, p.window, current_count(raw, p));
+    d.mature = mature;
     let implausible = implausible(p.now_counts, samples, now, p.window, raw.owned);
     let no_agents = implausible.is_some() && p.now_counts.agents == 0;
     let fresh_unexplained = candidates
@@ -821,10 +763,15 @@ fn give_reasons(found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision) {
                 Check::MassRemoval,
                 if mass {
                     format!(
-                        "{} unexplained removals now ({fresh_unexplained} due, {waiting_unexplained} in their hold-down) and {window_removed} in the last {:.0} s exceed {:.1}% (--max-change-percent) of {baseline} owned records (the median over the window)",
+                        "{} unexplained removals now ({fresh_unexplained} due, {waiting_unexplained} in their hold-down) and {window_removed} in the last {:.0} s exceed {:.1}% (--max-change-percent) of {baseline} owned records ({})",
                         fresh_unexplained + waiting_unexplained,
                         p.window,
-                        p.max_share * 100.0
+                        p.max_share * 100.0,
+                        if d.mature {
+                            "the median over the window"
+                        } else {
+                            "the smallest count of a window younger than half its length"
+                        }
                     )
                 } else {
                     "held earlier, they stay held until absent for --settle".to_string()
@@ -849,6 +796,12 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
     for (index, c) in raw.changes.iter().enumerate() {
         if c.action == Action::Delete && !candidate[index] {
             keep[index] = false; // waiting for the hold-down
+        }
+    }
+    // Answers kept for the failover recovery stay published.
+    for (index, answers) in &found.keep {
+        if !union(&mut raw.changes[*index], answers.clone()) && !candidate[*index] {
+            keep[*index] = false;
         }
     }
     for ((cand, hold), held_set) in candidates.iter().zip(holds).zip(held_sets) {
@@ -903,19 +856,13 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
             _ => {
                 // Publish the union: the new answers stay reachable, nothing
                 // held is removed.
-                let (Some(o), Some(n)) = (&change.old, &mut change.new) else {
-                    continue;
-                };
-                n.answers.extend(held_answers);
-                n.answers.sort();
-                n.answers.dedup();
-                let ttl_differs = o.ttl.is_some_and(|t| Some(t) != n.ttl);
-                if n.answers == o.answers && !ttl_differs {
+                if !union(change, held_answers) {
                     keep[cand.index] = false;
                 }
             }
         }
     }
+    let order_counted = keep_srv_targets(&raw, &mut keep, d);
     let mut i = 0;
     raw.changes.retain(|_| {
         i += 1;
@@ -927,6 +874,73 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
         owned: Some(d.plan.owned),
         agents: p.now_counts.agents,
         running_tasks: p.now_counts.running_tasks,
-        removed: j.counted,
+        removed: j.counted.saturating_sub(order_counted),
+        target: Some(d.plan.desired),
+        filling: p.filling,
     });
+}
+
+/// Adds `answers` to an update's new answers (the union is published);
+/// false when the update is left with nothing to change.
+fn union(change: &mut super::diff::Change, answers: Vec<String>) -> bool {
+    let (Some(o), Some(n)) = (&change.old, &mut change.new) else {
+        return true;
+    };
+    n.answers.extend(answers);
+    n.answers.sort();
+    n.answers.dedup();
+    let ttl_differs = o.ttl.is_some_and(|t| Some(t) != n.ttl);
+    n.answers != o.answers || ttl_differs
+}
+
+/// Order under holds: an A/AAAA record is not deleted while an SRV answer
+/// the zone keeps after this run (held, waiting, kept for the failover
+/// recovery, or published) still names it; the delete waits for a later
+/// run (the apply already orders the deletes after SRV changes made in
+/// the same run). Returns how many of the deferred deletes were counted
+/// in the window. Desired SRV records the plan does not touch name only
+/// desired names (the generator makes the target's address records with
+/// every SRV answer), so they need no look.
+fn keep_srv_targets(raw: &Plan, keep: &mut [bool], d: &mut Decision) -> usize {
+    use crate::ns1::normalize_name;
+    let target = |a: &String| a.split_whitespace().nth(3).map(normalize_name);
+    let mut named = std::collections::HashSet::new();
+    for (i, c) in raw.changes.iter().enumerate() {
+        if c.rtype != RecordType::SRV {
+            continue;
+        }
+        // What the zone holds for this SRV after the run: its old answers
+        // if the change does not go, else the new ones (none for a delete).
+        let stays = if keep[i] {
+            c.new.as_ref()
+        } else {
+            c.old.as_ref()
+        };
+        named.extend(
+            stays
+                .into_iter()
+                .flat_map(|r| r.answers.iter().filter_map(target)),
+        );
+    }
+    let mut counted = 0;
+    for (i, c) in raw.changes.iter().enumerate() {
+        if keep[i]
+            && c.action == Action::Delete
+            && matches!(c.rtype, RecordType::A | RecordType::AAAA)
+            && named.contains(&normalize_name(&c.name))
+        {
+            keep[i] = false;
+            d.waiting += 1;
+            d.srv_named += 1;
+            if let Some(pos) = d
+                .counted
+                .iter()
+                .position(|(n, t)| *n == c.name && *t == c.rtype)
+            {
+                d.counted.remove(pos);
+                counted += 1;
+            }
+        }
+    }
+    counted
 }

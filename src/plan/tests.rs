@@ -204,7 +204,8 @@ fn policy(now: f64) -> Policy {
             running_tasks: 40,
         },
         domain: "mesos.example.com".into(),
-        recovering_until: None,
+        recovery: RecoveryFacts::default(),
+        filling: false,
     }
 }
 
@@ -319,15 +320,28 @@ fn held_answer_removals_publish_the_union_and_stay_held_until_settle() {
         vec!["10.0.0.1", "10.0.0.3"]
     );
     // Later only 2 of them are still absent: under the share, but held
-    // earlier, so still held until settle.
-    p.now = T + 600.0;
-    let raw = compute(desired(2), zone.clone(), &own, 60);
-    let d2 = decide(raw, &Explained::new(), &d.clocks, &samples, &p);
+    // earlier, so still held until settle. (Runs every minute: a held
+    // removal is released once runs have seen it absent for --settle.)
+    let mut clocks = d.clocks.clone();
+    let mut d2 = None;
+    for minute in 1..=10 {
+        p.now = T + 60.0 * minute as f64;
+        let raw = compute(desired(2), zone.clone(), &own, 60);
+        let dn = decide(raw, &Explained::new(), &clocks, &samples, &p);
+        clocks = dn.clocks.clone();
+        d2 = Some(dn);
+    }
+    let d2 = d2.unwrap();
     assert_eq!(d2.held.len(), 2);
     assert_eq!(d2.clocks.held.len(), 2);
+    for minute in 11..15 {
+        p.now = T + 60.0 * minute as f64;
+        let raw = compute(desired(2), zone.clone(), &own, 60);
+        clocks = decide(raw, &Explained::new(), &clocks, &samples, &p).clocks;
+    }
     p.now = T + 900.0;
     let raw = compute(desired(2), zone.clone(), &own, 60);
-    let d3 = decide(raw, &Explained::new(), &d2.clocks, &samples, &p);
+    let d3 = decide(raw, &Explained::new(), &clocks, &samples, &p);
     assert!(d3.held.is_empty());
     assert_eq!(d3.released, 2);
     assert_eq!(
@@ -339,7 +353,7 @@ fn held_answer_removals_publish_the_union_and_stay_held_until_settle() {
     p.force = true;
     let raw = compute(desired(2), zone.clone(), &own, 60);
     assert_eq!(
-        decide(raw, &Explained::new(), &d.clocks, &samples, &p).released,
+        decide(raw, &Explained::new(), &d2.clocks, &samples, &p).released,
         2
     );
     p.force = false;
@@ -356,7 +370,20 @@ fn held_answer_removals_publish_the_union_and_stay_held_until_settle() {
 fn the_window_counts_removals_cumulatively_against_the_median() {
     let mut p = policy(T);
     p.remove_after = 0.0;
-    let mut samples = Vec::new();
+    // A mature window: 40 earlier runs at 100 records (a younger one
+    // takes the smallest count instead, and holds sooner).
+    let mut samples: Vec<Sample> = (1..=40)
+        .map(|i| Sample {
+            time: T - 60.0 * i as f64,
+            owned: Some(100),
+            agents: 4,
+            running_tasks: 40,
+            removed: 0,
+            target: Some(100),
+            filling: false,
+        })
+        .rev()
+        .collect();
     let mut clocks = Clocks::default();
     let mut n = 100;
     let mut held_at = None;
@@ -383,6 +410,8 @@ fn the_window_counts_removals_cumulatively_against_the_median() {
             agents: 4,
             running_tasks: 40,
             removed: 0,
+            target: None,
+            filling: false,
         })
         .collect();
     p.now = T + 20.0;
@@ -426,6 +455,8 @@ fn implausible_states_compare_with_the_window_median() {
         agents,
         running_tasks,
         removed: 0,
+        target: None,
+        filling: false,
     };
     let samples = vec![s(10, 100, T), s(10, 100, T + 60.0), s(40, 400, T + 120.0)];
     let b = |agents, running_tasks| Baseline {
@@ -587,10 +618,17 @@ fn held_answers_settle_one_by_one_under_churn() {
         })
         .collect();
     let mut samples = Vec::new();
+    // The tool has been running every 5 minutes (the cadence is known:
+    // each run then counts for up to 5 minutes of seen absence).
+    let cadence = Clocks {
+        observed: Some(T - 300.0),
+        intervals: vec![300.0; 3],
+        ..Clocks::default()
+    };
     let d = decide(
         compute(desired.clone(), zone.clone(), &own, 60),
         &Explained::new(),
-        &Clocks::default(),
+        &cadence,
         &samples,
         &p,
     );
@@ -648,6 +686,8 @@ fn huge_window_figures_saturate() {
             agents: usize::MAX,
             running_tasks: usize::MAX,
             removed: usize::MAX,
+            target: None,
+            filling: false,
         })
         .collect();
     let (zone, desired) = zone_and_desired(20, 19);
@@ -759,4 +799,143 @@ fn records_in_the_ledger_do_not_join_again() {
     assert!(plan.joined.is_empty() && plan.collisions.is_empty());
     assert_eq!((plan.owned, plan.unchanged), (1, 1));
     assert!(plan.changes.is_empty());
+}
+
+/// Attack: clocks from the future (a clock that stepped back, or a file
+/// written by a host whose clock was ahead) restart the hold-down but
+/// keep what is held; nothing is deleted or released.
+#[test]
+fn clocks_from_the_future_keep_holds_and_release_nothing() {
+    let mut p = policy(T);
+    let (zone, desired) = zone_and_desired(20, 10);
+    let mut clocks = Clocks::default();
+    let mut samples = Vec::new();
+    for minute in 0..4 {
+        p.now = T + 60.0 * minute as f64;
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        samples.extend(d.sample);
+        clocks = d.clocks;
+    }
+    assert_eq!(clocks.held.len(), 10, "{clocks:?}");
+    // The clock steps back an hour, then forward two; then a file from
+    // far in the future with absurd seen figures.
+    for (now, mutate) in [(T - 3600.0, false), (T + 7200.0, false), (T + 7260.0, true)] {
+        p.now = now;
+        if mutate {
+            clocks.observed = Some(T + 1e9);
+            for v in clocks.seen.values_mut() {
+                *v = 1e300;
+            }
+            clocks.recovery.listed_since = Some(T + 1e9);
+        }
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        assert_eq!(d.plan.count(Action::Delete), 0, "at {now}: {:?}", d.reasons);
+        assert_eq!(d.released, 0);
+        assert_eq!(d.held.len(), 10, "at {now}");
+        clocks = d.clocks;
+    }
+    // Liveness: runs that keep seeing the absence release it after
+    // --settle of them.
+    let mut released_at = None;
+    for minute in 1..=20 {
+        p.now = T + 7260.0 + 60.0 * minute as f64;
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        if d.released > 0 && released_at.is_none() {
+            released_at = Some(minute);
+        }
+        clocks = d.clocks;
+    }
+    assert_eq!(released_at, Some(15));
+}
+
+/// Attack: a state that flaps between partial and full every run deletes
+/// nothing and leaves nothing held.
+#[test]
+fn a_state_flapping_between_partial_and_full_deletes_nothing() {
+    let mut p = policy(T);
+    let (zone, full) = zone_and_desired(20, 20);
+    let (_, partial) = zone_and_desired(20, 8);
+    let mut clocks = Clocks::default();
+    let mut samples = Vec::new();
+    for run in 0..60 {
+        p.now = T + 60.0 * run as f64;
+        let desired = if run % 2 == 0 { &full } else { &partial };
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &samples,
+            &p,
+        );
+        assert_eq!(d.plan.count(Action::Delete), 0, "run {run}");
+        if run % 2 == 0 {
+            assert!(d.held.is_empty() && d.clocks.held.is_empty(), "run {run}");
+        }
+        samples.extend(d.sample);
+        clocks = d.clocks;
+    }
+}
+
+/// A `holddown.json` written by 0.2.0 (no `seen`, no `recovery`) loads, and
+/// a removal it held is released at its wall-clock settle time, as 0.2.0
+/// would have.
+#[test]
+fn clocks_of_0_2_0_load_and_keep_their_meaning() {
+    let old = r#"{"observed":1800000540.0,
+        "records":{"r19.mesos.example.com A":1800000000.0},
+        "answers":{},
+        "held":{"r19.mesos.example.com A":"mass-removal"},
+        "intervals":[60.0,60.0,60.0]}"#;
+    let clocks: Clocks = serde_json::from_str(old).unwrap();
+    let mut p = policy(T + 600.0);
+    let (zone, desired) = zone_and_desired(20, 19);
+    let d = decide(
+        compute(desired.clone(), zone.clone(), &own(), 60),
+        &Explained::new(),
+        &clocks,
+        &[],
+        &p,
+    );
+    assert_eq!(d.held.len(), 1);
+    assert_eq!(d.held[0].release_at, Some(T + 900.0));
+    let mut clocks = d.clocks;
+    for minute in 11..=15 {
+        p.now = T + 60.0 * minute as f64;
+        let d = decide(
+            compute(desired.clone(), zone.clone(), &own(), 60),
+            &Explained::new(),
+            &clocks,
+            &[],
+            &p,
+        );
+        assert_eq!(d.released, usize::from(minute == 15), "minute {minute}");
+        clocks = d.clocks;
+    }
+    // And the new fields survive a round trip.
+    let back: Clocks = serde_json::from_str(&serde_json::to_string(&clocks).unwrap()).unwrap();
+    assert_eq!(back.seen, clocks.seen);
+    let sample: Sample =
+        serde_json::from_str(r#"{"time":1.0,"owned":3,"agents":1,"running_tasks":2}"#).unwrap();
+    assert_eq!(
+        (sample.target, sample.filling, sample.removed),
+        (None, false, 0)
+    );
 }

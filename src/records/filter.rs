@@ -9,6 +9,11 @@
 //!   latest result). The definition (`health_check`) is in the state only
 //!   since Mesos 1.8: before that a task awaiting its first result looks
 //!   like a task without a check, and is published even under `strict`.
+//!   The filter fails open per service, as load balancers and managed DNS
+//!   do: when no instance of a service (a framework's tasks of one name:
+//!   the DiscoveryInfo name, else the task name) passes the health filter,
+//!   all its instances are published, and a warning names the service.
+//!   One unhealthy instance among healthy ones is still left out.
 //! * `minVisibility`: publish only tasks whose `DiscoveryInfo.visibility`
 //!   is at least the given level (FRAMEWORK < CLUSTER < EXTERNAL). Tasks
 //!   without DiscoveryInfo, or with a visibility this tool does not know,
@@ -17,9 +22,10 @@
 //!   `netinfo,host`) replaces the global `IPSources` order for that task.
 
 use super::options::{GenOptions, HealthyOnly, IpSource, parse_ip_sources};
-use super::state::{IP_SOURCES_LABEL, State, Task};
+use super::state::{Framework, IP_SOURCES_LABEL, State, Task};
 use crate::text::{Tally, quote};
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 
 /// What the filters decide for one running task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,26 +53,87 @@ pub fn verdict(task: &Task<'_>, opts: &GenOptions) -> Verdict {
     }
 }
 
-/// Running tasks the filters leave out.
+/// The service a task is an instance of, for the health filter's fail-open
+/// rule: its DiscoveryInfo name when it has one, else its name (the name
+/// its records are made of).
+pub fn service_name<'t>(task: &'t Task<'_>) -> &'t str {
+    if task.discovery.name.is_empty() {
+        &task.name
+    } else {
+        &task.discovery.name
+    }
+}
+
+/// The services of `fw` whose every visible running instance the health
+/// filter would leave out: they fail open (all their instances are
+/// published). Empty when `healthyOnly` is off.
+pub fn fail_open<'f>(fw: &'f Framework<'_>, opts: &GenOptions) -> HashSet<&'f str> {
+    if opts.healthy_only == HealthyOnly::Off {
+        return HashSet::new();
+    }
+    // Service → whether some instance passes.
+    let mut any_healthy: BTreeMap<&str, bool> = BTreeMap::new();
+    for task in fw.tasks.iter().filter(|t| t.state == "TASK_RUNNING") {
+        match verdict(task, opts) {
+            Verdict::NotVisible => {}
+            v => *any_healthy.entry(service_name(task)).or_default() |= v == Verdict::Publish,
+        }
+    }
+    any_healthy
+        .into_iter()
+        .filter(|(_, healthy)| !healthy)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The verdict on a task of a framework whose failing-open services are
+/// `open` (see [`fail_open`]): an unhealthy instance of such a service is
+/// published.
+pub fn verdict_in(task: &Task<'_>, opts: &GenOptions, open: &HashSet<&str>) -> Verdict {
+    match verdict(task, opts) {
+        Verdict::Unhealthy if open.contains(service_name(task)) => Verdict::Publish,
+        v => v,
+    }
+}
+
+/// Running tasks the filters leave out, and the services the health filter
+/// fails open for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FilterCounts {
     pub unhealthy: usize,
     pub not_visible: usize,
+    /// Services with no healthy instance, published whole (fail open).
+    pub fail_open: usize,
 }
 
+/// Counts what the filters leave out, and warns once per service that
+/// fails open, naming it.
 pub fn filter_counts(state: &State<'_>, opts: &GenOptions) -> FilterCounts {
     let mut c = FilterCounts::default();
     if opts.healthy_only == HealthyOnly::Off && opts.min_visibility.is_none() {
         return c;
     }
-    for task in state.frameworks.iter().flat_map(|f| f.tasks.iter()) {
-        if task.state != "TASK_RUNNING" {
-            continue;
+    for fw in &state.frameworks {
+        let open = fail_open(fw, opts);
+        for name in &open {
+            let n = fw
+                .tasks
+                .iter()
+                .filter(|t| t.state == "TASK_RUNNING" && service_name(t) == *name)
+                .count();
+            log::warn!(
+                "healthy-only: no instance of service {:?} of framework {:?} is healthy; publishing all {n} of them (fail open)",
+                crate::text::escape_control(name),
+                crate::text::escape_control(&fw.name)
+            );
         }
-        match verdict(task, opts) {
-            Verdict::Publish => {}
-            Verdict::NotVisible => c.not_visible += 1,
-            Verdict::Unhealthy => c.unhealthy += 1,
+        c.fail_open += open.len();
+        for task in fw.tasks.iter().filter(|t| t.state == "TASK_RUNNING") {
+            match verdict_in(task, opts, &open) {
+                Verdict::Publish => {}
+                Verdict::NotVisible => c.not_visible += 1,
+                Verdict::Unhealthy => c.unhealthy += 1,
+            }
         }
     }
     c

@@ -9,7 +9,7 @@
 //! family also collects the PTR claims (see `reverse.rs`), a separate
 //! output of [`generate_all`].
 
-use super::filter::{Verdict, ip_sources, verdict};
+use super::filter::{Verdict, fail_open, ip_sources, verdict_in};
 use super::hosts::{
     Resolver, host_ips, ip_literal, join_host_port, parse_pid, parse_upid, split_host_port,
 };
@@ -49,6 +49,12 @@ pub struct StateCounts {
     /// by [`super::filter::filter_counts`]; zero here).
     pub unhealthy_tasks: usize,
     pub not_visible_tasks: usize,
+    /// Services the health filter fails open for (no healthy instance:
+    /// all published; filled by [`super::filter::filter_counts`]).
+    pub unhealthy_fail_open: usize,
+    /// How many agents the state lists in `recovered_slaves` (known from
+    /// the registry, not re-registered yet); `None`: no such list.
+    pub recovered_agents: Option<usize>,
     /// The leader's `elected_time`, whole Unix seconds, when the state
     /// gives a plausible one.
     pub elected_unix: Option<u64>,
@@ -68,6 +74,7 @@ pub fn counts(state: &State<'_>) -> StateCounts {
             .elected_time
             .filter(|t| (0.0..1e11).contains(t))
             .map(|t| t as u64),
+        recovered_agents: state.recovered_slaves.as_ref().map(Vec::len),
         ..StateCounts::default()
     }
 }
@@ -125,6 +132,7 @@ pub fn generate_all(
             index,
             fw,
             label: fragment(&fw.name, opts.rules),
+            open: fail_open(fw, opts),
         };
         framework(&mut set, &fw, opts, resolver)?;
         for (ti, task) in fw.fw.tasks.iter().enumerate() {
@@ -256,6 +264,8 @@ struct FwRef<'a> {
     fw: &'a Framework<'a>,
     /// Its name as a label (`FW`).
     label: String,
+    /// Its services that the health filter fails open for.
+    open: std::collections::HashSet<&'a str>,
 }
 
 /// §5.3: a framework's own records.
@@ -301,6 +311,7 @@ fn task_records(
     task: &Task<'_>,
 ) -> Result<(), GenError> {
     let (d, fi, fwname) = (opts.domain.as_str(), fw.index, fw.label.as_str());
+    let open = &fw.open;
     let fw = fw.fw;
     if task.state != "TASK_RUNNING" {
         return Ok(());
@@ -308,7 +319,7 @@ fn task_records(
     let Some(sips) = agents.get(task.slave_id.as_ref()) else {
         return Ok(());
     };
-    if verdict(task, opts) != Verdict::Publish {
+    if verdict_in(task, opts, open) != Verdict::Publish {
         return Ok(());
     }
     let ranges = resource_ports(&task.resources.ports).map_err(|e| {

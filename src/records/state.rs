@@ -185,6 +185,20 @@ where
     d.deserialize_any(Lenient(std::marker::PhantomData))
 }
 
+/// `recovered_slaves`: the ids of the listed agents (see
+/// [`State::recovered_slaves`]).
+fn recovered<'de, D>(d: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_array().map(|list| {
+        list.iter()
+            .map(|a| a["id"].as_str().unwrap_or("?").to_string())
+            .collect()
+    }))
+}
+
 /// A number, or nothing: any other value (or a non-finite number) is
 /// unknown, never a reason to reject the state.
 fn lenient_time<'de, D>(d: D) -> Result<Option<f64>, D::Error>
@@ -215,6 +229,17 @@ pub struct State<'a> {
     /// master that is still waiting for its agents to re-register.
     #[serde(default, deserialize_with = "lenient_time")]
     pub elected_time: Option<f64>,
+    /// The agents the leading master knows from its registry and is still
+    /// waiting for (`recovered_slaves`: Mesos writes one `SlaveInfo` per
+    /// agent, `id`, `hostname`, `port`, `attributes`, from
+    /// `slaves.recovered`, which empties as they re-register or are
+    /// removed at the re-registration timeout). Their ids; `None` when the
+    /// key is missing or not a list. Every element counts, whatever its
+    /// shape (`"?"` when it has no string id): Mesos-DNS ignores the field,
+    /// and the safety checks read a malformed entry as an agent still
+    /// missing (the safe side).
+    #[serde(default, deserialize_with = "recovered")]
+    pub recovered_slaves: Option<Vec<String>>,
     #[serde(default, borrow, deserialize_with = "list")]
     pub frameworks: Vec<Framework<'a>>,
     #[serde(default, borrow, deserialize_with = "list")]

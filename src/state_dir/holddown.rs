@@ -48,6 +48,11 @@ struct File {
     odd_answers: BTreeMap<String, f64>,
     #[serde(default)]
     held: BTreeMap<String, String>,
+    /// [`Clocks::seen`] and [`Clocks::recovery`] as they are.
+    #[serde(default)]
+    seen: BTreeMap<String, f64>,
+    #[serde(default)]
+    recovery: crate::plan::RecoveryMarks,
 }
 
 /// [`File`] as written: borrowed from the clocks, no key copied.
@@ -64,6 +69,8 @@ struct FileOut<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     odd_answers: BTreeMap<&'a str, f64>,
     held: BTreeMap<&'a str, &'a str>,
+    seen: &'a BTreeMap<String, f64>,
+    recovery: &'a crate::plan::RecoveryMarks,
 }
 
 /// `(since, check)` groups of `map`, oldest first, each key taken from
@@ -130,6 +137,8 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
         answers,
         odd_answers,
         held,
+        seen: &clocks.seen,
+        recovery: &clocks.recovery,
     })
 }
 
@@ -154,6 +163,8 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
         observed: file.observed,
         intervals: file.intervals,
         held: file.held,
+        seen: file.seen,
+        recovery: file.recovery,
         ..Clocks::default()
     };
     for (t, check, keys) in file.records {

@@ -2,7 +2,9 @@
 //! port), built on std only (plus serde_json for bodies), for the client's
 //! integration tests and for end-to-end tests of the `mesos2ns1` binary.
 //!
-//! It holds one zone (with its apex NS record), validates requests the way
+//! It holds one zone (with its apex NS record), and any further zones a
+//! test adds ([`FakeNs1::add_zone`]: each its own listing, id and serial;
+//! a record belongs to the most specific zone that holds its name), validates requests the way
 //! the real API does (see shared/spec/ns1-api.md), pages zone listings with
 //! `Link: <http://…?after=ID&limit=N>; rel="next"`, enforces a token bucket
 //! per HTTP method with `X-Ratelimit-*` headers on every response, checks
@@ -180,6 +182,8 @@ struct State {
     /// Records another writer puts in place right after a reply is lost
     /// (LoseReply): (domain, type, answers in short form).
     after_lost_reply: Vec<(String, String, Vec<String>)>,
+    /// Zones beside `zone` ([`FakeNs1::add_zone`]): name → (id, serial).
+    extra_zones: BTreeMap<String, (String, u64)>,
 }
 
 impl State {
@@ -209,6 +213,28 @@ impl State {
         None
     }
 
+    /// The zone a name belongs to: the most specific zone held that
+    /// holds it (at a label boundary).
+    fn zone_of(&self, domain: &str) -> Option<String> {
+        std::iter::once(self.zone.as_str())
+            .chain(self.extra_zones.keys().map(String::as_str))
+            .filter(|z| domain == *z || domain.ends_with(&format!(".{z}")))
+            .max_by_key(|z| z.len())
+            .map(str::to_string)
+    }
+
+    /// Moves the serial of the zone `domain` belongs to.
+    fn bump(&mut self, domain: &str) {
+        match self.zone_of(domain) {
+            Some(z) if z != self.zone => {
+                if let Some(e) = self.extra_zones.get_mut(&z) {
+                    e.1 += 1;
+                }
+            }
+            _ => self.serial += 1,
+        }
+    }
+
     fn store(&mut self, domain: &str, rtype: &str, ttl: u32, answers: Vec<Vec<Value>>) {
         let key = (domain.to_string(), rtype.to_string());
         let id = match self.records.get(&key) {
@@ -228,7 +254,7 @@ impl State {
                 tier: 1,
             },
         );
-        self.serial += 1;
+        self.bump(domain);
     }
 }
 
@@ -309,6 +335,7 @@ impl FakeNs1 {
             path_prefix: String::new(),
             omit_records: false,
             after_lost_reply: Vec::new(),
+            extra_zones: BTreeMap::new(),
         };
         st.zone_id = st.new_id();
         let ns = (1..=4)
@@ -419,6 +446,36 @@ impl FakeNs1 {
             rtype.to_ascii_uppercase(),
         );
         lock(&self.state).records.remove(&key).is_some()
+    }
+
+    /// Adds another zone (a reverse zone, say) with its apex NS record.
+    pub fn add_zone(&self, zone: &str) {
+        let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+        let mut st = lock(&self.state);
+        let id = st.new_id();
+        st.extra_zones.insert(zone.clone(), (id, 1_600_000_000));
+        let ns = (1..=4)
+            .map(|i| vec![json!(format!("dns{i}.p01.nsone.net"))])
+            .collect();
+        st.store(&zone, "NS", 3600, ns);
+    }
+
+    /// The records of one zone, as [`FakeNs1::records`].
+    pub fn zone_records(&self, zone: &str) -> Vec<(String, String, u32, Vec<String>)> {
+        let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+        let st = lock(&self.state);
+        let owners: Vec<bool> = st
+            .records
+            .keys()
+            .map(|(d, _)| st.zone_of(d).as_deref() == Some(zone.as_str()))
+            .collect();
+        drop(st);
+        self.records()
+            .into_iter()
+            .zip(owners)
+            .filter(|(_, o)| *o)
+            .map(|(r, _)| r)
+            .collect()
     }
 
     /// Sorted snapshot: (domain, type, ttl, sorted short answers).
@@ -1062,15 +1119,24 @@ fn route(
 }
 
 fn zone_json(st: &State) -> Value {
+    zone_json_of(st, &st.zone)
+}
+
+/// The zone object of `zone` (the main zone or an added one).
+fn zone_json_of(st: &State, zone: &str) -> Value {
+    let (id, serial) = match st.extra_zones.get(zone) {
+        Some((id, serial)) => (id.clone(), *serial),
+        None => (st.zone_id.clone(), st.serial),
+    };
     json!({
-        "zone": st.zone,
-        "id": st.zone_id,
+        "zone": zone,
+        "id": id,
         "ttl": 3600,
         "nx_ttl": 3600,
         "retry": 7200,
         "refresh": 43200,
         "expiry": 1_209_600,
-        "serial": st.serial,
+        "serial": serial,
         "dnssec": false,
         "hostmaster": "hostmaster@nsone.net",
         "primary_master": "dns1.p01.nsone.net",
@@ -1087,10 +1153,11 @@ fn zone_json(st: &State) -> Value {
 
 fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
     let zone = zone.to_ascii_lowercase();
-    if zone != st.zone || !st.zone_exists {
+    let extra = st.extra_zones.contains_key(&zone);
+    if !extra && (zone != st.zone || !st.zone_exists) {
         return Reply::message(404, "zone not found");
     }
-    let mut z = zone_json(st);
+    let mut z = zone_json_of(st, &zone);
     if query_param(query, "records") == Some("false") {
         if let Some(obj) = z.as_object_mut() {
             obj.remove("records");
@@ -1112,7 +1179,10 @@ fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
             None => return Reply::message(400, "invalid pagination cursor"),
         },
     };
-    let mut iter = st.records.range((start, Bound::Unbounded));
+    let mut iter = st
+        .records
+        .range((start, Bound::Unbounded))
+        .filter(|((d, _), _)| st.zone_of(d).as_deref() == Some(zone.as_str()));
     let mut page = Vec::new();
     let mut last_id = None;
     for ((domain, rtype), r) in iter.by_ref().take(limit) {
@@ -1140,7 +1210,7 @@ fn get_zone(st: &State, addr: SocketAddr, zone: &str, query: &str) -> Reply {
             "Link".into(),
             format!(
                 "<http://{addr}/v1/zones/{}?after={id}&limit={limit}>; rel=\"next\"",
-                st.zone
+                zone
             ),
         ));
     }
@@ -1156,7 +1226,7 @@ fn record_json(st: &State, domain: &str, rtype: &str, r: &StoredRecord) -> Value
         .collect();
     json!({
         "domain": domain,
-        "zone": st.zone,
+        "zone": st.zone_of(domain).unwrap_or_else(|| st.zone.clone()),
         "type": rtype,
         "ttl": r.ttl,
         "id": r.id,
@@ -1215,6 +1285,13 @@ fn check_rdata(rtype: &str, rdata: &[Value]) -> Result<(), String> {
                 Value::from(rdata.to_vec())
             )),
         },
+        "PTR" => match rdata {
+            [Value::String(t)] if !t.trim().is_empty() && !t.contains(' ') => Ok(()),
+            _ => Err(format!(
+                "PTR answer {} must be [ptrdname]",
+                Value::from(rdata.to_vec())
+            )),
+        },
         _ => {
             if rdata.is_empty() || !rdata.iter().all(|v| v.is_string() || v.is_number()) {
                 Err(format!(
@@ -1262,8 +1339,12 @@ fn record_op(
     if !(domain == zone || domain.ends_with(&format!(".{zone}"))) {
         return Reply::message(400, &format!("\"{domain}\" not a valid domain in {zone}"));
     }
-    if zone != st.zone || !st.zone_exists {
+    let extra = st.extra_zones.contains_key(&zone);
+    if !extra && (zone != st.zone || !st.zone_exists) {
         return Reply::message(404, "zone not found");
+    }
+    if st.zone_of(&domain).as_deref() != Some(zone.as_str()) {
+        return Reply::message(400, &format!("\"{domain}\" not a valid domain in {zone}"));
     }
     let key = (domain.clone(), rtype.clone());
     match method {
@@ -1273,7 +1354,7 @@ fn record_op(
         },
         "DELETE" => {
             if st.records.remove(&key).is_some() {
-                st.serial += 1;
+                st.bump(&domain);
                 Reply::json(200, &json!({}))
             } else {
                 Reply::message(404, "record not found")
