@@ -331,31 +331,11 @@ pub fn pass(
             return Ok(Exit::Claimed);
         }
     };
-    if let Some(why) = &survey.seeded {
-        log::info!(
-            "{why}: the ledger of published records starts from the desired records, the hold-down clocks and the zone's records of this cluster's names ({} keys)",
-            survey.ledger.len()
-        );
-    }
-    if ctx.mode == Mode::Sync && survey.marker != claim::MarkerWrite::None {
-        write_claim(ctx, &survey, zone, summary)?;
-    }
-    if ctx.mode == Mode::Sync && survey.marker == claim::MarkerWrite::None {
-        claim::remember_claim(cfg, &mut safety.owned, &survey.cluster, ctx.now);
-    }
+    claim_step(ctx, &survey, zone, safety, summary)?;
     let now_counts = snapshot.figures();
     let mut raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
     let owner_notes = claim::notes(&raw, &domain);
-    // A clock that stepped back keeps the window's history, in order.
-    plan::rebase(&mut safety.memory.samples, ctx.now);
-    // The zone is being filled from a run that found nothing owned in it
-    // until a run applies all its additions.
-    let filling = safety.memory.filling || (raw.owned == 0 && raw.desired > 0);
-    // Remembered before any change (a run that dies part way through the
-    // fill leaves it set), cleared once a run has applied all additions.
-    if ctx.mode == Mode::Sync {
-        safety.memory.filling = filling;
-    }
+    let filling = filling_before(ctx, safety, &raw);
     // The marker names this cluster (or is written now): the domain is claimed.
     let policy = policy(
         ctx,
@@ -403,18 +383,7 @@ pub fn pass(
         keep.as_ref(),
     );
     let ledger = claim::ledger_before(&survey, &decision.plan);
-    let (decision, ledger_failed) = match claim::save_ledger(cfg, &ledger) {
-        Ok(()) => (decision, None),
-        // A full disk: with the old ledger gone, the next run seeds a new
-        // one from the desired records under this cluster's marker, so the
-        // additions may go (removals are held: the memory could not be
-        // saved either, or they come from the ledger this run read).
-        Err(why) if state_dir::remove_ledger(&cfg.state_dir) => {
-            log::warn!("{why}; the ledger is removed and seeded again by the next run");
-            (decision, None)
-        }
-        Err(why) => (additions_only(decision, &why), Some(why)),
-    };
+    let (decision, ledger_failed) = save_ledger_before(cfg, &ledger, decision);
     summary.note_decision(&decision);
     if decision.released > 0 {
         log::warn!(
@@ -470,6 +439,64 @@ pub fn pass(
     Ok(super::reverse::phase(
         ctx, reverse, &facts, zone, safety, summary, exit,
     ))
+}
+
+/// The claim: says how the ledger was seeded, writes the marker where it
+/// is missing (or a 0.2.0 one), or remembers the claim in the state dir.
+fn claim_step(
+    ctx: &PassContext<'_>,
+    survey: &claim::Survey,
+    zone: &mut Session<'_>,
+    safety: &mut Safety,
+    summary: &mut Summary,
+) -> Result<(), Fail> {
+    if let Some(why) = &survey.seeded {
+        log::info!(
+            "{why}: the ledger of published records starts from the desired records, the hold-down clocks and the zone's records of this cluster's names ({} keys)",
+            survey.ledger.len()
+        );
+    }
+    if ctx.mode == Mode::Sync && survey.marker != claim::MarkerWrite::None {
+        write_claim(ctx, survey, zone, summary)?;
+    }
+    if ctx.mode == Mode::Sync && survey.marker == claim::MarkerWrite::None {
+        claim::remember_claim(ctx.cfg, &mut safety.owned, &survey.cluster, ctx.now);
+    }
+    Ok(())
+}
+
+/// Whether the zone is being filled (from a run that found nothing owned
+/// in it, until a run applies all its additions); remembered before any
+/// change, so a run that dies part way through the fill leaves it set. A
+/// clock that stepped back keeps the window's history, in order.
+fn filling_before(ctx: &PassContext<'_>, safety: &mut Safety, raw: &Plan) -> bool {
+    plan::rebase(&mut safety.memory.samples, ctx.now);
+    let filling = safety.memory.filling || (raw.owned == 0 && raw.desired > 0);
+    if ctx.mode == Mode::Sync {
+        safety.memory.filling = filling;
+    }
+    filling
+}
+
+/// Saves the ledger with what this pass is about to create, before any
+/// change. A full disk: with the old ledger gone, the next run seeds a new
+/// one from the desired records under this cluster's marker, so the
+/// additions may go (removals are held: the memory could not be saved
+/// either, or they come from the ledger this run read). A ledger that can
+/// neither be saved nor removed leaves only the additions, and says why.
+fn save_ledger_before(
+    cfg: &Config,
+    ledger: &plan::Ledger,
+    decision: Decision,
+) -> (Decision, Option<String>) {
+    match claim::save_ledger(cfg, ledger) {
+        Ok(()) => (decision, None),
+        Err(why) if state_dir::remove_ledger(&cfg.state_dir) => {
+            log::warn!("{why}; the ledger is removed and seeded again by the next run");
+            (decision, None)
+        }
+        Err(why) => (additions_only(decision, &why), Some(why)),
+    }
 }
 
 /// The claim and the ledger over the zone view (see [`claim::survey`]),
