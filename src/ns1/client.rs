@@ -882,10 +882,7 @@ impl Ns1Api for Client {
         Err(self.fail("PUT", &url, &zone, &reply))
     }
 
-    fn create_zone(&mut self, zone: &str) -> Result<(), Ns1Error> {
-        self.put_new_zone(zone)
-    }
-
+    #[rustfmt::skip]    fn create_zone(&mut self, zone: &str) -> Result<(), Ns1Error> { self.put_new_zone(zone) }
     fn fork(&self) -> Option<Box<dyn Ns1Api>> {
         Some(Box::new(self.clone()))
     }
