@@ -28,6 +28,13 @@
 //! 8. Steady state with the cached listing: GETs per run at 100,000 tasks
 //!    over 10 runs (target 20 or fewer, against 161 pages).
 //!
+//! 9. Memory (issue 19): peak RSS (the child's VmHWM, reported in the
+//!    summary and by `records -v`) of `sync` at 100,000 tasks against the
+//!    fake NS1: steady with a full read, steady from the cached listing,
+//!    30% of the tasks gone, every task restarted elsewhere (under the
+//!    50 s deadline); `records` on the same state is the baseline, and
+//!    every figure is also a ratio to the state's size.
+//!
 //! Figures are ratios against baselines measured in the same run.
 
 #[path = "../tests/support/mod.rs"]
@@ -574,6 +581,84 @@ fn steady_state_cached(bin: &PathBuf) {
     );
 }
 
+/// Section 9: peak memory of `sync` at 100,000 tasks.
+fn memory(bin: &PathBuf) {
+    let env = Env::new("bench-memory");
+    let tasks = many_tasks(100_000, 2000);
+    let state = env.serve(2000, &as_refs(&tasks));
+    let want = expected(&state, DOMAIN);
+    for ((name, rtype), answers) in &want {
+        let a: Vec<&str> = answers.iter().map(String::as_str).collect();
+        env.ns1.insert(name, rtype, 60, &a);
+    }
+    drop(want);
+    let state_text = state.to_string();
+    let size = state_text.len() as f64;
+    let state_file = env.dir.file("state.json", &state_text);
+    drop(state_text);
+    let out = Command::new(bin)
+        .args(["records", "--format", "json", "--domain", DOMAIN, "-v"])
+        .arg("--state-file")
+        .arg(&state_file)
+        .arg("--config")
+        .arg(env.dir.file("bench-config.json", "{}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    let records_peak: f64 = log
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {log}"));
+    println!(
+        "memory: 100000 tasks on 2000 agents, {:.1} MB state; `records`: peak {:.0} MB ({:.2}x the state)",
+        size / 1e6,
+        records_peak / 1e6,
+        records_peak / size
+    );
+    let row = |what: &str, s: &Value, target_mb: f64| {
+        let peak = s["peak_rss_bytes"].as_f64().unwrap();
+        println!(
+            "  {what:<34} peak {:>5.0} MB (target {target_mb:>4.0}): {:.2}x the state, {:.2}x `records`; wall {:.1} s, exit {}",
+            peak / 1e6,
+            peak / size,
+            peak / records_peak,
+            s["duration_seconds"].as_f64().unwrap_or(0.0),
+            s["exit"]
+        );
+    };
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["--deadline", "50", "--summary-json"];
+        args.extend_from_slice(extra);
+        run(bin, &env, "sync", &args).1
+    };
+    // The first run claims the zone (the fake's marker is 0.2.0's) and
+    // writes the cache; then a full read and a run from the cache.
+    row("first run (claim)", &sync(&[]), f64::NAN);
+    row(
+        "steady, full read",
+        &sync(&["--full-read-every", "0"]),
+        350.0,
+    );
+    sync(&[]);
+    row("steady, cached listing", &sync(&[]), 300.0);
+    // 30% of the tasks gone (held by the mass-removal check or waiting
+    // for the hold-down: the plan is computed in full either way).
+    let kept: Vec<(String, usize, usize)> =
+        tasks.iter().filter(|t| t.2 % 10 >= 3).cloned().collect();
+    env.serve(2000, &as_refs(&kept));
+    row("30% of the tasks gone", &sync(&[]), 450.0);
+    // Every task restarted elsewhere: new task ids on other agents.
+    let moved: Vec<(String, usize, usize)> = tasks
+        .iter()
+        .map(|(n, a, i)| (n.clone(), (a + 1) % 2000, i + 1_000_000))
+        .collect();
+    env.serve(2000, &as_refs(&moved));
+    row("every task restarted elsewhere", &sync(&[]), 1000.0);
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing
     // that matters here: run only when asked to benchmark.
@@ -612,5 +697,8 @@ fn main() {
     }
     if want("steady_state_cached") {
         steady_state_cached(&bin);
+    }
+    if want("memory") {
+        memory(&bin);
     }
 }

@@ -22,7 +22,7 @@
 use crate::ns1::{Ns1Api, Ns1Error, normalize_name};
 use crate::plan::{Action, Change, Plan};
 use crate::records::RecordType;
-use crate::records::names::priority;
+use crate::records::names::{instance_srv, priority};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -118,6 +118,32 @@ struct Board {
     state: Vec<State>,
     stop: bool,
     out: Applied,
+    /// Lines said about single changes, done ([`SAY_DONE`] at most at
+    /// `-v`) and failed or postponed ([`SAY_PROBLEMS`] at most), and those
+    /// left unsaid: one run's log stays bounded whatever the plan.
+    said: [usize; 2],
+    unsaid: [usize; 2],
+}
+
+/// Changes done listed one by one at `-v`, each cut at 240 characters
+/// (all of them, in full, at `-vv`).
+const SAY_DONE: usize = 100;
+/// Failed or postponed changes said one by one (all of them at `-vv`).
+const SAY_PROBLEMS: usize = 50;
+
+impl Board {
+    /// Whether a line about one more change of kind `k` (0 done, 1 failed
+    /// or postponed) is said at its level; if not it goes to debug.
+    fn say(&mut self, k: usize) -> bool {
+        let cap = [SAY_DONE, SAY_PROBLEMS][k];
+        if self.said[k] < cap {
+            self.said[k] += 1;
+            true
+        } else {
+            self.unsaid[k] += 1;
+            false
+        }
+    }
 }
 
 struct Shared<'a> {
@@ -186,7 +212,13 @@ impl Shared<'_> {
                     }
                     Ready::Never => {
                         let c = &self.plan.changes[i];
-                        log::warn!(
+                        let level = if board.say(1) {
+                            log::Level::Warn
+                        } else {
+                            log::Level::Debug
+                        };
+                        log::log!(
+                            level,
                             "{} {} {} postponed: a change it depends on did not happen",
                             c.action,
                             c.name,
@@ -221,7 +253,11 @@ impl Shared<'_> {
             board = lock(&self.board);
             match result {
                 Ok(()) => {
-                    log::info!("{change}");
+                    if board.say(0) {
+                        log::info!("{}", crate::text::cut(&change.to_string(), 240));
+                    } else {
+                        log::debug!("{change}");
+                    }
                     board.state[i] = State::Done;
                     match change.action {
                         Action::Create => board.out.created += 1,
@@ -237,7 +273,13 @@ impl Shared<'_> {
                     return;
                 }
                 Err(e) => {
-                    log::error!(
+                    let level = if board.say(1) {
+                        log::Level::Error
+                    } else {
+                        log::Level::Debug
+                    };
+                    log::log!(
+                        level,
                         "{} {} {} failed: {e}",
                         change.action,
                         change.name,
@@ -284,7 +326,7 @@ fn queues(plan: &Plan, domain: &str, deps: &[Vec<usize>]) -> [Vec<usize>; 3] {
     let domain = normalize_name(domain);
     let mut targets = HashSet::new();
     for c in &plan.changes {
-        if c.rtype == RecordType::SRV {
+        if c.rtype == RecordType::SRV && instance_srv(&c.name, &domain) {
             targets.extend(srv_targets(c.old.as_ref()));
             targets.extend(srv_targets(c.new.as_ref()));
         }
@@ -338,6 +380,8 @@ pub fn apply(
             state: vec![State::Pending; n],
             stop: false,
             out: Applied::default(),
+            said: [0; 2],
+            unsaid: [0; 2],
         }),
         cv: Condvar::new(),
         deadline,
@@ -377,6 +421,18 @@ pub fn apply(
         }
     }
     let board = shared.board.into_inner().unwrap_or_else(|e| e.into_inner());
+    if board.unsaid[0] > 0 {
+        log::info!(
+            "and {} more changes done, not listed (-vv lists them)",
+            board.unsaid[0]
+        );
+    }
+    if board.unsaid[1] > 0 {
+        log::warn!(
+            "and {} more changes failed or postponed, not listed (-vv lists them)",
+            board.unsaid[1]
+        );
+    }
     let mut out = board.out;
     out.not_done = (0..board.state.len())
         .filter(|&i| board.state[i] != State::Done)

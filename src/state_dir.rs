@@ -8,7 +8,8 @@
 //! |------|--------|---------|
 //! | `lock` | empty; held with an exclusive `flock` for the whole run | [`lock`] |
 //! | `memory.json` | JSON [`Memory`]: the window's samples, counters, last success, whether the zone is still being filled | [`Memory`], [`load_safety`] |
-//! | `holddown.json` | JSON [`Clocks`]: since when each owned record (or answer) is absent, how much of it the runs saw, what is held, the failover recovery's marks | [`load_clocks`], [`save_clocks`], [`load_safety`] |
+//! | `holddown.json` | JSON [`Clocks`] in the compact format 2 ([`holddown`]; 0.2.0's plain maps still load): since when each owned record (or answer) is absent, and what is held | [`load_clocks`], [`save_clocks`], [`load_safety`] |
+//! | `holddown.json.damaged` | the last `holddown.json` that could not be read, moved aside as it was; never read | [`load_safety`] |
 //! | `ns1-pacing.json` | JSON [`crate::ns1::PacingState`]: the NS1 rate-limit estimates | [`load_pacing`], [`save_pacing`] |
 //! | `ns1-listing-cache` | one JSON header line (version, zone, endpoint, serial, full-read time, trusted, count, SHA-256), then one JSON array of `[domain, type, ttl, tier, answers, link]` | [`load_cache`], [`save_cache`], [`distrust_cache`] |
 //! | `adopt-preview.json` | JSON `{"changes": [...], "domain": ..., "time": ...}`: what `adopt` showed, for `adopt --yes` | [`save_adopt_preview`], [`load_adopt_preview`] |
@@ -16,8 +17,10 @@
 //! | `published.<reverse zone>` | the ledger of the PTR records published in one listed reverse zone, in the format of `published` (its header names the reverse zone) | [`load_ledger_file`], [`save_ledger_file`] |
 //! | `published` | the ledger of published records: one text header line `mesos2ns1-published 1 <domain> <count> <sha256 hex of the body>`, then `count` sorted 8-byte big-endian keys ([`crate::plan::ledger_key`]); at most [`MAX_LEDGER_KEYS`] | [`load_owned`], [`save_ledger`] |
 //!
-//! A damaged `memory.json` or `holddown.json` holds every removal until it
-//! is fixed or `--force` starts over ([`load_safety`]); the pacing file, the
+//! A damaged `memory.json`, or a `holddown.json` the tool may not open,
+//! holds every removal until it is fixed or `--force` starts over; a
+//! `holddown.json` whose content cannot be read is rebuilt, holding
+//! removals for one settle period ([`load_safety`]); the pacing file, the
 //! listing cache and the preview are only ever hints (in doubt: ignored).
 //! A damaged `published` or `claim.json` is as if absent: the ledger is
 //! seeded again from the zone (only under this cluster's own marker), the
@@ -33,6 +36,8 @@ use sha2::{Digest, Sha256};
 use std::fs::{self, File, TryLockError};
 use std::path::Path;
 use std::time::Duration;
+
+pub mod holddown;
 
 /// The lock file: a run holds it (`flock`) from start to end.
 pub const LOCK: &str = "lock";
@@ -172,42 +177,89 @@ fn push_bounded(samples: &mut Vec<Sample>, sample: Sample, window: f64) {
 
 /// The hold-down clocks file (`STATE_DIR/holddown.json`).
 pub const CLOCKS_FILE: &str = "holddown.json";
+/// Where an unreadable clocks file is moved when new clocks start over it
+/// (the latest one only; never read by the tool).
+pub const CLOCKS_DAMAGED: &str = "holddown.json.damaged";
 
-/// Loads the hold-down clocks; a missing file is no clock running.
-pub fn load_clocks(dir: &Path) -> Result<Clocks, String> {
-    let path = dir.join(CLOCKS_FILE);
-    match crate::store::read(dir, CLOCKS_FILE, MAX_STATE_FILE) {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is damaged ({e})", path.display())),
-        Ok(None) => Ok(Clocks::default()),
-        Err(e) => Err(e.0),
+/// Why the clocks file could not be used.
+#[derive(Debug)]
+pub enum ClocksError {
+    /// Its content: not JSON of either format, or over the read limit.
+    /// New clocks may start over it ([`load_safety`]).
+    Content(String),
+    /// Access: a symlink, another owner, an I/O error. Left to the operator.
+    Access(String),
+}
+
+impl std::fmt::Display for ClocksError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClocksError::Content(e) | ClocksError::Access(e) => f.write_str(e),
+        }
     }
 }
 
-pub fn save_clocks(dir: &Path, clocks: &Clocks) -> Result<(), crate::store::StoreError> {
-    let bytes = serde_json::to_vec(clocks)
+/// Loads the hold-down clocks (either format, see [`holddown`]) and the
+/// time new clocks were started over an unreadable file, if that is still
+/// remembered; a missing file is no clock running.
+pub fn load_clocks(dir: &Path) -> Result<(Clocks, Option<f64>), ClocksError> {
+    let path = dir.join(CLOCKS_FILE);
+    match crate::store::read(dir, CLOCKS_FILE, MAX_STATE_FILE) {
+        Ok(Some(bytes)) => holddown::decode(&bytes)
+            .map_err(|e| ClocksError::Content(format!("{} is damaged ({e})", path.display()))),
+        Ok(None) => Ok((Clocks::default(), None)),
+        Err(e) if e.0.contains("is larger than") => Err(ClocksError::Content(e.0)),
+        Err(e) => Err(ClocksError::Access(e.0)),
+    }
+}
+
+/// Saves the clocks in format 2. A file this run could not read back (over
+/// [`MAX_STATE_FILE`]) is not written: the save fails (every removal of the
+/// run is then held, and the previous file stays).
+pub fn save_clocks(
+    dir: &Path,
+    clocks: &Clocks,
+    rebuilt: Option<f64>,
+) -> Result<(), crate::store::StoreError> {
+    let bytes = holddown::encode(clocks, rebuilt)
         .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
+    if bytes.len() as u64 > MAX_STATE_FILE {
+        return Err(crate::store::StoreError(format!(
+            "the hold-down clocks take {} bytes, more than the {MAX_STATE_FILE} this tool reads back ({} records and {} answers absent)",
+            bytes.len(),
+            clocks.records.len(),
+            clocks.answers.len()
+        )));
+    }
     crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
 }
 
 /// The memory and clocks as loaded for a run; a damaged file is never
-/// written over (without --force).
+/// written over (without --force), except an unreadable clocks file, over
+/// which new clocks start (see [`load_safety`]).
 #[derive(Debug, Default)]
 pub struct Safety {
     pub memory: Memory,
     pub memory_ok: bool,
     pub clocks: Clocks,
     pub clocks_ok: bool,
+    /// When new clocks were started over an unreadable clocks file, while
+    /// that still holds every removal (saved with the clocks).
+    pub rebuilt: Option<f64>,
     /// Why a safety file could not be used (every removal is then held).
     pub damaged: Option<String>,
     /// The claim and the ledger ([`load_owned`]; loaded by the command).
     pub owned: Owned,
 }
 
-/// Loads the two safety files. A damaged file holds every removal
-/// (additions go on) until it is fixed or `force` starts over; it is left
-/// as it is for the operator.
-pub fn load_safety(dir: &Path, force: bool) -> Safety {
+/// Loads the two safety files at `now`. A damaged memory file, or a clocks
+/// file the tool may not open, holds every removal (additions go on)
+/// until it is fixed or `force` starts over; it is left as it is for the
+/// operator. A clocks file whose content cannot be read (damaged, or over
+/// the read limit) is moved to [`CLOCKS_DAMAGED`] and new clocks start: every
+/// removal is held for `hold` seconds (one settle period) from then, and
+/// after that waits its (new) hold-down clock as usual. Never for ever.
+pub fn load_safety(dir: &Path, force: bool, now: f64, hold: f64) -> Safety {
     let mut damaged = Vec::new();
     let memory = match Memory::load(dir) {
         Ok(memory) => Some(memory),
@@ -222,13 +274,30 @@ pub fn load_safety(dir: &Path, force: bool) -> Safety {
             None
         }
     };
+    let mut rebuilt = None;
     let clocks = match load_clocks(dir) {
-        Ok(c) => Some(c),
+        Ok((c, r)) => {
+            rebuilt = r.filter(|t| !force && now >= *t && now < t + hold);
+            if let Some(t) = rebuilt {
+                damaged.push(rebuilt_note(t, hold));
+            }
+            Some(c)
+        }
         Err(e) if force => {
             log::warn!("--force: starting new hold-down clocks: {e}");
             Some(Clocks::default())
         }
-        Err(e) => {
+        Err(ClocksError::Content(e)) => {
+            let kept = match fs::rename(dir.join(CLOCKS_FILE), dir.join(CLOCKS_DAMAGED)) {
+                Ok(()) => format!("moved to {CLOCKS_DAMAGED}"),
+                Err(m) => format!("could not be moved aside ({m})"),
+            };
+            log::warn!("{e}: {kept}; starting new hold-down clocks");
+            rebuilt = Some(now);
+            damaged.push(rebuilt_note(now, hold));
+            Some(Clocks::default())
+        }
+        Err(ClocksError::Access(e)) => {
             damaged.push(format!(
                 "{e}, so how long records have been absent is unknown; fix or remove it, or run once with --force to start new clocks"
             ));
@@ -240,6 +309,7 @@ pub fn load_safety(dir: &Path, force: bool) -> Safety {
         clocks_ok: clocks.is_some(),
         memory: memory.unwrap_or_default(),
         clocks: clocks.unwrap_or_default(),
+        rebuilt,
         damaged: if damaged.is_empty() {
             None
         } else {
@@ -249,12 +319,20 @@ pub fn load_safety(dir: &Path, force: bool) -> Safety {
     }
 }
 
+fn rebuilt_note(t: f64, hold: f64) -> String {
+    format!(
+        "{CLOCKS_FILE} could not be read and new hold-down clocks started at {}, so how long records have been absent is unknown: every removal is held until {} (one settle period), then waits its new clock",
+        crate::text::format_time(t),
+        crate::text::format_time(t + hold)
+    )
+}
+
 impl Safety {
     /// Saves the baseline and the clocks; an error ends the run before any
     /// change (a full disk must not silently turn the checks off).
     pub fn save(&self, dir: &Path) -> Result<(), store::StoreError> {
         if self.clocks_ok {
-            save_clocks(dir, &self.clocks)?;
+            save_clocks(dir, &self.clocks, self.rebuilt)?;
         }
         if self.memory_ok {
             self.memory.save(dir)?;
@@ -436,7 +514,8 @@ pub fn save_cache(
             )
         })
         .collect();
-    let body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
+    let mut body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
+    drop(cached);
     let header = CacheHeader {
         version: CACHE_VERSION,
         zone: zone.to_string(),
@@ -447,13 +526,16 @@ pub fn save_cache(
         count: records.len() as u64,
         sha256: hex(&Sha256::digest(&body)),
     };
-    let mut data = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    if data.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
+    let mut head = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    if head.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
         return Err("the listing is too large to cache".into());
     }
-    data.push(b'\n');
-    data.extend_from_slice(&body);
-    store::write_atomic(dir, CACHE_FILE, &data).map_err(|e| e.to_string())
+    head.push(b'\n');
+    // The header goes in front of the body in place (no second copy of a
+    // listing of tens of MB).
+    body.reserve_exact(head.len());
+    body.splice(0..0, head);
+    store::write_atomic(dir, CACHE_FILE, &body).map_err(|e| e.to_string())
 }
 
 /// Marks the cache untrusted (the zone moved under this run's writes).

@@ -21,7 +21,10 @@
 //!   import did not create record by record. An existing zone, even an
 //!   empty one, is never re-created: an import refused because the zone
 //!   exists after all gives [`Imported::Exists`], and the run reads the
-//!   zone afresh and takes the ordinary road, with every check.
+//!   zone afresh and takes the ordinary road, with every check. An import
+//!   NS1 refuses for its size or the account (a 413, 400 or 403) falls
+//!   back to creating the empty zone ([`Imported::Refused`]): the ordinary
+//!   road then claims it and writes every record one by one.
 
 use crate::apply::{Applied, apply};
 use crate::ns1::{
@@ -356,6 +359,9 @@ pub enum Imported {
     /// tool made it, a lost reply to our own import, or a read that said
     /// 404 wrongly): nothing was imported; read the zone afresh.
     Exists,
+    /// The import was refused for its size or the account: the empty zone
+    /// was created instead. Its listing, and the note that says so.
+    Refused(ZoneListing, String),
 }
 
 /// Whether a name or answer can go into a zone file as it is.
@@ -433,11 +439,15 @@ pub fn zone_file(
 }
 
 /// Creates the missing `zone` with the plan's creates in one zone-file
-/// import, then lists it. Returns the listing to plan the rest against.
+/// import, then lists it. Returns the listing to plan the rest against,
+/// and when the import was refused, the note that says so.
 /// An import refused because the zone exists after all (another tool, or
 /// a lost reply to our own import) is not an error but
 /// [`Imported::Exists`]: nothing of the plan is applied against a zone
 /// the checks have not seen.
+/// An import refused for anything else the account or the request size
+/// decides (a 4xx other than 401 and 429) falls back to creating the empty
+/// zone (`PUT /v1/zones/{zone}`): [`Imported::Refused`].
 pub fn create_zone(
     client: &mut dyn Ns1Api,
     zone: &str,
@@ -454,7 +464,11 @@ pub fn create_zone(
         "zone {zone} does not exist: creating it with {pairs} record sets in one zone-file import ({} bytes)",
         text.len()
     );
-    match client.import_zonefile(zone, &text) {
+    let size = text.len();
+    let result = client.import_zonefile(zone, &text);
+    drop(text);
+    let mut note = None;
+    match result {
         Ok(()) => {}
         Err(Ns1Error::Http {
             status, message, ..
@@ -464,9 +478,43 @@ pub fn create_zone(
             );
             return Ok(Imported::Exists);
         }
+        Err(e) if import_refused(&e) => {
+            let why = format!(
+                "zone {zone}: the zone-file import ({size} bytes) was refused ({e}); \
+                 creating the empty zone and writing the {pairs} record sets one by one instead"
+            );
+            log::warn!("{why}");
+            client.create_zone(zone).or_else(|e| match &e {
+                Ns1Error::Http {
+                    status, message, ..
+                } if (400..500).contains(status)
+                    && message.to_ascii_lowercase().contains("exists") =>
+                {
+                    Ok(())
+                }
+                _ => Err(e),
+            })?;
+            note = Some(format!(
+                "zone import refused: created the empty zone {zone}, records written one by one"
+            ));
+        }
         Err(e) => return Err(e),
     }
-    client.list_zone_full(zone).map(Imported::Created)
+    let listing = client.list_zone_full(zone)?;
+    Ok(match note {
+        Some(why) => Imported::Refused(listing, why),
+        None => Imported::Created(listing),
+    })
+}
+
+/// Whether a failed import is one to fall back from: the request was
+/// answered, and refused for its size or for what the account may do.
+fn import_refused(e: &Ns1Error) -> bool {
+    match e {
+        Ns1Error::Http { status, .. } => (400..500).contains(status) && *status != 429,
+        Ns1Error::Auth { status, .. } => *status == 403,
+        _ => false,
+    }
 }
 
 /// The desired records again, from a plan made against an empty zone (all

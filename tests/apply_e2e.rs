@@ -484,20 +484,85 @@ fn a_lost_import_reply_is_not_an_error_and_the_zone_is_not_imported_twice() {
     assert_eq!(env.ns1.writes(), 2, "nothing written record by record");
 }
 
+/// Issue 19, item 7: an import NS1 refuses (400 for the account, 413 for
+/// its size) falls back to creating the empty zone and writing every
+/// record one by one, the marker first, and the run says so.
+fn refused_import_falls_back(tag: &str, mode: ImportMode, status: u16) {
+    let env = env_without_zone(tag);
+    let state = env.serve(3, &as_refs(&many_tasks(6, 3)));
+    env.ns1.set_import_mode(mode);
+    let out = env.run("sync", &["--create-zone"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(env.ns1.zone_exists());
+    assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
+    assert!(
+        env.ns1
+            .records()
+            .iter()
+            .any(|r| (r.0.clone(), r.1.clone()) == marker(DOMAIN)),
+        "the ownership marker is written"
+    );
+    let log = env.ns1.log();
+    let writes: Vec<&Request> = log.iter().filter(|r| r.method != "GET").collect();
+    assert!(writes[0].path.contains("/import/zonefile/"), "{writes:#?}");
+    assert_eq!(writes[0].status, status);
+    assert_eq!(
+        (writes[1].method.as_str(), writes[1].path.as_str()),
+        ("PUT", "/v1/zones/example.com")
+    );
+    assert_eq!(writes[1].status, 200);
+    assert!(
+        writes[2].path.contains("_mesos2ns1.mesos.example.com"),
+        "the marker before any record: {writes:#?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was refused") && stderr.contains("one by one"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("zone import refused"), "{stdout}");
+    // The next run: nothing to do.
+    env.ns1.clear_log();
+    let out = env.run("sync", &["--create-zone"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.ns1.writes(), 0);
+}
+
 #[test]
-fn a_refused_import_fails_before_any_change() {
-    let env = env_without_zone("import-refused");
+fn an_import_refused_for_the_account_falls_back_to_record_by_record() {
+    refused_import_falls_back("import-refused", ImportMode::Refuse, 400);
+}
+
+#[test]
+fn an_import_too_large_falls_back_to_record_by_record() {
+    refused_import_falls_back("import-413", ImportMode::TooLarge(1000), 413);
+}
+
+#[test]
+fn a_refused_import_and_zone_creation_fail_with_advice_before_any_change() {
+    let env = env_without_zone("import-refused-twice");
     env.serve(3, &as_refs(&many_tasks(6, 3)));
     env.ns1.set_import_mode(ImportMode::Refuse);
+    env.ns1
+        .fail_matching("PUT", "/zones/example.com", Fault::ServerError500Json, 100);
     let out = env.run("sync", &["--create-zone"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("creating zone example.com") && stderr.contains("not allowed"),
+        stderr.contains("creating zone example.com")
+            && stderr.contains("create the zone in NS1 and run again")
+            && stderr.contains("without --create-zone"),
         "{stderr}"
     );
     assert!(!env.ns1.zone_exists());
-    assert_eq!(env.ns1.writes(), 1, "only the import was sent");
+    assert!(
+        env.ns1
+            .log()
+            .iter()
+            .all(|r| r.method == "GET" || !r.path.contains("mesos.example.com")),
+        "no record written"
+    );
 }
 
 #[test]
@@ -702,4 +767,78 @@ fn the_deadline_leaves_only_the_least_queried_names() {
             );
         }
     }
+    // The framework name (`marathon.D`, the target of its
+    // `_framework._tcp` SRV record) went before the per-instance names.
+    let fw = format!("marathon.{DOMAIN}");
+    let puts: Vec<String> = env
+        .ns1
+        .log()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .filter_map(|r| target(r).map(|(n, _)| n))
+        .collect();
+    let fw_at = puts.iter().position(|n| *n == fw);
+    // (A per-instance name an SRV record points to goes with that record.)
+    let pointed: HashSet<&str> = want
+        .iter()
+        .filter(|((_, t), _)| t == "SRV")
+        .flat_map(|(_, answers)| answers.iter())
+        .filter_map(|a| a.split(' ').nth(3))
+        .map(|t| t.trim_end_matches('.'))
+        .collect();
+    let first_instance = puts
+        .iter()
+        .position(|n| priority(n, DOMAIN, &targets) == 3 && !pointed.contains(n.as_str()));
+    assert!(
+        fw_at.is_some() && fw_at < first_instance,
+        "framework name at {fw_at:?}, first per-instance name at {first_instance:?}: {puts:?}"
+    );
+}
+
+#[test]
+fn a_moved_scheduler_is_written_before_per_instance_names() {
+    // Issue 19, item 6: the framework's A record `marathon.D` is the target
+    // of `_framework._tcp.marathon.D`; when the scheduler moves, both are
+    // updated and the A update is no prerequisite of anything, so only its
+    // own priority (2) puts it before the per-instance names (3).
+    let env = Env::new("fw-priority");
+    let tasks = many_tasks(12, 3);
+    env.serve(3, &as_refs(&tasks));
+    let out = env.run("sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The agents are renumbered (every `.slave` A record is updated, ready
+    // at once) and the scheduler moves.
+    let mut state = cluster(&env.master.addr(), 3, &as_refs(&tasks));
+    for (i, s) in state["slaves"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        s["pid"] = format!("slave(1)@10.2.0.{}:5051", i + 1).into();
+    }
+    state["frameworks"][0]["pid"] = "scheduler@10.0.0.19:15102".into();
+    env.master.set_state(state.to_string());
+    env.ns1.clear_log();
+    let out = env.run("sync", &["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(owned(&env.ns1), expected(&state, DOMAIN));
+    // Updates go out one by one, most-queried first.
+    let posts: Vec<String> = env
+        .ns1
+        .log()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .filter_map(|r| target(r).map(|(n, t)| format!("{n} {t}")))
+        .collect();
+    let fw = posts
+        .iter()
+        .position(|n| *n == format!("marathon.{DOMAIN} A"));
+    let instance = posts
+        .iter()
+        .position(|n| n.contains(".slave.") && n.ends_with(" A"));
+    assert!(
+        fw.is_some() && instance.is_some() && fw < instance,
+        "framework name at {fw:?}, first per-instance name at {instance:?}: {posts:?}"
+    );
 }

@@ -632,11 +632,12 @@ fn the_hold_down_clock_survives_a_crash_and_a_damaged_file_refuses_removals() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stdout(&out).contains("waiting=0"), "{}", text(&out));
     let clocks = env.dir.path().join("state/holddown.json");
-    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&clocks).unwrap()).unwrap();
+    let (saved, _) =
+        mesos2ns1::state_dir::holddown::decode(&std::fs::read(&clocks).unwrap()).unwrap();
     assert_eq!(
-        saved["records"][format!("app3.marathon.{DOMAIN} A")],
-        json!(gone_at),
-        "{saved}"
+        saved.records.get(&format!("app3.marathon.{DOMAIN} A")),
+        Some(&gone_at),
+        "{saved:?}"
     );
     // A run is killed mid-way (the zone read hangs).
     t += 60.0;
@@ -668,20 +669,22 @@ fn the_hold_down_clock_survives_a_crash_and_a_damaged_file_refuses_removals() {
         "temporary files left behind"
     );
 
-    // A damaged clock file: removals are refused with a clear message,
-    // additions still go, and the file is left for the operator.
+    // A damaged clock file: removals are held with a clear message for one
+    // settle period (900 s by default) while new clocks run, additions
+    // still go, and the file is moved aside for the operator.
     std::fs::write(&clocks, "{\"records\": {\"x\": ").unwrap();
     let mut next: Vec<_> = fewer.iter().filter(|x| x.0 != "app2").cloned().collect();
     next.push(("fresh".into(), 0, 99));
     let state = env.serve(3, &as_refs(&next));
     env.ns1.clear_log();
-    let out = run_at(&env, gone_at + 600.0, "sync", &[]);
+    let damaged_at = gone_at + 600.0;
+    let out = run_at(&env, damaged_at, "sync", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let err = stderr(&out);
     assert!(
         err.contains("holddown.json is damaged")
-            && err.contains("how long records have been absent is unknown")
-            && err.contains("--force"),
+            && err.contains("moved to holddown.json.damaged")
+            && err.contains("every removal is held until"),
         "{err}"
     );
     assert!(
@@ -695,14 +698,16 @@ fn the_hold_down_clock_survives_a_crash_and_a_damaged_file_refuses_removals() {
         assert!(now.contains_key(key), "{key:?} not published");
     }
     assert_eq!(
-        std::fs::read_to_string(&clocks).unwrap(),
+        std::fs::read_to_string(env.dir.path().join("state/holddown.json.damaged")).unwrap(),
         "{\"records\": {\"x\": "
     );
-    // --force starts new clocks: still nothing deleted until the hold-down.
-    let out = run_at(&env, gone_at + 660.0, "sync", &["--force"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Still within the settle period: held.
+    let out = run_at(&env, damaged_at + 840.0, "sync", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(deletes(&env), 0);
-    let out = run_at(&env, gone_at + 780.0, "sync", &[]);
+    // One settle period later the run proceeds: the new clocks have run
+    // past the hold-down.
+    let out = run_at(&env, damaged_at + 900.0, "sync", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(owned(&env), expected(&state, DOMAIN));
 }

@@ -92,7 +92,12 @@ pub fn run(cfg: &Config, args: &FollowArgs) -> Result<Exit, Fail> {
         batch: Duration::from_secs_f64(args.batch_interval),
         reconcile_every: Duration::from_secs(args.reconcile_every.max(1)),
         stop,
-        safety: state_dir::load_safety(&cfg.state_dir, cfg.force),
+        safety: state_dir::load_safety(
+            &cfg.state_dir,
+            cfg.force,
+            crate::text::now(),
+            cfg.settle.unwrap_or(900) as f64,
+        ),
         zone,
         figures: FollowFigures::default(),
         credentials,

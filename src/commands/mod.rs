@@ -61,9 +61,14 @@ fn dispatch(cfg: &Config, cmd: Command) -> Result<Exit, Fail> {
     }
 }
 
-/// The one place a failure is said: `mesos2ns1: <message>` on stderr.
+/// The one place a failure is said: `mesos2ns1: <message>` on stderr, cut
+/// at 4,000 characters (stderr's budget, see main.rs).
 pub fn say_failure(fail: &Fail) {
-    eprintln!("mesos2ns1: {}", fail.msg);
+    let msg = match fail.msg.char_indices().nth(4000) {
+        Some((end, _)) => format!("{}… (cut)", &fail.msg[..end]),
+        None => fail.msg.clone(),
+    };
+    eprintln!("mesos2ns1: {msg}");
 }
 
 /// How this configuration reads its zone (see [`crate::zone`]).

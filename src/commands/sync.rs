@@ -55,7 +55,10 @@ pub fn run(cfg: &Config, mode: Mode, started: Instant) -> Result<Exit, Fail> {
         return Ok(Exit::Ok);
     };
     let mut summary = Summary::new(mode.name());
-    let mut safety = state_dir::load_safety(&cfg.state_dir, cfg.force);
+    // An unreadable clocks file holds removals for one settle period (the
+    // default one under --settle never).
+    let hold = cfg.settle.unwrap_or(900) as f64;
+    let mut safety = state_dir::load_safety(&cfg.state_dir, cfg.force, text::now(), hold);
     let outcome = pipeline(cfg, mode, started, &mut safety, &mut summary);
     if let Err(fail) = &outcome {
         say_failure(fail);
@@ -310,12 +313,13 @@ pub fn pass(
     safety.owned = state_dir::load_owned(&cfg.state_dir, &domain);
     let mut view = view;
     let mut imported = 0;
+    let mut refused = None;
     if view.source == zone::Source::Missing {
         if ctx.mode == Mode::Plan {
             let raw = compare(cfg, snapshot.desired, view, zone, summary);
             return Ok(plan_of_missing_zone(cfg, &raw, summary));
         }
-        let (fresh, n) = import_missing_zone(ctx, &snapshot, zone, safety, summary)?;
+        let (fresh, n) = import_missing_zone(ctx, &snapshot, zone, safety, summary, &mut refused)?;
         view = fresh;
         imported = n;
     }
@@ -329,7 +333,7 @@ pub fn pass(
     };
     claim_step(ctx, &survey, zone, safety, summary)?;
     let now_counts = snapshot.figures();
-    let raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
+    let mut raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
     let owner_notes = claim::notes(&raw, &domain);
     let filling = filling_before(ctx, safety, &raw);
     // The marker names this cluster (or is written now): the domain is claimed.
@@ -342,7 +346,7 @@ pub fn pass(
         domain,
         filling,
     );
-    let raw_copy = (ctx.mode == Mode::Sync).then(|| raw.clone());
+    let raw_copy = (ctx.mode == Mode::Sync).then(|| removals_copy(&mut raw));
     let decision = plan::decide(
         raw,
         &snapshot.explained,
@@ -419,6 +423,7 @@ pub fn pass(
     for n in &notes {
         log::warn!("{n}");
     }
+    notes.extend(refused);
     summary.note_reasons(notes);
     let exit = if !decision.held.is_empty()
         || safety.damaged.is_some()
@@ -725,7 +730,7 @@ fn remember(
     now_counts: Baseline,
     keep: Option<&plan::Clocks>,
 ) -> (Decision, bool) {
-    safety.clocks = decision.clocks.clone();
+    safety.clocks = std::mem::take(&mut decision.clocks);
     // The reverse zones' clocks, until their own decisions replace them.
     if let Some(keep) = keep {
         super::reverse::merge_keys(&mut safety.clocks, keep);
@@ -742,7 +747,13 @@ fn remember(
     log::error!("{why}");
     let mut held_policy = policy.clone();
     held_policy.damaged = Some(why.clone());
-    if let Some(raw) = raw_copy {
+    if let Some(mut raw) = raw_copy {
+        // The raw plan again: its creates, which the decision kept as they
+        // were and in order (every addition goes), then the rest.
+        let creates = std::mem::take(&mut decision.plan.changes)
+            .into_iter()
+            .filter(|c| c.action == plan::Action::Create);
+        raw.changes = creates.chain(raw.changes).collect();
         decision = plan::decide(
             raw,
             explained,
@@ -753,6 +764,21 @@ fn remember(
     }
     safety.damaged = Some(why);
     (decision, true)
+}
+
+/// The raw plan without its creates (`compute` puts them first): enough,
+/// with the creates the decision keeps, to decide again should the safety
+/// state not be saved, at a fraction of a full copy's memory.
+fn removals_copy(raw: &mut Plan) -> Plan {
+    let changes = std::mem::take(&mut raw.changes);
+    let mut copy = raw.clone();
+    copy.changes = changes
+        .iter()
+        .filter(|c| c.action != plan::Action::Create)
+        .cloned()
+        .collect();
+    raw.changes = changes;
+    copy
 }
 
 /// `--create-zone`: one zone-file import of every desired record and
@@ -767,6 +793,7 @@ fn import_missing_zone(
     zone: &mut Session<'_>,
     safety: &mut Safety,
     summary: &mut Summary,
+    refused: &mut Option<String>,
 ) -> Result<(ZoneView, usize), Fail> {
     let cfg = ctx.cfg;
     let domain = crate::ns1::normalize_name(&cfg.domain);
@@ -775,7 +802,14 @@ fn import_missing_zone(
     let cluster = claim::cluster_id(cfg, &safety.owned);
     let failed = |zone: &mut Session<'_>, summary: &mut Summary, e: crate::ns1::Ns1Error| {
         summary.note_stats(&zone.close());
-        Fail::new(Exit::Failed, format!("creating zone {}: {e}", cfg.zone))
+        Fail::new(
+            Exit::Failed,
+            format!(
+                "creating zone {}: {e}; create the zone in NS1 and run again, \
+                 or run without --create-zone against an existing zone",
+                cfg.zone
+            ),
+        )
     };
     match zone.import(&cfg.zone, &cfg.domain, &cluster, cfg.ttl, &all) {
         Ok(zone::Imported::Created(listing)) => {
@@ -794,16 +828,24 @@ fn import_missing_zone(
                 "zone import created {cfg_zone} with {in_place} record sets",
                 cfg_zone = cfg.zone
             );
+            // (A set, not a scan of the listing per desired record: at
+            // 100,000 tasks both hold about 380,000 record sets.)
+            let listed: std::collections::HashSet<(String, String)> = listing
+                .records
+                .iter()
+                .map(|r| {
+                    (
+                        crate::ns1::normalize_name(&r.domain),
+                        r.rtype.to_ascii_uppercase(),
+                    )
+                })
+                .collect();
             let imported = snapshot
                 .desired
                 .iter()
-                .filter(|d| {
-                    listing.records.iter().any(|r| {
-                        crate::ns1::normalize_name(&r.domain) == d.name
-                            && r.rtype.eq_ignore_ascii_case(d.rtype.as_str())
-                    })
-                })
+                .filter(|d| listed.contains(&(d.name.clone(), d.rtype.as_str().to_string())))
                 .count();
+            drop(listed);
             let _ = domain;
             Ok((
                 ZoneView {
@@ -813,6 +855,20 @@ fn import_missing_zone(
                     reads: 0,
                 },
                 imported,
+            ))
+        }
+        Ok(zone::Imported::Refused(listing, why)) => {
+            // Nothing imported: the empty zone takes the ordinary road
+            // (claimed, then every record written one by one).
+            *refused = Some(why);
+            Ok((
+                ZoneView {
+                    records: listing.records,
+                    serial: listing.serial,
+                    source: zone::Source::Full,
+                    reads: 0,
+                },
+                0,
             ))
         }
         Ok(zone::Imported::Exists) => {

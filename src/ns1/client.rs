@@ -11,6 +11,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 use super::error::{Ns1Error, describe_body};
 use super::link::{Endpoint, parse_next_link};
 use super::pacing::{Pacer, PacingState, RateLimit, RateLimitHeaders, backoff_delay};
+mod zones;
 use super::rdata::{normalize_name, record_body};
 use super::{Ns1Api, Ns1Options, Stats, ZoneListing, ZoneRecord};
 
@@ -881,6 +882,7 @@ impl Ns1Api for Client {
         Err(self.fail("PUT", &url, &zone, &reply))
     }
 
+    #[rustfmt::skip]    fn create_zone(&mut self, zone: &str) -> Result<(), Ns1Error> { self.put_new_zone(zone) }
     fn fork(&self) -> Option<Box<dyn Ns1Api>> {
         Some(Box::new(self.clone()))
     }

@@ -194,6 +194,9 @@ pub trait Ns1Api: Send {
     /// a new zone from a BIND zone file. Never call it for a zone that
     /// exists.
     fn import_zonefile(&mut self, zone: &str, zonefile: &str) -> Result<(), Ns1Error>;
+    /// `PUT /v1/zones/{zone}` with `{"zone": zone}`: creates the empty zone
+    /// (NS1 adds the apex NS record). Never call it for a zone that exists.
+    fn create_zone(&mut self, zone: &str) -> Result<(), Ns1Error>;
     /// Another handle on the same account for another thread, sharing
     /// pacing and counters; `None` if this client cannot be shared (then
     /// everything goes through one handle).

@@ -293,11 +293,14 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
             continue;
         }
         if never.contains(&key) {
-            log::warn!(
-                "{} {} is a linked or advanced record in the zone: left alone, not published",
-                key.0,
-                key.1
-            );
+            // Said for the first few; the summary counts them all.
+            if plan.blocked < 10 {
+                log::warn!(
+                    "{} {} is a linked or advanced record in the zone: left alone, not published",
+                    crate::text::quote(&key.0),
+                    key.1
+                );
+            }
             plan.blocked += 1;
             continue;
         }
@@ -309,6 +312,12 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
             key,
             rec.answers,
             ttl,
+        );
+    }
+    if plan.blocked > 10 {
+        log::warn!(
+            "and {} more linked or advanced records left alone, not published",
+            plan.blocked - 10
         );
     }
     let deletes = current.into_iter().map(|((name, rtype), old)| Change {

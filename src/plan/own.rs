@@ -194,7 +194,12 @@ pub fn publishable(records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipp
         if !own.owns_name(&rec.name) {
             // Never happens with names the generator builds (all end in
             // the domain); kept so that nothing outside it is ever written.
-            log::warn!("generated name {} is outside the domain, skipped", rec.name);
+            if skipped.names < 5 {
+                log::warn!(
+                    "generated name {} is outside the domain, skipped",
+                    crate::text::quote(&rec.name)
+                );
+            }
             skipped.names += 1;
             continue;
         }

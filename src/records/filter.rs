@@ -23,6 +23,7 @@
 
 use super::options::{GenOptions, HealthyOnly, IpSource, parse_ip_sources};
 use super::state::{Framework, IP_SOURCES_LABEL, State, Task};
+use crate::text::{Tally, quote};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
@@ -139,8 +140,13 @@ pub fn filter_counts(state: &State<'_>, opts: &GenOptions) -> FilterCounts {
 }
 
 /// The IP sources for `task`: its `mesos2ns1.ip-sources` label when that
-/// is valid, else (with a warning when it is not) the global order.
-pub fn ip_sources<'o>(task: &Task<'_>, global: &'o [IpSource]) -> Cow<'o, [IpSource]> {
+/// is valid, else (with a warning in `notes` when it is not) the global
+/// order.
+pub fn ip_sources<'o>(
+    task: &Task<'_>,
+    global: &'o [IpSource],
+    notes: &mut Tally,
+) -> Cow<'o, [IpSource]> {
     let Some(value) = task.ip_sources_label.as_deref() else {
         return Cow::Borrowed(global);
     };
@@ -148,11 +154,11 @@ pub fn ip_sources<'o>(task: &Task<'_>, global: &'o [IpSource]) -> Cow<'o, [IpSou
     match parse_ip_sources(&items) {
         Ok(list) => Cow::Owned(list),
         Err(e) => {
-            log::warn!(
-                "task {:?}: label {IP_SOURCES_LABEL}={:?}: {e}; using the global IP sources",
-                task.id,
-                value
-            );
+            notes.note(format!(
+                "label {IP_SOURCES_LABEL}={} is invalid: {}; using the global IP sources",
+                quote(value),
+                quote(&e)
+            ));
             Cow::Borrowed(global)
         }
     }
@@ -277,7 +283,12 @@ mod tests {
             let body =
                 format!(r#"{{"frameworks":[{{"tasks":[{{"id":"t","labels":{labels}}}]}}]}}"#);
             let state = parse(body.as_bytes()).unwrap();
-            ip_sources(&state.frameworks[0].tasks[0], &global).into_owned()
+            ip_sources(
+                &state.frameworks[0].tasks[0],
+                &global,
+                &mut Tally::default(),
+            )
+            .into_owned()
         };
         assert_eq!(sources("[]"), global);
         assert_eq!(

@@ -148,6 +148,7 @@ pub fn generate_all(
             )?;
         }
     }
+    set.notes.warn("tasks");
     let reverse = match claims {
         Some(claims) => claims.finish(&set),
         None => ReverseSet::default(),
@@ -336,12 +337,14 @@ fn task_records(
     let within = total <= opts.max_task_ports as u64;
     if !within {
         set.tasks_over_port_bound += 1;
-        log::warn!(
-            "task {:?} of framework {:?} has {total} ports, more than the {} allowed \
-             (--max-task-ports): its SRV records are skipped",
-            task.id,
-            fw.name,
-            opts.max_task_ports
+        set.notes.note_item(
+            format!(
+                "tasks of framework {} have more ports than the {} allowed \
+                 (--max-task-ports): their SRV records are skipped",
+                crate::text::quote(&fw.name),
+                opts.max_task_ports
+            ),
+            Some(&task.id),
         );
     }
     let ports: Vec<i64> = if within {
@@ -353,7 +356,11 @@ fn task_records(
     if set.answers().saturating_add(ports.len() * 8) > opts.max_records {
         return err(too_many(opts.max_records));
     }
-    let tips = task_ips(task, sips, &ip_sources(task, &opts.ip_sources));
+    let tips = task_ips(
+        task,
+        sips,
+        &ip_sources(task, &opts.ip_sources, &mut set.notes),
+    );
     let ctx = TaskCtx {
         fw: fwname,
         d,

@@ -58,6 +58,9 @@ mod layering {
         "crate::records::",
         "crate::text::escape_control",
         "crate::text::escape_control",
+        "crate::text::quote",
+        "crate::text::Tally",
+        "crate::text::{Tally, quote}",
     ];
 
     /// The code of a file before its tests, without comment lines.

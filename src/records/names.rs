@@ -48,7 +48,12 @@ pub fn slave_part(slave_id: &str) -> String {
 ///    `.slave.D`;
 /// 4. `slave.D` and `_slave._tcp.D`.
 ///
-/// `targets` holds the SRV targets of the plan (normalized).
+/// `targets` holds the targets of the plan's per-instance SRV records
+/// (normalized; see [`instance_srv`]): a name that is a target but no
+/// canonical label (e.g. an agent id ending in `-`) is still a
+/// per-instance name. A framework's `FW.D` is the target of
+/// `_framework._tcp.FW.D`, which is not a per-instance SRV record, so a
+/// framework name stays in 2.
 pub fn priority(name: &str, domain: &str, targets: &HashSet<String>) -> u8 {
     let name = name.trim_end_matches('.');
     let rel = match name.strip_suffix(domain) {
@@ -69,12 +74,27 @@ pub fn priority(name: &str, domain: &str, targets: &HashSet<String>) -> u8 {
     if rel == "slave" || rel.ends_with(".slave") {
         return 3;
     }
-    // Known bug (issue 19, item 6): a framework's A record `FW.D` is the
-    // target of `_framework._tcp.FW.D`, so it lands here in 3, not 2.
     if targets.contains(name) || is_canonical_label(rel.split('.').next().unwrap_or("")) {
         return 3;
     }
     2
+}
+
+/// Whether the SRV record `name` points at per-instance names, i.e. is
+/// none of `_framework._tcp.FW.D`, `_leader._tcp.D`, `_slave._tcp.D` (and
+/// their `_udp` forms), whose targets are framework, leader and agent
+/// names. Only these records' targets feed [`priority`].
+pub fn instance_srv(name: &str, domain: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    let rel = name
+        .strip_suffix(domain)
+        .and_then(|r| r.strip_suffix('.'))
+        .unwrap_or(name);
+    !(rel.starts_with("_framework._")
+        || matches!(
+            rel,
+            "_leader._tcp" | "_leader._udp" | "_slave._tcp" | "_slave._udp"
+        ))
 }
 
 /// `N-HASH-S`: a Mesos-DNS canonical task label, HASH being five
@@ -120,6 +140,43 @@ mod tests {
         assert_eq!(p("_slave._tcp.mesos.example.com"), 4);
         // A name with a dash that is no hash stays a service name.
         assert_eq!(p("my-web.marathon.mesos.example.com"), 2);
+    }
+
+    #[test]
+    fn framework_names_are_priority_2_with_the_plans_own_targets() {
+        let d = "mesos.example.com";
+        // The SRV records a plan holds, as apply.rs collects targets.
+        let srv = [
+            (
+                "_framework._tcp.marathon.mesos.example.com",
+                "marathon.mesos.example.com",
+            ),
+            (
+                "_framework._tcp.prod.aurora.mesos.example.com",
+                "prod.aurora.mesos.example.com",
+            ),
+            ("_leader._tcp.mesos.example.com", "leader.mesos.example.com"),
+            (
+                "_web._tcp.marathon.mesos.example.com",
+                "web-x9kri-.marathon.mesos.example.com",
+            ),
+        ];
+        let t: HashSet<String> = srv
+            .iter()
+            .filter(|(n, _)| instance_srv(n, d))
+            .map(|(_, t)| t.to_string())
+            .collect();
+        let p = |n: &str| priority(n, d, &t);
+        assert_eq!(p("marathon.mesos.example.com"), 2);
+        assert_eq!(p("prod.aurora.mesos.example.com"), 2);
+        assert_eq!(p("_framework._tcp.marathon.mesos.example.com"), 2);
+        assert_eq!(p("leader.mesos.example.com"), 1);
+        // A per-instance target that is no canonical label (agent id
+        // ending in `-`) is still per-instance.
+        assert_eq!(p("web-x9kri-.marathon.mesos.example.com"), 3);
+        assert!(instance_srv("_web._tcp.marathon.mesos.example.com.", d));
+        assert!(!instance_srv("_framework._udp.x.mesos.example.com", d));
+        assert!(!instance_srv("_slave._tcp.mesos.example.com", d));
     }
 
     #[test]

@@ -128,10 +128,21 @@ pub fn resolve_until(
         .into_iter()
         .filter(|n| !table.contains_key(n))
         .collect();
-    for name in &timed_out {
+    if !timed_out.is_empty() {
+        let shown: Vec<String> = timed_out
+            .iter()
+            .take(5)
+            .map(|n| crate::text::quote(n))
+            .collect();
         log::warn!(
-            "host name {:?} did not resolve in time; treated as a name that does not resolve",
-            crate::text::escape_control(name)
+            "{} host names did not resolve in time ({}{}); treated as names that do not resolve",
+            timed_out.len(),
+            shown.join(", "),
+            if timed_out.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
         );
     }
     Resolved {

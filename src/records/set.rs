@@ -128,6 +128,9 @@ pub struct RecordSet {
     srv_weight: u32,
     /// Tasks whose SRV records were skipped for their port bound.
     pub tasks_over_port_bound: usize,
+    /// Warnings about the state's values (labels, port bounds), said once
+    /// each at the end of generation.
+    pub notes: crate::text::Tally,
 }
 
 impl RecordSet {
@@ -141,6 +144,7 @@ impl RecordSet {
             v6: Vec::new(),
             srv_weight,
             tasks_over_port_bound: 0,
+            notes: Default::default(),
         }
     }
 

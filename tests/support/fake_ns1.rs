@@ -73,6 +73,9 @@ pub enum ImportMode {
     DropLast(usize),
     /// 400 `{"message":"zone file import is not allowed for this account"}`.
     Refuse,
+    /// 413 with the HTML page a front end sends for a body over its limit
+    /// (`limit` bytes); smaller imports are done in full.
+    TooLarge(usize),
 }
 
 /// Which rate-limit headers the fake sends.
@@ -831,6 +834,7 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        413 => "Payload Too Large",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
@@ -867,6 +871,17 @@ impl Reply {
         Reply {
             status: 503,
             content_type: "text/html; charset=UTF-8",
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// What nginx-style front ends answer to a body over their limit.
+    fn html413() -> Reply {
+        let body = "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        Reply {
+            status: 413,
+            content_type: "text/html",
             headers: Vec::new(),
             body: body.as_bytes().to_vec(),
         }
@@ -1096,14 +1111,8 @@ fn route(
         }
         ("GET", ["zones", zone]) => get_zone(st, addr, zone, query),
         ("PUT", ["import", "zonefile", zone]) => import_zonefile(st, zone, body, content_type),
-        (_, ["zones", zone]) => {
-            let zone = zone.to_ascii_lowercase();
-            if method == "PUT" && zone == st.zone {
-                Reply::message(400, "zone already exists")
-            } else {
-                Reply::message(405, "zone management is not supported by the fake")
-            }
-        }
+        ("PUT", ["zones", zone]) => create_zone(st, zone, body),
+        (_, ["zones", _]) => Reply::message(405, "zone management is not supported by the fake"),
         (_, ["zones", zone, domain, rtype]) => record_op(st, method, zone, domain, rtype, body),
         _ => Reply::message(404, "Not Found"),
     }
@@ -1454,6 +1463,34 @@ fn multipart_field(body: &[u8], content_type: &str, field: &str) -> Option<Strin
     None
 }
 
+/// `PUT /v1/zones/{zone}` with `{"zone": "..."}`: creates the empty zone
+/// (with its apex NS record, as NS1 does).
+fn create_zone(st: &mut State, zone: &str, body: &[u8]) -> Reply {
+    let zone = zone.to_ascii_lowercase();
+    if zone != st.zone {
+        return Reply::message(400, "the fake holds only one zone");
+    }
+    if st.zone_exists {
+        return Reply::message(400, "zone already exists");
+    }
+    let named = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["zone"].as_str().map(str::to_ascii_lowercase));
+    if named.as_deref() != Some(zone.as_str()) {
+        return invalid("body must be {\"zone\": \"<the zone in the path>\"}");
+    }
+    st.zone_exists = true;
+    let ns = (1..=4)
+        .map(|i| vec![json!(format!("dns{i}.p01.nsone.net"))])
+        .collect();
+    st.store(&zone, "NS", 3600, ns);
+    let mut z = zone_json(st);
+    if let Some(obj) = z.as_object_mut() {
+        obj.remove("records");
+    }
+    Reply::json(200, &z)
+}
+
 /// `PUT /v1/import/zonefile/{zone}`: creates a new zone from a BIND zone
 /// file (`$ORIGIN`, `$TTL`, one `name ttl IN TYPE rdata` line per answer;
 /// relative names and `@` are resolved against the origin). An existing
@@ -1468,6 +1505,11 @@ fn import_zonefile(st: &mut State, zone: &str, body: &[u8], content_type: &str) 
     }
     if st.import_mode == ImportMode::Refuse {
         return Reply::message(400, "zone file import is not allowed for this account");
+    }
+    if let ImportMode::TooLarge(limit) = st.import_mode
+        && body.len() > limit
+    {
+        return Reply::html413();
     }
     let Some(file) = multipart_field(body, content_type, "zonefile") else {
         return invalid("multipart field 'zonefile' is required");
