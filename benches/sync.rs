@@ -85,12 +85,27 @@ fn binary() -> PathBuf {
         .status()
         .expect("cargo build");
     assert!(status.success(), "cargo build --release failed");
-    PathBuf::from(root).join("target/release/mesos2ns1")
+    // The binary cargo just built: under CARGO_TARGET_DIR when it is set.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(root).join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        PathBuf::from(root).join(target)
+    };
+    target.join("release/mesos2ns1")
 }
 
 fn run(bin: &PathBuf, env: &Env, cmd: &str, extra: &[&str]) -> (Output, Value) {
     let config = env.dir.file("bench-config.json", "{}");
-    let out = Command::new(bin)
+    // `BENCH_WRAP="heaptrack -o /tmp/ht"` runs each command under a
+    // profiler (split on spaces); the summary is the last JSON line.
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut argv: Vec<String> = wrap.split_whitespace().map(String::from).collect();
+    argv.push(bin.display().to_string());
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
         .args(env.args(cmd, extra))
         .arg("--config")
         .arg(&config)
@@ -98,7 +113,12 @@ fn run(bin: &PathBuf, env: &Env, cmd: &str, extra: &[&str]) -> (Output, Value) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or("{}").to_string();
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("{}")
+        .to_string();
     let summary: Value = serde_json::from_str(&last).unwrap_or_else(|_| {
         panic!(
             "no JSON summary: {stdout}\n{}",

@@ -416,15 +416,82 @@ type CachedRecord = (
     Vec<String>,
     Option<String>,
 );
-/// The same, borrowed, for writing.
-type CachedRef<'a> = (
-    &'a str,
-    &'a str,
-    Option<u32>,
-    Option<u32>,
-    &'a [String],
-    Option<&'a str>,
-);
+
+/// The cached records line, written from the listing as it is (each record
+/// as a [`CachedRecord`] array, borrowed): never a copy of the listing.
+struct CachedSeq<'a>(&'a [ZoneRecord]);
+
+impl Serialize for CachedSeq<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|r| {
+            (
+                r.domain.as_str(),
+                r.rtype.as_str(),
+                r.ttl,
+                r.tier,
+                r.answers.as_slice(),
+                r.link.as_deref(),
+            )
+        }))
+    }
+}
+
+/// The cached records line read straight into the listing (no
+/// intermediate list), at most `limit` records.
+struct CachedList {
+    records: Vec<ZoneRecord>,
+    limit: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut CachedList {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut CachedList {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of cached records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some((domain, rtype, ttl, tier, answers, link)) =
+            seq.next_element::<CachedRecord>()?
+        {
+            if self.records.len() >= self.limit {
+                return Err(serde::de::Error::custom("more records than the header says"));
+            }
+            self.records.push(ZoneRecord {
+                domain,
+                rtype,
+                ttl,
+                answers,
+                tier,
+                link,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A writer that only hashes and counts what goes through it.
+#[derive(Default)]
+struct Digesting {
+    sha: Sha256,
+    len: u64,
+}
+
+impl std::io::Write for Digesting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sha.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
@@ -474,22 +541,21 @@ pub fn load_cache(
     if hex(&Sha256::digest(body)) != header.sha256 {
         return Err("cached listing is damaged (digest mismatch)".into());
     }
-    let cached: Vec<CachedRecord> =
-        serde_json::from_slice(body).map_err(|e| format!("cached listing is damaged ({e})"))?;
-    if cached.len() as u64 != header.count {
+    // Each record takes at least 20 bytes of JSON: a header that claims
+    // more than the body can hold reserves no more than the body allows.
+    let mut list = CachedList {
+        records: Vec::with_capacity((header.count as usize).min(body.len() / 20)),
+        limit: header.count as usize,
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde::de::DeserializeSeed::deserialize(&mut list, &mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| format!("cached listing is damaged ({e})"))?;
+    drop(data);
+    if list.records.len() as u64 != header.count {
         return Err("cached listing is damaged (count mismatch)".into());
     }
-    let records = cached
-        .into_iter()
-        .map(|(domain, rtype, ttl, tier, answers, link)| ZoneRecord {
-            domain,
-            rtype,
-            ttl,
-            answers,
-            tier,
-            link,
-        })
-        .collect();
+    let records = list.records;
     Ok((header.serial, records))
 }
 
@@ -501,21 +567,11 @@ pub fn save_cache(
     serial: u64,
     records: &[ZoneRecord],
 ) -> Result<(), String> {
-    let cached: Vec<CachedRef<'_>> = records
-        .iter()
-        .map(|r| {
-            (
-                r.domain.as_str(),
-                r.rtype.as_str(),
-                r.ttl,
-                r.tier,
-                r.answers.as_slice(),
-                r.link.as_deref(),
-            )
-        })
-        .collect();
-    let mut body = serde_json::to_vec(&cached).map_err(|e| e.to_string())?;
-    drop(cached);
+    // Twice through the listing, never a copy of it: once to hash and
+    // measure the records line (the header names its digest), once into
+    // the file.
+    let mut digest = Digesting::default();
+    serde_json::to_writer(&mut digest, &CachedSeq(records)).map_err(|e| e.to_string())?;
     let header = CacheHeader {
         version: CACHE_VERSION,
         zone: zone.to_string(),
@@ -524,18 +580,19 @@ pub fn save_cache(
         full_read_unix: unix_now(),
         trusted: true,
         count: records.len() as u64,
-        sha256: hex(&Sha256::digest(&body)),
+        sha256: hex(&digest.sha.finalize()),
     };
     let mut head = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    if head.len() as u64 + 1 + body.len() as u64 > MAX_CACHE_BYTES {
+    if head.len() as u64 + 1 + digest.len > MAX_CACHE_BYTES {
         return Err("the listing is too large to cache".into());
     }
     head.push(b'\n');
-    // The header goes in front of the body in place (no second copy of a
-    // listing of tens of MB).
-    body.reserve_exact(head.len());
-    body.splice(0..0, head);
-    store::write_atomic(dir, CACHE_FILE, &body).map_err(|e| e.to_string())
+    store::write_atomic_with(dir, CACHE_FILE, 0o600, |w| {
+        w.write_all(&head)?;
+        serde_json::to_writer(&mut *w, &CachedSeq(records))?;
+        Ok(())
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// Marks the cache untrusted (the zone moved under this run's writes).

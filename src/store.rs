@@ -186,10 +186,22 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), StoreErro
 /// [`write_atomic`] with the file's permission bits (before the umask),
 /// for files other programs read (a metrics textfile: 0644).
 pub fn write_atomic_mode(dir: &Path, name: &str, data: &[u8], mode: u32) -> Result<(), StoreError> {
+    write_atomic_with(dir, name, mode, |w| w.write_all(data))
+}
+
+/// [`write_atomic_mode`] with the content written by `write` through a
+/// buffer, so that a large file (the listing cache) is streamed to disk
+/// instead of being built in memory first.
+pub fn write_atomic_with(
+    dir: &Path,
+    name: &str,
+    mode: u32,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
     check_name(name)?;
     let path = dir.join(name);
     let (tmp, file) = create_temp_mode(dir, name, mode)?;
-    finish_write(dir, &path, &tmp, file, data)
+    finish_write(dir, &path, &tmp, file, write)
 }
 
 /// Writes, syncs and renames a temporary file over `path`; removes the
@@ -198,14 +210,15 @@ fn finish_write(
     dir: &Path,
     path: &Path,
     tmp: &Path,
-    mut file: File,
-    data: &[u8],
+    file: File,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), StoreError> {
-    let written = file
-        .write_all(data)
-        .and_then(|()| file.sync_all())
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+    let written = write(&mut out)
+        .and_then(|()| out.flush())
+        .and_then(|()| out.get_ref().sync_all())
         .map_err(|e| StoreError(format!("cannot write {}: {e}", path.display())));
-    drop(file);
+    drop(out);
     let renamed = written.and_then(|()| {
         std::fs::rename(tmp, path).map_err(|e| {
             StoreError(format!(
@@ -345,7 +358,7 @@ mod tests {
         write_atomic(&d, "memory.json", b"old").unwrap();
         let (tmp, _real) = create_temp(&d, "memory.json").unwrap();
         let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
-        let e = finish_write(&d, &d.join("memory.json"), &tmp, full, b"data").unwrap_err();
+        let e = finish_write(&d, &d.join("memory.json"), &tmp, full, |w| w.write_all(b"data")).unwrap_err();
         assert!(e.0.contains("No space left"), "{e}");
         assert_eq!(entries(&d), vec!["memory.json"]);
         assert_eq!(std::fs::read(d.join("memory.json")).unwrap(), b"old");

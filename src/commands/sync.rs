@@ -323,7 +323,7 @@ pub fn pass(
         view = fresh;
         imported = n;
     }
-    let (view, survey) = match fresh_survey(ctx, &snapshot, view, zone, safety, summary)? {
+    let (survey, mut raw) = match fresh_survey(ctx, &mut snapshot, view, zone, safety, summary)? {
         Ok(v) => v,
         Err(why) => {
             log::error!("{why}");
@@ -333,7 +333,9 @@ pub fn pass(
     };
     claim_step(ctx, &survey, zone, safety, summary)?;
     let now_counts = snapshot.figures();
-    let mut raw = plan_owned(cfg, snapshot.desired, view, &survey.own, zone, summary);
+    summary.note_plan(&raw);
+    summary.note_stats(&zone.stats());
+    log::info!("plan: {raw}");
     let owner_notes = claim::notes(&raw, &domain);
     let filling = filling_before(ctx, safety, &raw);
     // The marker names this cluster (or is written now): the domain is claimed.
@@ -499,20 +501,22 @@ fn save_ledger_before(
     }
 }
 
-/// The claim and the ledger over the zone view (see [`claim::survey`]),
-/// or the refusal to write in it. Fresh facts before destructive writes:
-/// a plan against the cache that would delete or change anything is made
-/// again from a full read.
+/// The claim and the ledger over the zone view (see [`claim::survey`])
+/// and the raw plan under them, or the refusal to write in the zone.
+/// Fresh facts before destructive writes: a plan against the cache that
+/// would delete or change anything is made again from a full read. The
+/// desired records are moved into the last plan made (`snapshot.desired`
+/// is left empty): the plan is the one copy of them.
 fn fresh_survey(
     ctx: &PassContext<'_>,
-    snapshot: &Snapshot,
+    snapshot: &mut Snapshot,
     view: ZoneView,
     zone: &mut Session<'_>,
     safety: &Safety,
     summary: &mut Summary,
-) -> Result<Result<(ZoneView, claim::Survey), String>, Fail> {
+) -> Result<Result<(claim::Survey, Plan), String>, Fail> {
     let cfg = ctx.cfg;
-    let survey_of = |v: &ZoneView| {
+    let survey_of = |snapshot: &Snapshot, v: &ZoneView| {
         claim::survey(
             cfg,
             &snapshot.desired,
@@ -521,26 +525,35 @@ fn fresh_survey(
             safety,
         )
     };
-    let survey = match survey_of(&view) {
+    let survey = match survey_of(snapshot, &view) {
         Ok(s) => s,
         Err(why) => return Ok(Err(why)),
     };
-    if view.source != zone::Source::Cache
-        || !destructive(&plan::compute(
-            snapshot.desired.clone(),
-            view.records.clone(),
-            &survey.own,
-            cfg.ttl,
-        ))
-    {
-        return Ok(Ok((view, survey)));
+    if view.source == zone::Source::Cache {
+        // Borrowed: a plan that needs a fresh read needs the desired
+        // records again.
+        let raw = plan::compute_borrowed(&snapshot.desired, view.records, &survey.own, cfg.ttl);
+        if !destructive(&raw) {
+            snapshot.desired = Vec::new();
+            return Ok(Ok((survey, raw)));
+        }
+        drop(raw);
+        log::info!("the plan deletes or changes records: reading the zone in full, not the cache");
+        let view = zone.read_fresh().map_err(|e| {
+            summary.note_stats(&zone.close());
+            Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
+        })?;
+        let survey = match survey_of(snapshot, &view) {
+            Ok(s) => s,
+            Err(why) => return Ok(Err(why)),
+        };
+        let desired = std::mem::take(&mut snapshot.desired);
+        let raw = plan::compute(desired, view.records, &survey.own, cfg.ttl);
+        return Ok(Ok((survey, raw)));
     }
-    log::info!("the plan deletes or changes records: reading the zone in full, not the cache");
-    let view = zone.read_fresh().map_err(|e| {
-        summary.note_stats(&zone.close());
-        Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
-    })?;
-    Ok(survey_of(&view).map(|s| (view, s)))
+    let desired = std::mem::take(&mut snapshot.desired);
+    let raw = plan::compute(desired, view.records, &survey.own, cfg.ttl);
+    Ok(Ok((survey, raw)))
 }
 
 /// Whether a plan deletes or changes a record.
@@ -618,23 +631,6 @@ fn write_claim(
             ))
         }
     }
-}
-
-/// The plan of `desired` against the zone under the ownership rule,
-/// noted in the summary.
-fn plan_owned(
-    cfg: &Config,
-    desired: Vec<Record>,
-    view: ZoneView,
-    own: &Ownership,
-    zone: &Session<'_>,
-    summary: &mut Summary,
-) -> Plan {
-    let raw = plan::compute(desired, view.records, own, cfg.ttl);
-    summary.note_plan(&raw);
-    summary.note_stats(&zone.stats());
-    log::info!("plan: {raw}");
-    raw
 }
 
 /// The facts and settings the safety decision needs.

@@ -846,6 +846,8 @@ impl Ns1Api for Client {
             }
         }
         debug!("NS1 zone {zone}: {} records listed", records.len());
+        // Grown by pages: up to twice the room it needs, for the whole run.
+        records.shrink_to_fit();
         Ok(ZoneListing {
             serial: serial.flatten(),
             records,

@@ -4,6 +4,7 @@
 use super::own::{Ownership, never_owned};
 use crate::ns1::{ZoneRecord, normalize_name, normalize_short_answer};
 use crate::records::{Record, RecordType};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -164,38 +165,41 @@ fn merge(data: &mut RecordData, answers: Vec<String>) {
     }
 }
 
-/// The change (or none) that makes the owned record of `key` hold
-/// `answers` with `ttl`.
+/// The change (or none) that makes the owned record of `rec`'s (name,
+/// type) hold its answers with `ttl`. A borrowed record is copied only
+/// when it becomes a change.
 fn finish(
     plan: &mut Plan,
     current: &mut HashMap<(String, RecordType), RecordData>,
     creates: &mut Vec<Change>,
     updates: &mut Vec<Change>,
     key: (String, RecordType),
-    answers: Vec<String>,
+    rec: Cow<'_, Record>,
     ttl: u32,
 ) {
-    let new = RecordData {
-        ttl: Some(ttl),
-        answers,
-    };
     match current.remove(&key) {
         None => creates.push(Change {
             action: Action::Create,
             name: key.0,
             rtype: key.1,
             old: None,
-            new: Some(new),
+            new: Some(RecordData {
+                ttl: Some(ttl),
+                answers: rec.into_owned().answers,
+            }),
         }),
         Some(old) => {
             let ttl_differs = old.ttl.is_some_and(|t| t != ttl);
-            if old.answers != new.answers || ttl_differs {
+            if old.answers != rec.answers || ttl_differs {
                 updates.push(Change {
                     action: Action::Update,
                     name: key.0,
                     rtype: key.1,
                     old: Some(old),
-                    new: Some(new),
+                    new: Some(RecordData {
+                        ttl: Some(ttl),
+                        answers: rec.into_owned().answers,
+                    }),
                 });
             } else {
                 plan.unchanged += 1;
@@ -210,6 +214,29 @@ fn finish(
 /// Both inputs are consumed so that their strings move into the plan
 /// instead of being copied: a large zone is held only once.
 pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl: u32) -> Plan {
+    let n = desired.len();
+    compute_from(desired.into_iter().map(Cow::Owned), n, zone, own, ttl)
+}
+
+/// [`compute`] with the desired records borrowed: only those that become
+/// changes are copied, so a steady zone's plan costs no copy of the
+/// desired set (and the caller keeps it, to plan again after a fresh read).
+pub fn compute_borrowed(
+    desired: &[Record],
+    zone: Vec<ZoneRecord>,
+    own: &Ownership,
+    ttl: u32,
+) -> Plan {
+    compute_from(desired.iter().map(Cow::Borrowed), desired.len(), zone, own, ttl)
+}
+
+fn compute_from<'a>(
+    desired: impl Iterator<Item = Cow<'a, Record>>,
+    desired_len: usize,
+    zone: Vec<ZoneRecord>,
+    own: &Ownership,
+    ttl: u32,
+) -> Plan {
     let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
     let mut never: std::collections::HashSet<(String, RecordType)> = Default::default();
     let mut foreign = 0;
@@ -249,7 +276,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
     }
     let owned = current.len();
     let mut plan = Plan {
-        desired: desired.len(),
+        desired: desired_len,
         owned,
         foreign,
         ..Plan::default()
@@ -257,7 +284,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     for rec in desired {
-        let key = (rec.name, rec.rtype);
+        let key = (rec.name.clone(), rec.rtype);
         if own.is_bounded(&key.0) {
             plan.bounded += 1;
             continue;
@@ -279,7 +306,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
                     &mut creates,
                     &mut updates,
                     key,
-                    rec.answers,
+                    rec,
                     ttl,
                 );
                 continue;
@@ -310,7 +337,7 @@ pub fn compute(desired: Vec<Record>, zone: Vec<ZoneRecord>, own: &Ownership, ttl
             &mut creates,
             &mut updates,
             key,
-            rec.answers,
+            rec,
             ttl,
         );
     }

@@ -178,18 +178,18 @@ impl Skipped {
 }
 
 /// Keeps only what may be published; never repairs a name.
-pub fn publishable(records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipped) {
+/// Filters in place: no second list of a large record set.
+pub fn publishable(mut records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipped) {
     let mut skipped = Skipped::default();
-    let mut out = Vec::with_capacity(records.len());
-    for mut rec in records {
+    records.retain_mut(|rec| {
         if !is_publishable_name(&rec.name) {
             log::debug!("not publishable, skipped: {} {}", rec.name, rec.rtype);
             skipped.names += 1;
-            continue;
+            return false;
         }
         if own.is_excluded(&rec.name) {
             skipped.excluded += 1;
-            continue;
+            return false;
         }
         if !own.owns_name(&rec.name) {
             // Never happens with names the generator builds (all end in
@@ -201,7 +201,7 @@ pub fn publishable(records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipp
                 );
             }
             skipped.names += 1;
-            continue;
+            return false;
         }
         if rec.rtype == RecordType::SRV {
             let before = rec.answers.len();
@@ -218,12 +218,13 @@ pub fn publishable(records: Vec<Record>, own: &Ownership) -> (Vec<Record>, Skipp
             if rec.answers.is_empty() {
                 log::debug!("no publishable SRV answer left, skipped: {}", rec.name);
                 skipped.emptied += 1;
-                continue;
+                return false;
             }
         }
-        out.push(rec);
-    }
-    (out, skipped)
+        true
+    });
+    records.shrink_to_fit();
+    (records, skipped)
 }
 
 /// A pid port kept as written (`+80`, `080`) is published as the port
