@@ -41,7 +41,7 @@
 mod support;
 
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::fake_mesos::FakeMaster;
 use support::fake_ns1::FakeNs1;
@@ -97,7 +97,7 @@ fn binary() -> PathBuf {
     target.join("release/mesos2ns1")
 }
 
-fn run(bin: &PathBuf, env: &Env, cmd: &str, extra: &[&str]) -> (Output, Value) {
+fn run(bin: &Path, env: &Env, cmd: &str, extra: &[&str]) -> (Output, Value) {
     let config = env.dir.file("bench-config.json", "{}");
     // `BENCH_WRAP="heaptrack -o /tmp/ht"` runs each command under a
     // profiler (split on spaces); the summary is the last JSON line.
@@ -128,7 +128,7 @@ fn run(bin: &PathBuf, env: &Env, cmd: &str, extra: &[&str]) -> (Output, Value) {
     (out, summary)
 }
 
-fn initial_sync(bin: &PathBuf) {
+fn initial_sync(bin: &Path) {
     // Find a cluster size that gives about 5,000 (name, type) pairs.
     let mut tasks = 500;
     let (state_tasks, pairs) = loop {
@@ -175,7 +175,7 @@ fn initial_sync(bin: &PathBuf) {
     );
 }
 
-fn steady_state(bin: &PathBuf) {
+fn steady_state(bin: &Path) {
     let env = Env::new("bench-steady");
     let tasks = many_tasks(100_000, 2000);
     let state = env.serve(2000, &as_refs(&tasks));
@@ -270,7 +270,7 @@ struct BlipWrites {
     recreated: usize,
 }
 
-fn blip_once(bin: &PathBuf, remove_after: &str) -> BlipWrites {
+fn blip_once(bin: &Path, remove_after: &str) -> BlipWrites {
     let env = Env::new("bench-blip");
     for method in ["PUT", "POST", "DELETE"] {
         env.ns1.set_bucket(method, 1_000_000, 1.0);
@@ -329,7 +329,7 @@ fn blip_once(bin: &PathBuf, remove_after: &str) -> BlipWrites {
     out
 }
 
-fn blip(bin: &PathBuf) {
+fn blip(bin: &Path) {
     let full = expected(&blip_state("127.0.0.1:5050", true, None), DOMAIN).len();
     let hold = blip_once(bin, "120");
     let now = blip_once(bin, "0");
@@ -359,7 +359,7 @@ fn blip(bin: &PathBuf) {
 }
 
 /// 300 tasks replaced: about 600 creates, 600 deletes and 400 updates.
-fn churn(bin: &PathBuf) {
+fn churn(bin: &Path) {
     let env = Env::new("bench-churn");
     let tasks = many_tasks(600, 50);
     env.serve(50, &as_refs(&tasks));
@@ -413,7 +413,7 @@ fn churn(bin: &PathBuf) {
 }
 
 /// After a run that emptied the PUT bucket, five runs back to back.
-fn back_to_back(bin: &PathBuf) {
+fn back_to_back(bin: &Path) {
     let env = Env::new("bench-b2b");
     let scale = 100.0;
     for (m, limit, period) in ns1_shapes(scale) {
@@ -464,7 +464,7 @@ fn cluster_of(want: usize, agents: usize) -> (Vec<(String, usize, usize)>, usize
 }
 
 /// First sync of about 5,900 record sets into a zone that does not exist.
-fn first_sync_import(bin: &PathBuf) {
+fn first_sync_import(bin: &Path) {
     let (tasks, pairs) = cluster_of(5900, 100);
     let no_zone = |tag: &str| Env {
         master: FakeMaster::start(),
@@ -513,7 +513,7 @@ fn first_sync_import(bin: &PathBuf) {
 }
 
 /// A deadline that cuts a large plan: what is left is priority 3 and 4.
-fn deadline_priority(bin: &PathBuf) {
+fn deadline_priority(bin: &Path) {
     use mesos2ns1::records::names::priority;
     let env = Env::new("bench-deadline");
     let tasks = many_tasks(900, 30);
@@ -565,7 +565,7 @@ fn deadline_priority(bin: &PathBuf) {
 }
 
 /// Ten steady-state runs at 100,000 tasks with the cached listing.
-fn steady_state_cached(bin: &PathBuf) {
+fn steady_state_cached(bin: &Path) {
     let env = Env::new("bench-cached");
     let tasks = many_tasks(100_000, 2000);
     let state = env.serve(2000, &as_refs(&tasks));
@@ -602,7 +602,7 @@ fn steady_state_cached(bin: &PathBuf) {
 }
 
 /// Section 9: peak memory of `sync` at 100,000 tasks.
-fn memory(bin: &PathBuf) {
+fn memory(bin: &Path) {
     let env = Env::new("bench-memory");
     let tasks = many_tasks(100_000, 2000);
     let state = env.serve(2000, &as_refs(&tasks));

@@ -456,12 +456,16 @@ impl<'de> serde::de::Visitor<'de> for &mut CachedList {
         f.write_str("an array of cached records")
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some((domain, rtype, ttl, tier, answers, link)) =
+        while let Some((domain, rtype, ttl, tier, mut answers, link)) =
             seq.next_element::<CachedRecord>()?
         {
             if self.records.len() >= self.limit {
-                return Err(serde::de::Error::custom("more records than the header says"));
+                return Err(serde::de::Error::custom(
+                    "more records than the header says",
+                ));
             }
+            // Grown from room for four: kept for the whole run otherwise.
+            answers.shrink_to_fit();
             self.records.push(ZoneRecord {
                 domain,
                 rtype,

@@ -358,7 +358,10 @@ mod tests {
         write_atomic(&d, "memory.json", b"old").unwrap();
         let (tmp, _real) = create_temp(&d, "memory.json").unwrap();
         let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
-        let e = finish_write(&d, &d.join("memory.json"), &tmp, full, |w| w.write_all(b"data")).unwrap_err();
+        let e = finish_write(&d, &d.join("memory.json"), &tmp, full, |w| {
+            w.write_all(b"data")
+        })
+        .unwrap_err();
         assert!(e.0.contains("No space left"), "{e}");
         assert_eq!(entries(&d), vec!["memory.json"]);
         assert_eq!(std::fs::read(d.join("memory.json")).unwrap(), b"old");

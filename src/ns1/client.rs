@@ -222,7 +222,7 @@ impl Summaries for Option<Vec<RecordSummary>> {
 
 impl From<RecordSummary> for ZoneRecord {
     fn from(r: RecordSummary) -> ZoneRecord {
-        let answers = r
+        let mut answers: Vec<String> = r
             .short_answers
             .unwrap_or_default()
             .into_iter()
@@ -231,6 +231,10 @@ impl From<RecordSummary> for ZoneRecord {
                 other => other.to_string(),
             })
             .collect();
+        // Collected in place into the parser's list of values: room for
+        // four or more answers (128 bytes) kept per record for the whole
+        // run unless shrunk (about 45 MB at 400,000 records).
+        answers.shrink_to_fit();
         ZoneRecord {
             domain: r.domain,
             rtype: r.rtype,

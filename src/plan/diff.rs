@@ -227,7 +227,13 @@ pub fn compute_borrowed(
     own: &Ownership,
     ttl: u32,
 ) -> Plan {
-    compute_from(desired.iter().map(Cow::Borrowed), desired.len(), zone, own, ttl)
+    compute_from(
+        desired.iter().map(Cow::Borrowed),
+        desired.len(),
+        zone,
+        own,
+        ttl,
+    )
 }
 
 fn compute_from<'a>(
