@@ -110,7 +110,10 @@ pub fn read(dir: &Path, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, Sto
     let Some(file) = open_checked(&path, OpenOptions::new().read(true))? else {
         return Ok(None);
     };
-    let mut buf = Vec::new();
+    // Room for the file as it is now (a file that grows while it is read
+    // still stops at the bound): no doubling past twice a large file.
+    let size = file.metadata().map_or(0, |m| m.len()).min(max_len);
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     // One byte more than allowed tells a file that is too long.
     file.take(max_len.saturating_add(1))
         .read_to_end(&mut buf)
