@@ -936,6 +936,30 @@ mod tests {
                 .unwrap_err()
                 .contains("count")
         );
+        // A header claiming fewer records than the (digest-checked) body
+        // holds, or a body with more after its array: damaged, never a
+        // list past the header's count.
+        for (count, body) in [
+            (1, &br#"[["a.example.com","A",60,1,["10.0.0.1"],null],["b.example.com","A",60,1,["10.0.0.2"],null]]"#[..]),
+            (1, br#"[["a.example.com","A",60,1,["10.0.0.1"],null]] []"#),
+        ] {
+            let header = CacheHeader {
+                version: CACHE_VERSION,
+                zone: "example.com".into(),
+                endpoint: "e".into(),
+                serial: 42,
+                full_read_unix: unix_now(),
+                trusted: true,
+                count,
+                sha256: hex(&Sha256::digest(body)),
+            };
+            let mut data = serde_json::to_vec(&header).unwrap();
+            data.push(b'\n');
+            data.extend_from_slice(body);
+            std::fs::write(&path, &data).unwrap();
+            let e = load_cache(&dir, "example.com", "e", every).unwrap_err();
+            assert!(e.contains("damaged"), "{e}");
+        }
         // After a writing run.
         save_cache(&dir, "example.com", "e", 42, &recs).unwrap();
         distrust_cache(&dir).unwrap();
