@@ -220,37 +220,6 @@ impl Summaries for Option<Vec<RecordSummary>> {
     }
 }
 
-impl From<RecordSummary> for ZoneRecord {
-    fn from(r: RecordSummary) -> ZoneRecord {
-        let mut answers: Vec<String> = r
-            .short_answers
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            })
-            .collect();
-        // Collected in place into the parser's list of values: room for
-        // four or more answers (128 bytes) kept per record for the whole
-        // run unless shrunk (about 45 MB at 400,000 records).
-        answers.shrink_to_fit();
-        ZoneRecord {
-            domain: r.domain,
-            rtype: r.rtype,
-            ttl: r.ttl,
-            answers,
-            tier: r.tier,
-            link: match r.link {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(s)) if s.is_empty() => None,
-                Some(serde_json::Value::String(s)) => Some(s),
-                Some(other) => Some(other.to_string()),
-            },
-        }
-    }
-}
-
 impl Client {
     /// Sends `first`; when its reply says so (`fall_back`), sends the same
     /// body with `second`. The error names the method that failed last.
@@ -850,8 +819,7 @@ impl Ns1Api for Client {
             }
         }
         debug!("NS1 zone {zone}: {} records listed", records.len());
-        // Grown by pages: up to twice the room it needs, for the whole run.
-        records.shrink_to_fit();
+        records.shrink_to_fit(); // grown by pages: up to twice its size
         Ok(ZoneListing {
             serial: serial.flatten(),
             records,
