@@ -545,10 +545,12 @@ pub fn load_cache(
     if hex(&Sha256::digest(body)) != header.sha256 {
         return Err("cached listing is damaged (digest mismatch)".into());
     }
-    // Each record takes at least 20 bytes of JSON: a header that claims
-    // more than the body can hold reserves no more than the body allows.
+    // A listed record takes about 100 bytes of JSON (at least 28): a
+    // header that claims more than the body holds reserves at most about
+    // twice the body (112 bytes a record for every 64 of the body), and
+    // the list grows past that only as records are really read.
     let mut list = CachedList {
-        records: Vec::with_capacity((header.count as usize).min(body.len() / 20)),
+        records: Vec::with_capacity((header.count as usize).min(body.len() / 64)),
         limit: header.count as usize,
     };
     let mut de = serde_json::Deserializer::from_slice(body);
