@@ -525,31 +525,30 @@ fn fresh_survey(
             safety,
         )
     };
-    let survey = match survey_of(snapshot, &view) {
+    let mut view = view;
+    let mut survey = match survey_of(snapshot, &view) {
         Ok(s) => s,
         Err(why) => return Ok(Err(why)),
     };
     if view.source == zone::Source::Cache {
         // Borrowed: a plan that needs a fresh read needs the desired
         // records again.
-        let raw = plan::compute_borrowed(&snapshot.desired, view.records, &survey.own, cfg.ttl);
+        let cached = std::mem::take(&mut view.records);
+        let raw = plan::compute_borrowed(&snapshot.desired, cached, &survey.own, cfg.ttl);
         if !destructive(&raw) {
             snapshot.desired = Vec::new();
             return Ok(Ok((survey, raw)));
         }
         drop(raw);
         log::info!("the plan deletes or changes records: reading the zone in full, not the cache");
-        let view = zone.read_fresh().map_err(|e| {
+        view = zone.read_fresh().map_err(|e| {
             summary.note_stats(&zone.close());
             Fail::new(Exit::Failed, format!("reading zone {}: {e}", cfg.zone))
         })?;
-        let survey = match survey_of(snapshot, &view) {
+        survey = match survey_of(snapshot, &view) {
             Ok(s) => s,
             Err(why) => return Ok(Err(why)),
         };
-        let desired = std::mem::take(&mut snapshot.desired);
-        let raw = plan::compute(desired, view.records, &survey.own, cfg.ttl);
-        return Ok(Ok((survey, raw)));
     }
     let desired = std::mem::take(&mut snapshot.desired);
     let raw = plan::compute(desired, view.records, &survey.own, cfg.ttl);
