@@ -349,10 +349,16 @@ pub fn pass(
         filling,
     );
     let raw_copy = (ctx.mode == Mode::Sync).then(|| removals_copy(&mut raw));
-    let decision = plan::decide(
+    // Past a plan, the pass replaces the clocks with the decision's (see
+    // `remember`): they are moved in, not copied.
+    let clocks = match ctx.mode {
+        Mode::Plan => safety.clocks.clone(),
+        _ => std::mem::take(&mut safety.clocks),
+    };
+    let decision = plan::decide_owned(
         raw,
         &snapshot.explained,
-        &safety.clocks,
+        clocks,
         &safety.memory.samples,
         &policy,
     );

@@ -46,13 +46,24 @@ impl Change {
     /// The answers an update drops: those of `old` that `new` lacks (none
     /// unless the change has both sides, as an update does).
     pub fn removed_answers(&self) -> Vec<&String> {
+        let old = self.old.as_ref().map_or(&[][..], |o| &o.answers[..]);
+        self.removed_positions()
+            .into_iter()
+            .filter_map(|i| old.get(i))
+            .collect()
+    }
+
+    /// [`Change::removed_answers`] as places in `old`'s answers.
+    pub fn removed_positions(&self) -> Vec<usize> {
         let (Some(o), Some(n)) = (&self.old, &self.new) else {
             return Vec::new();
         };
         let new: std::collections::HashSet<&str> = n.answers.iter().map(String::as_str).collect();
         o.answers
             .iter()
-            .filter(|a| !new.contains(a.as_str()))
+            .enumerate()
+            .filter(|(_, a)| !new.contains(a.as_str()))
+            .map(|(i, _)| i)
             .collect()
     }
 }
@@ -353,6 +364,9 @@ fn compute_from<'a>(
             plan.blocked - 10
         );
     }
+    // Sized exactly: a plan that moves every task holds a million
+    // changes, and doubling would leave room for as many again.
+    creates.reserve_exact(updates.len() + current.len());
     let deletes = current.into_iter().map(|((name, rtype), old)| Change {
         action: Action::Delete,
         name,
@@ -364,7 +378,9 @@ fn compute_from<'a>(
     plan.changes = creates;
     plan.changes.extend(updates);
     plan.changes.extend(deletes);
+    // In place (a stable sort would copy half the plan): (action, name,
+    // type) is unique, as the desired records are.
     plan.changes
-        .sort_by(|a, b| (a.action, &a.name, a.rtype).cmp(&(b.action, &b.name, b.rtype)));
+        .sort_unstable_by(|a, b| (a.action, &a.name, a.rtype).cmp(&(b.action, &b.name, b.rtype)));
     plan
 }

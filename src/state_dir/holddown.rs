@@ -20,7 +20,7 @@
 //! `rebuilt` is the time new clocks were started over an unreadable file
 //! (see [`super::load_safety`]), kept for one settle period.
 
-use crate::plan::Clocks;
+use crate::plan::{Clocks, Key};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -69,20 +69,20 @@ struct FileOut<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     odd_answers: BTreeMap<&'a str, f64>,
     held: BTreeMap<&'a str, &'a str>,
-    seen: &'a BTreeMap<String, f64>,
+    seen: &'a BTreeMap<Key, f64>,
     recovery: &'a crate::plan::RecoveryMarks,
 }
 
 /// `(since, check)` groups of `map`, oldest first, each key taken from
 /// `held` when it is there.
 fn groups<'a>(
-    map: &'a BTreeMap<String, f64>,
+    map: &'a BTreeMap<Key, f64>,
     held: &mut BTreeMap<&'a str, &'a str>,
 ) -> Vec<(f64, &'a str, Vec<&'a str>)> {
     let mut by: HashMap<(u64, &str), Vec<&str>> = HashMap::new();
     for (key, since) in map {
-        let check = held.remove(key.as_str()).unwrap_or("");
-        by.entry((since.to_bits(), check)).or_default().push(key);
+        let check = held.remove(&**key).unwrap_or("");
+        by.entry((since.to_bits(), check)).or_default().push(&**key);
     }
     let mut out: Vec<_> = by
         .into_iter()
@@ -97,7 +97,7 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
     let mut held: BTreeMap<&str, &str> = clocks
         .held
         .iter()
-        .map(|(k, c)| (k.as_str(), c.as_str()))
+        .map(|(k, c)| (&**k, c.as_str()))
         .collect();
     let records = groups(&clocks.records, &mut held)
         .into_iter()
@@ -162,13 +162,12 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
     let mut clocks = Clocks {
         observed: file.observed,
         intervals: file.intervals,
-        held: file.held,
-        seen: file.seen,
         recovery: file.recovery,
         ..Clocks::default()
     };
     for (t, check, keys) in file.records {
         for key in keys {
+            let key = Key::from(key);
             if !check.is_empty() {
                 clocks.held.insert(key.clone(), check.clone());
             }
@@ -178,7 +177,7 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
     for (t, check, per_record) in file.answers {
         for (record, answers) in per_record {
             for answer in answers {
-                let key = format!("{record} {answer}");
+                let key = Key::from(format!("{record} {answer}"));
                 if !check.is_empty() {
                     clocks.held.insert(key.clone(), check.clone());
                 }
@@ -186,7 +185,26 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
             }
         }
     }
-    clocks.answers.extend(file.odd_answers);
+    clocks
+        .answers
+        .extend(file.odd_answers.into_iter().map(|(k, t)| (Key::from(k), t)));
+    // `held` and `seen` as written, their keys shared with the clocks'
+    // (a group's check wins over `held`'s, as it always has).
+    let shared = |clocks: &Clocks, k: String| -> Key {
+        clocks
+            .records
+            .get_key_value(k.as_str())
+            .or_else(|| clocks.answers.get_key_value(k.as_str()))
+            .map_or_else(|| Key::from(k), |(key, _)| key.clone())
+    };
+    for (k, check) in file.held {
+        let k = shared(&clocks, k);
+        clocks.held.entry(k).or_insert(check);
+    }
+    for (k, seen) in file.seen {
+        let k = shared(&clocks, k);
+        clocks.seen.insert(k, seen);
+    }
     Ok((clocks, file.rebuilt))
 }
 
