@@ -323,7 +323,7 @@ pub fn pass(
         view = fresh;
         imported = n;
     }
-    let (survey, mut raw) = match fresh_survey(ctx, &mut snapshot, view, zone, safety, summary)? {
+    let (survey, raw) = match fresh_survey(ctx, &mut snapshot, view, zone, safety, summary)? {
         Ok(v) => v,
         Err(why) => {
             log::error!("{why}");
@@ -348,7 +348,6 @@ pub fn pass(
         domain,
         filling,
     );
-    let raw_copy = (ctx.mode == Mode::Sync).then(|| removals_copy(&mut raw));
     // Past a plan, the pass replaces the clocks with the decision's (see
     // `remember`): they are moved in, not copied.
     let clocks = match ctx.mode {
@@ -380,16 +379,7 @@ pub fn pass(
         ));
     }
     let keep = prior.as_ref().map(|p| super::reverse::carried_keys(ctx, p));
-    let (decision, save_failed) = remember(
-        ctx,
-        decision,
-        raw_copy,
-        &snapshot.explained,
-        &policy,
-        safety,
-        now_counts,
-        keep.as_ref(),
-    );
+    let (decision, save_failed) = remember(ctx, decision, safety, now_counts, keep.as_ref());
     let ledger = claim::ledger_before(&survey, &decision.plan);
     let (decision, ledger_failed) = save_ledger_before(cfg, &ledger, decision);
     summary.note_decision(&decision);
@@ -720,13 +710,9 @@ fn report_plan(
 /// since the next would not know what it did, but still makes every
 /// addition, and exits 3 saying why. Returns the decision to carry out and
 /// whether the save failed.
-#[allow(clippy::too_many_arguments)]
 fn remember(
     ctx: &PassContext<'_>,
     mut decision: Decision,
-    raw_copy: Option<Plan>,
-    explained: &Explained,
-    policy: &Policy,
     safety: &mut Safety,
     now_counts: Baseline,
     keep: Option<&plan::Clocks>,
@@ -746,40 +732,9 @@ fn remember(
     };
     let why = format!("cannot save the safety state: {e}; every removal is held");
     log::error!("{why}");
-    let mut held_policy = policy.clone();
-    held_policy.damaged = Some(why.clone());
-    if let Some(mut raw) = raw_copy {
-        // The raw plan again: its creates, which the decision kept as they
-        // were and in order (every addition goes), then the rest.
-        let creates = std::mem::take(&mut decision.plan.changes)
-            .into_iter()
-            .filter(|c| c.action == plan::Action::Create);
-        raw.changes = creates.chain(raw.changes).collect();
-        decision = plan::decide(
-            raw,
-            explained,
-            &safety.clocks,
-            &safety.memory.samples,
-            &held_policy,
-        );
-    }
+    let decision = plan::hold_every_removal(decision, &safety.clocks, why.clone(), ctx.now);
     safety.damaged = Some(why);
     (decision, true)
-}
-
-/// The raw plan without its creates (`compute` puts them first): enough,
-/// with the creates the decision keeps, to decide again should the safety
-/// state not be saved, at a fraction of a full copy's memory.
-fn removals_copy(raw: &mut Plan) -> Plan {
-    let changes = std::mem::take(&mut raw.changes);
-    let mut copy = raw.clone();
-    copy.changes = changes
-        .iter()
-        .filter(|c| c.action != plan::Action::Create)
-        .cloned()
-        .collect();
-    raw.changes = changes;
-    copy
 }
 
 /// `--create-zone`: one zone-file import of every desired record and

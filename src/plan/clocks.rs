@@ -75,7 +75,11 @@ pub fn answer_key(name: &str, rtype: RecordType, answer: &str) -> Key {
 
 /// `parts` joined by spaces, allocated once at its exact size.
 fn joined(parts: &[&str]) -> Key {
-    let len = parts.iter().map(|p| p.len() + 1).sum::<usize>().saturating_sub(1);
+    let len = parts
+        .iter()
+        .map(|p| p.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
     let mut s = String::with_capacity(len);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {

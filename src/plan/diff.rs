@@ -364,23 +364,29 @@ fn compute_from<'a>(
             plan.blocked - 10
         );
     }
+    // Sorted by action (creates, updates, deletes), then name and type:
+    // each group on its own, the deletes in place (their keys are unique,
+    // being a map's, so no stable sort's copy of half of them is needed).
+    let by_name = |a: &Change, b: &Change| (&a.name, a.rtype).cmp(&(&b.name, b.rtype));
+    creates.sort_by(by_name);
+    updates.sort_by(by_name);
+    let mut deletes: Vec<Change> = current
+        .into_iter()
+        .map(|((name, rtype), old)| Change {
+            action: Action::Delete,
+            name,
+            rtype,
+            old: Some(old),
+            new: None,
+        })
+        .collect();
+    deletes.sort_unstable_by(by_name);
+    plan.unowned = unowned.into_keys().collect();
     // Sized exactly: a plan that moves every task holds a million
     // changes, and doubling would leave room for as many again.
-    creates.reserve_exact(updates.len() + current.len());
-    let deletes = current.into_iter().map(|((name, rtype), old)| Change {
-        action: Action::Delete,
-        name,
-        rtype,
-        old: Some(old),
-        new: None,
-    });
-    plan.unowned = unowned.into_keys().collect();
+    creates.reserve_exact(updates.len() + deletes.len());
     plan.changes = creates;
-    plan.changes.extend(updates);
-    plan.changes.extend(deletes);
-    // In place (a stable sort would copy half the plan): (action, name,
-    // type) is unique, as the desired records are.
-    plan.changes
-        .sort_unstable_by(|a, b| (a.action, &a.name, a.rtype).cmp(&(b.action, &b.name, b.rtype)));
+    plan.changes.append(&mut updates);
+    plan.changes.append(&mut deletes);
     plan
 }
