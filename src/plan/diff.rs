@@ -164,6 +164,24 @@ fn normalized(rtype: RecordType, answers: &[String]) -> Vec<String> {
     v
 }
 
+/// [`normalized`], reusing the listing's strings that are already in
+/// normal form (most are) instead of copying them.
+fn normalized_owned(rtype: RecordType, answers: Vec<String>) -> Vec<String> {
+    let mut v: Vec<String> = answers
+        .into_iter()
+        .map(|a| reuse(a, |a| normalize_short_answer(rtype.as_str(), a)))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `s` in the form `normal` gives, `s` itself when it is in that form.
+fn reuse(s: String, normal: impl Fn(&str) -> String) -> String {
+    let n = normal(&s);
+    if n == s { s } else { n }
+}
+
 /// One zone record's data into the map: the same (name, type) listed
 /// twice is merged.
 fn merge(data: &mut RecordData, answers: Vec<String>) {
@@ -260,7 +278,15 @@ fn compute_from<'a>(
     // In scope but not published by the tool: (name, type) → its data.
     let mut unowned: std::collections::BTreeMap<(String, RecordType), RecordData> =
         Default::default();
-    for rec in zone {
+    // Consumed in order from its end (reversed first), its room given back
+    // as it goes: the listing and the map made of it are not both held in
+    // full.
+    let mut zone = zone;
+    zone.reverse();
+    while let Some(rec) = zone.pop() {
+        if zone.capacity() > 4096 && zone.len() < zone.capacity() / 2 {
+            zone.shrink_to_fit();
+        }
         if !own.owns(&rec) {
             foreign += 1;
             if own.in_scope(&rec)
@@ -282,9 +308,9 @@ fn compute_from<'a>(
             continue;
         }
         let rtype = RecordType::parse_any(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
-        let answers = normalized(rtype, &rec.answers);
+        let answers = normalized_owned(rtype, rec.answers);
         let data = current
-            .entry((normalize_name(&rec.domain), rtype))
+            .entry((reuse(rec.domain, normalize_name), rtype))
             .or_insert(RecordData {
                 ttl: rec.ttl,
                 answers: Vec::new(),
