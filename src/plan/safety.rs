@@ -1008,8 +1008,14 @@ pub fn hold_every_removal(mut d: Decision, clocks: &Clocks, why: String, now: f6
         }
     }
     d.plan.changes = kept;
+    // The reason only with something held (else the run says that no
+    // removal was pending).
+    d.reasons = if held.is_empty() {
+        Vec::new()
+    } else {
+        vec![(Check::StateFile, why)]
+    };
     d.held = held;
-    d.reasons = vec![(Check::StateFile, why)];
     d.released = 0;
     d.counted.clear();
     d
