@@ -265,19 +265,25 @@ pub fn compute_borrowed(
     )
 }
 
-fn compute_from<'a>(
-    desired: impl Iterator<Item = Cow<'a, Record>>,
-    desired_len: usize,
-    zone: Vec<ZoneRecord>,
-    own: &Ownership,
-    ttl: u32,
-) -> Plan {
-    let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
-    let mut never: std::collections::HashSet<(String, RecordType)> = Default::default();
+/// Key of a record set: normalized name and type.
+type SetKey = (String, RecordType);
+
+/// The zone listing sorted out: the owned records (merged per name and
+/// type), the never-owned keys, the in-scope records the tool did not
+/// publish, and how many records are not the tool's.
+struct Listed {
+    current: HashMap<SetKey, RecordData>,
+    never: std::collections::HashSet<SetKey>,
+    unowned: std::collections::BTreeMap<SetKey, RecordData>,
+    foreign: usize,
+}
+
+fn listed(zone: Vec<ZoneRecord>, own: &Ownership) -> Listed {
+    let mut current: HashMap<SetKey, RecordData> = HashMap::with_capacity(zone.len());
+    let mut never: std::collections::HashSet<SetKey> = Default::default();
     let mut foreign = 0;
     // In scope but not published by the tool: (name, type) → its data.
-    let mut unowned: std::collections::BTreeMap<(String, RecordType), RecordData> =
-        Default::default();
+    let mut unowned: std::collections::BTreeMap<SetKey, RecordData> = Default::default();
     // Consumed in order from its end (reversed first), its room given back
     // as it goes: the listing and the map made of it are not both held in
     // full.
@@ -317,6 +323,27 @@ fn compute_from<'a>(
             });
         merge(data, answers);
     }
+    Listed {
+        current,
+        never,
+        unowned,
+        foreign,
+    }
+}
+
+fn compute_from<'a>(
+    desired: impl Iterator<Item = Cow<'a, Record>>,
+    desired_len: usize,
+    zone: Vec<ZoneRecord>,
+    own: &Ownership,
+    ttl: u32,
+) -> Plan {
+    let Listed {
+        mut current,
+        never,
+        mut unowned,
+        foreign,
+    } = listed(zone, own);
     let owned = current.len();
     let mut plan = Plan {
         desired: desired_len,

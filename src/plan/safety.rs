@@ -5,11 +5,11 @@
 
 use super::clocks::{Clocks, Key, answer_key, record_key};
 use super::diff::{Action, Plan};
+use super::held::{Check, Held};
 use super::history::{Baseline, Sample, baseline, implausible, in_window};
 use super::recovery::{Recovering, RecoveryFacts, assess};
 use crate::records::RecordType;
 use crate::text::format_time;
-use std::fmt;
 
 /// Smallest baseline of owned records at which the mass-removal check
 /// applies.
@@ -18,42 +18,6 @@ pub const MASS_CHANGE_MIN_RECORDS: usize = 10;
 /// Answers the state explains: those its terminal tasks and completed
 /// frameworks would produce, by (name, type) (made by [`crate::records::explained`]).
 pub use crate::records::Explained;
-
-/// What holds a removal back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Check {
-    /// The domain is not claimed (no marker record).
-    FirstContact,
-    /// The hold-down clocks or the baseline could not be read.
-    StateFile,
-    /// The state lists no agents, or fewer than half the agents or running
-    /// tasks of the window's median.
-    ImplausibleState,
-    /// Unexplained removals over the window exceed the share of the
-    /// window's median of owned records.
-    MassRemoval,
-}
-
-impl Check {
-    fn parse(s: &str) -> Option<Check> {
-        match s {
-            "implausible-state" => Some(Check::ImplausibleState),
-            "mass-removal" => Some(Check::MassRemoval),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Check::FirstContact => "first-contact",
-            Check::StateFile => "state-file",
-            Check::ImplausibleState => "implausible-state",
-            Check::MassRemoval => "mass-removal",
-        })
-    }
-}
 
 /// The settings and facts of one run that the decision needs.
 #[derive(Debug, Clone)]
@@ -87,46 +51,6 @@ pub struct Policy {
     /// `--create-zone`, not finished yet): the baseline then counts what
     /// the zone will hold (`Plan::desired`), not the half-written zone.
     pub filling: bool,
-}
-
-/// One removal held back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Held {
-    /// Delete (the whole record) or Update (answers dropped).
-    pub action: Action,
-    pub name: String,
-    pub rtype: RecordType,
-    /// The answers that stay in the zone because of the hold.
-    pub answers: Vec<String>,
-    pub check: Check,
-    /// Absent from the desired set since (Unix time).
-    pub since: f64,
-    /// When it will be released if it stays absent (None: never by itself).
-    pub release_at: Option<f64>,
-}
-
-impl fmt::Display for Held {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.action {
-            Action::Delete => "delete",
-            _ => "remove answers from",
-        };
-        write!(
-            f,
-            "held ({}): {what} {} {} [{}]; release: {}",
-            self.check,
-            self.name,
-            self.rtype,
-            self.answers.join(", "),
-            match self.release_at {
-                Some(t) => format!("{} if still absent", format_time(t)),
-                None if self.check == Check::FirstContact => {
-                    "never by itself (exclude it, or run `mesos2ns1 adopt`)".to_string()
-                }
-                None => "only with --force (--settle never)".to_string(),
-            }
-        )
-    }
 }
 
 /// The outcome of the safety decision over a raw plan.
@@ -933,97 +857,9 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
     });
 }
 
-/// The decision of a pass that could not save its safety state (a full
-/// disk): every removal is held by the state-file check, since the next
-/// run would not know what this one did. Every addition still goes, and
-/// every update publishes its new answers with the old ones. Made from the
-/// decision itself (no copy of the raw plan is kept for it): what it
-/// would remove now becomes a state-file hold, what its checks held stays
-/// held under the state-file check, what waits keeps waiting. `clocks` are
-/// the decision's, for the holds' times.
-pub fn hold_every_removal(mut d: Decision, clocks: &Clocks, why: String, now: f64) -> Decision {
-    let changes = std::mem::take(&mut d.plan.changes);
-    let mut kept = Vec::with_capacity(changes.len());
-    let mut held = std::mem::take(&mut d.held);
-    for h in &mut held {
-        h.check = Check::StateFile;
-        h.release_at = None;
-    }
-    // A record's held answers, to add what else it would remove.
-    let mut at: std::collections::HashMap<(String, RecordType), usize> = held
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| h.action == Action::Update)
-        .map(|(i, h)| ((h.name.clone(), h.rtype), i))
-        .collect();
-    for mut c in changes {
-        let removed: Vec<String> = match c.action {
-            Action::Create => Vec::new(),
-            Action::Delete => c.old.as_ref().map_or(Vec::new(), |o| o.answers.clone()),
-            Action::Update => c.removed_answers().into_iter().cloned().collect(),
-        };
-        if c.action == Action::Create || (c.action == Action::Update && removed.is_empty()) {
-            kept.push(c);
-            continue;
-        }
-        let since = if c.action == Action::Delete {
-            clocks.records.get(&*record_key(&c.name, c.rtype)).copied()
-        } else {
-            removed
-                .iter()
-                .filter_map(|a| {
-                    clocks
-                        .answers
-                        .get(&*answer_key(&c.name, c.rtype, a))
-                        .copied()
-                })
-                .reduce(f64::max)
-        }
-        .unwrap_or(now);
-        match at.get(&(c.name.clone(), c.rtype)) {
-            Some(&i) if c.action == Action::Update => {
-                let h = &mut held[i];
-                h.answers.extend(removed.iter().cloned());
-                h.answers.sort();
-                h.answers.dedup();
-                h.since = h.since.max(since);
-            }
-            _ => {
-                if c.action == Action::Update {
-                    at.insert((c.name.clone(), c.rtype), held.len());
-                }
-                held.push(Held {
-                    action: c.action,
-                    name: c.name.clone(),
-                    rtype: c.rtype,
-                    answers: removed.clone(),
-                    check: Check::StateFile,
-                    since,
-                    release_at: None,
-                });
-            }
-        }
-        if c.action == Action::Update && union(&mut c, removed) {
-            kept.push(c);
-        }
-    }
-    d.plan.changes = kept;
-    // The reason only with something held (else the run says that no
-    // removal was pending).
-    d.reasons = if held.is_empty() {
-        Vec::new()
-    } else {
-        vec![(Check::StateFile, why)]
-    };
-    d.held = held;
-    d.released = 0;
-    d.counted.clear();
-    d
-}
-
 /// Adds `answers` to an update's new answers (the union is published);
 /// false when the update is left with nothing to change.
-fn union(change: &mut super::diff::Change, answers: Vec<String>) -> bool {
+pub(super) fn union(change: &mut super::diff::Change, answers: Vec<String>) -> bool {
     let (Some(o), Some(n)) = (&change.old, &mut change.new) else {
         return true;
     };
