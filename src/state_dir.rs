@@ -221,17 +221,37 @@ pub fn save_clocks(
     clocks: &Clocks,
     rebuilt: Option<f64>,
 ) -> Result<(), crate::store::StoreError> {
-    let bytes = holddown::encode(clocks, rebuilt)
+    let encoded = holddown::Encoded::of(clocks, rebuilt);
+    // Measured first, then streamed to the file: never built in memory.
+    let mut size = Counted(0);
+    encoded
+        .write(&mut size)
         .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
-    if bytes.len() as u64 > MAX_STATE_FILE {
+    if size.0 > MAX_STATE_FILE {
         return Err(crate::store::StoreError(format!(
             "the hold-down clocks take {} bytes, more than the {MAX_STATE_FILE} this tool reads back ({} records and {} answers absent)",
-            bytes.len(),
+            size.0,
             clocks.records.len(),
             clocks.answers.len()
         )));
     }
-    crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
+    crate::store::write_atomic_with(dir, CLOCKS_FILE, 0o600, |w| {
+        encoded.write(w).map_err(std::io::Error::other)
+    })
+}
+
+/// A writer that only counts the bytes written to it.
+struct Counted(u64);
+
+impl std::io::Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The memory and clocks as loaded for a run; a damaged file is never

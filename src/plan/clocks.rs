@@ -32,7 +32,7 @@ pub struct Clocks {
     /// or comes back, even once the check passes again: a failover's
     /// partial states that shrink back below the share release nothing.
     #[serde(default)]
-    pub held: BTreeMap<Key, String>,
+    pub held: BTreeMap<Key, Key>,
     /// The last gaps between observing runs (the cadence, at most 8).
     #[serde(default)]
     pub intervals: Vec<f64>,

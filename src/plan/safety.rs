@@ -808,7 +808,7 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
             .map(|a| answer_text(&raw, cand.index, a).to_string())
             .collect();
         if matches!(check, Check::ImplausibleState | Check::MassRemoval) {
-            let label = check.to_string();
+            let label = Key::from(check.to_string());
             // An update's held answers, or the whole record's key.
             let keys = match held_set {
                 Some(_) => held.iter().filter_map(|a| a.key.as_ref()).collect(),
@@ -863,6 +863,7 @@ pub(super) fn union(change: &mut super::diff::Change, answers: Vec<String>) -> b
     let (Some(o), Some(n)) = (&change.old, &mut change.new) else {
         return true;
     };
+    n.answers.reserve_exact(answers.len());
     n.answers.extend(answers);
     n.answers.sort();
     n.answers.dedup();

@@ -57,7 +57,7 @@ struct File {
 
 /// [`File`] as written: borrowed from the clocks, no key copied.
 #[derive(Serialize)]
-struct FileOut<'a> {
+pub struct FileOut<'a> {
     format: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     observed: Option<f64>,
@@ -94,11 +94,32 @@ fn groups<'a>(
 
 /// `clocks` (and the rebuild time, if any) in format 2.
 pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u8>> {
-    let mut held: BTreeMap<&str, &str> = clocks
-        .held
-        .iter()
-        .map(|(k, c)| (&**k, c.as_str()))
-        .collect();
+    serde_json::to_vec(&Encoded::of(clocks, rebuilt))
+}
+
+/// The clocks arranged for writing in format 2 (borrowed from them), to
+/// serialize into any writer: a file is streamed, not built in memory
+/// first (with every task moved, the file is a few hundred megabytes).
+pub struct Encoded<'a>(FileOut<'a>);
+
+impl<'a> Encoded<'a> {
+    pub fn of(clocks: &'a Clocks, rebuilt: Option<f64>) -> Encoded<'a> {
+        Encoded(file_out(clocks, rebuilt))
+    }
+
+    pub fn write(&self, w: &mut dyn std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer(w, &self.0)
+    }
+}
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+fn file_out(clocks: &Clocks, rebuilt: Option<f64>) -> FileOut<'_> {
+    let mut held: BTreeMap<&str, &str> = clocks.held.iter().map(|(k, c)| (&**k, &**c)).collect();
     let records = groups(&clocks.records, &mut held)
         .into_iter()
         .map(|(t, c, keys)| (t, c.to_string(), keys))
@@ -128,7 +149,7 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
         }
         answers.push((t, c.to_string(), per_record));
     }
-    serde_json::to_vec(&FileOut {
+    FileOut {
         format: FORMAT,
         observed: clocks.observed,
         intervals: &clocks.intervals,
@@ -139,7 +160,7 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
         held,
         seen: &clocks.seen,
         recovery: &clocks.recovery,
-    })
+    }
 }
 
 /// Reads either form: the clocks, and the rebuild time (format 2 only).
@@ -165,7 +186,18 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
         recovery: file.recovery,
         ..Clocks::default()
     };
+    // The checks' names, one allocation each however many keys they hold.
+    let mut labels: std::collections::BTreeSet<Key> = Default::default();
+    let mut label = |check: String| -> Key {
+        if let Some(l) = labels.get(check.as_str()) {
+            return l.clone();
+        }
+        let l = Key::from(check);
+        labels.insert(l.clone());
+        l
+    };
     for (t, check, keys) in file.records {
+        let check = label(check);
         for key in keys {
             let key = Key::from(key);
             if !check.is_empty() {
@@ -175,6 +207,7 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
         }
     }
     for (t, check, per_record) in file.answers {
+        let check = label(check);
         for (record, answers) in per_record {
             for answer in answers {
                 let key = Key::from(format!("{record} {answer}"));
@@ -199,7 +232,7 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
     };
     for (k, check) in file.held {
         let k = shared(&clocks, k);
-        clocks.held.entry(k).or_insert(check);
+        clocks.held.entry(k).or_insert_with(|| label(check));
     }
     for (k, seen) in file.seen {
         let k = shared(&clocks, k);
@@ -248,7 +281,7 @@ mod tests {
         let text = r#"{"observed":1.0,"records":{"x.d A":0.5},"answers":{},"held":{"x.d A":"mass-removal"},"intervals":[]}"#;
         let (c, r) = decode(text.as_bytes()).unwrap();
         assert_eq!(
-            (c.records["x.d A"], c.held["x.d A"].as_str(), r),
+            (c.records["x.d A"], &*c.held["x.d A"], r),
             (0.5, "mass-removal", None)
         );
         assert!(decode(b"{\"format\": 3}").is_err());
