@@ -499,6 +499,24 @@ impl<'de> serde::de::Visitor<'de> for &mut CachedList {
     }
 }
 
+/// A reader that hashes and counts what is read through it.
+struct Hashing<R> {
+    inner: R,
+    digest: Digesting,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        std::io::Write::write_all(&mut self.digest, &buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Longest header line of the cached listing read (it names the zone, the
+/// endpoint and the digest: well under a kilobyte).
+const MAX_CACHE_HEADER: u64 = 64 * 1024;
+
 /// A writer that only hashes and counts what goes through it.
 #[derive(Default)]
 struct Digesting {
@@ -532,14 +550,23 @@ pub fn load_cache(
     if full_read_every.is_zero() {
         return Err("--full-read-every is 0".into());
     }
-    let data = store::read(dir, CACHE_FILE, MAX_CACHE_BYTES)
+    use std::io::{BufRead, Read};
+    let (file, size) = store::open_read(dir, CACHE_FILE, MAX_CACHE_BYTES)
         .map_err(|e| e.to_string())?
         .ok_or("no cached listing yet")?;
-    let nl = data
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or("cached listing is damaged (no header line)")?;
-    let header: CacheHeader = serde_json::from_slice(&data[..nl])
+    // Streamed: the header line first, then the records line parsed as it
+    // is read and hashed (never the whole file in memory); nothing read is
+    // used unless the digest matches at the end.
+    let mut r = std::io::BufReader::with_capacity(1 << 16, file.take(MAX_CACHE_BYTES + 1));
+    let mut line = Vec::new();
+    (&mut r)
+        .take(MAX_CACHE_HEADER)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read the cached listing: {e}"))?;
+    let Some(nl) = line.iter().position(|&b| b == b'\n') else {
+        return Err("cached listing is damaged (no header line)".into());
+    };
+    let header: CacheHeader = serde_json::from_slice(&line[..nl])
         .map_err(|e| format!("cached listing header is damaged ({e})"))?;
     if header.version != CACHE_VERSION {
         return Err(format!("cached listing version {}", header.version));
@@ -561,23 +588,42 @@ pub fn load_cache(
     if header.count > MAX_CACHE_RECORDS {
         return Err("cached listing claims too many records".into());
     }
-    let body = &data[nl + 1..];
-    if hex(&Sha256::digest(body)) != header.sha256 {
-        return Err("cached listing is damaged (digest mismatch)".into());
-    }
+    let body_len = size.saturating_sub(line.len() as u64);
+    let leftover = std::io::Cursor::new(r.buffer().to_vec());
+    let rest = r.into_inner();
+    let mut body = std::io::BufReader::with_capacity(
+        1 << 16,
+        Hashing {
+            inner: leftover.chain(rest),
+            digest: Digesting::default(),
+        },
+    );
     // A listed record takes about 100 bytes of JSON (at least 28): a
     // header that claims more than the body holds reserves at most about
     // twice the body (112 bytes a record for every 64 of the body), and
     // the list grows past that only as records are really read.
     let mut list = CachedList {
-        records: Vec::with_capacity((header.count as usize).min(body.len() / 64)),
+        records: Vec::with_capacity(
+            (header.count as usize).min(usize::try_from(body_len / 64).unwrap_or(0)),
+        ),
         limit: header.count as usize,
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde::de::DeserializeSeed::deserialize(&mut list, &mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| format!("cached listing is damaged ({e})"))?;
-    drop(data);
+    let mut de = serde_json::Deserializer::from_reader(&mut body);
+    let parsed =
+        serde::de::DeserializeSeed::deserialize(&mut list, &mut de).and_then(|()| de.end());
+    drop(de);
+    let hashed = body.into_inner().digest;
+    if hashed.len > MAX_CACHE_BYTES {
+        return Err(format!(
+            "the cached listing is larger than {MAX_CACHE_BYTES} bytes; refusing to read it"
+        ));
+    }
+    // (A records line that does not parse stops the read part way: its
+    // digest is not known, and it is damaged either way.)
+    parsed.map_err(|e| format!("cached listing is damaged ({e})"))?;
+    if hex(&hashed.sha.finalize()) != header.sha256 {
+        return Err("cached listing is damaged (digest mismatch)".into());
+    }
     if list.records.len() as u64 != header.count {
         return Err("cached listing is damaged (count mismatch)".into());
     }
