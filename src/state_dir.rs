@@ -446,7 +446,7 @@ impl Serialize for CachedSeq<'_> {
         s.collect_seq(self.0.iter().map(|r| {
             (
                 r.domain.as_str(),
-                r.rtype.as_str(),
+                &*r.rtype,
                 r.ttl,
                 r.tier,
                 r.answers.as_slice(),
@@ -488,7 +488,7 @@ impl<'de> serde::de::Visitor<'de> for &mut CachedList {
             answers.shrink_to_fit();
             self.records.push(ZoneRecord {
                 domain,
-                rtype,
+                rtype: crate::ns1::listed_type(rtype),
                 ttl,
                 answers,
                 tier,
@@ -922,7 +922,7 @@ mod tests {
     fn rec(d: &str, t: &str, a: &[&str]) -> ZoneRecord {
         ZoneRecord {
             domain: d.into(),
-            rtype: t.into(),
+            rtype: t.to_string().into(),
             ttl: Some(60),
             answers: a.iter().map(|s| s.to_string()).collect(),
             tier: Some(1),

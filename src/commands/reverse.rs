@@ -431,7 +431,7 @@ fn write(
     };
     print_held(&decision);
     let plan = &decision.plan;
-    let applied = zone.apply_other(name, cfg.ttl, plan, ctx.deadline);
+    let applied = zone.apply_other(name, cfg.ttl, plan, ctx.write_deadline());
     if ledger_ok && let Err(e) = save(&ledger_after(ledger, plan, &applied.not_done)) {
         log::warn!("{e}");
     }

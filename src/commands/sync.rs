@@ -117,6 +117,19 @@ pub struct PassContext<'a> {
     pub deadline: Instant,
 }
 
+impl PassContext<'_> {
+    /// When the pass starts its last change: the deadline less a reserve
+    /// for what comes after the writes (saving the ledger, the summary,
+    /// freeing the run's memory), 2% of `--deadline` and at most 2 s, so
+    /// that the run itself ends within the deadline.
+    pub fn write_deadline(&self) -> Instant {
+        let reserve = (self.cfg.deadline.as_secs_f64() * 0.02).min(2.0);
+        self.deadline
+            .checked_sub(std::time::Duration::from_secs_f64(reserve))
+            .unwrap_or(self.deadline)
+    }
+}
+
 /// The steps of one run, each a call into the module named after it.
 fn pipeline(
     cfg: &Config,
@@ -392,7 +405,7 @@ pub fn pass(
     }
     print_held(&decision);
     let plan = &decision.plan;
-    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, plan, ctx.deadline);
+    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, plan, ctx.write_deadline());
     summary.note_stats(&zone.close());
     if ledger_failed.is_none() {
         let after = claim::ledger_after(ledger, plan, &applied.not_done);
