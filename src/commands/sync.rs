@@ -120,10 +120,10 @@ pub struct PassContext<'a> {
 impl PassContext<'_> {
     /// When the pass starts its last change: the deadline less a reserve
     /// for what comes after the writes (saving the ledger, the summary,
-    /// freeing the run's memory), 2% of `--deadline` and at most 2 s, so
+    /// freeing the run's memory), 3% of `--deadline` and at most 3 s, so
     /// that the run itself ends within the deadline.
     pub fn write_deadline(&self) -> Instant {
-        let reserve = (self.cfg.deadline.as_secs_f64() * 0.02).min(2.0);
+        let reserve = (self.cfg.deadline.as_secs_f64() * 0.03).min(3.0);
         self.deadline
             .checked_sub(std::time::Duration::from_secs_f64(reserve))
             .unwrap_or(self.deadline)
@@ -891,7 +891,14 @@ fn take_back_undone(
 
 /// Prints the held removals, one line each.
 pub fn print_held(d: &Decision) {
+    use std::io::Write;
+    // Buffered: a run that holds 200,000 removals prints them in a few
+    // writes, not one each (which took most of a second).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for h in &d.held {
-        println!("{h}");
+        if writeln!(out, "{h}").is_err() {
+            return;
+        }
     }
+    let _ = out.flush();
 }

@@ -279,7 +279,9 @@ struct Listed {
 }
 
 fn listed(zone: Vec<ZoneRecord>, own: &Ownership) -> Listed {
-    let mut current: HashMap<SetKey, RecordData> = HashMap::with_capacity(zone.len());
+    // Not sized for the whole listing up front: the map grows as the
+    // listing it is made of is given back (see below), not beside all of it.
+    let mut current: HashMap<SetKey, RecordData> = HashMap::new();
     let mut never: std::collections::HashSet<SetKey> = Default::default();
     let mut foreign = 0;
     // In scope but not published by the tool: (name, type) → its data.

@@ -314,6 +314,9 @@ fn decide_carried(
     let found = candidates(&raw, explained, &old, p, &mut d);
     let judged = judge(&raw, &found, &old, samples, p, &mut d);
     give_reasons(&found, &judged, p, &mut d);
+    // The old clocks are read for the last time above: given back before
+    // the plan is trimmed (the run's peak when every task moves).
+    drop(old);
     trim(raw, &found, &judged, p, &mut d);
     d
 }
@@ -381,6 +384,8 @@ fn candidates(
             }
         }
     }
+    // Grown by doubling: given back its spare room (kept through the run).
+    found.list.shrink_to_fit();
     found
 }
 
@@ -399,7 +404,7 @@ fn update_candidate(
     found: &mut Candidates,
 ) {
     let now = p.now;
-    let mut answers = Vec::new();
+    let mut answers = Vec::with_capacity(removed.len());
     let mut since = f64::MIN;
     let mut was_held = None;
     let mut kept = Vec::new();
