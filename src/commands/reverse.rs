@@ -431,7 +431,12 @@ fn write(
     };
     print_held(&decision);
     let plan = &decision.plan;
-    let applied = zone.apply_other(name, cfg.ttl, plan, ctx.write_deadline());
+    let applied = zone.apply_other(
+        name,
+        cfg.ttl,
+        plan,
+        ctx.write_deadline(std::time::Duration::ZERO),
+    );
     if ledger_ok && let Err(e) = save(&ledger_after(ledger, plan, &applied.not_done)) {
         log::warn!("{e}");
     }

@@ -119,11 +119,14 @@ pub struct PassContext<'a> {
 
 impl PassContext<'_> {
     /// When the pass starts its last change: the deadline less a reserve
-    /// for what comes after the writes (saving the ledger, the summary,
-    /// freeing the run's memory), 3% of `--deadline` and at most 3 s, so
-    /// that the run itself ends within the deadline.
-    pub fn write_deadline(&self) -> Instant {
-        let reserve = (self.cfg.deadline.as_secs_f64() * 0.03).min(3.0);
+    /// for what comes after the writes (saving the ledger and the state,
+    /// the summary, giving back the run's memory), so that the run itself
+    /// ends within the deadline: 3% of `--deadline` (at most 3 s), or as
+    /// long as the pass took from its plan to its first write (deciding and
+    /// saving the same records), if longer, up to 10% of the deadline.
+    pub fn write_deadline(&self, prepared: std::time::Duration) -> Instant {
+        let d = self.cfg.deadline.as_secs_f64();
+        let reserve = (d * 0.03).min(3.0).max(prepared.as_secs_f64().min(d * 0.1));
         self.deadline
             .checked_sub(std::time::Duration::from_secs_f64(reserve))
             .unwrap_or(self.deadline)
@@ -344,6 +347,7 @@ pub fn pass(
             return Ok(Exit::Claimed);
         }
     };
+    let planned = Instant::now();
     claim_step(ctx, &survey, zone, safety, summary)?;
     let now_counts = snapshot.figures();
     summary.note_plan(&raw);
@@ -405,7 +409,13 @@ pub fn pass(
     }
     print_held(&decision);
     let plan = &decision.plan;
-    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, plan, ctx.write_deadline());
+    let applied = zone.apply(
+        &cfg.zone,
+        &cfg.domain,
+        cfg.ttl,
+        plan,
+        ctx.write_deadline(planned.elapsed()),
+    );
     summary.note_stats(&zone.close());
     if ledger_failed.is_none() {
         let after = claim::ledger_after(ledger, plan, &applied.not_done);
