@@ -513,6 +513,17 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
     }
 }
 
+/// The cached listing's body (after its `head` bytes of header line),
+/// hashed as it is read, at most one byte past the file's bound.
+fn cache_body(file: &mut File, head: u64) -> std::io::Result<Hashing<std::io::Take<&mut File>>> {
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(head))?;
+    Ok(Hashing {
+        inner: file.take(MAX_CACHE_BYTES.saturating_sub(head).saturating_add(1)),
+        digest: Digesting::default(),
+    })
+}
+
 /// Longest header line of the cached listing read (it names the zone, the
 /// endpoint and the digest: well under a kilobyte).
 const MAX_CACHE_HEADER: u64 = 64 * 1024;
@@ -588,16 +599,27 @@ pub fn load_cache(
     if header.count > MAX_CACHE_RECORDS {
         return Err("cached listing claims too many records".into());
     }
-    let body_len = size.saturating_sub(line.len() as u64);
-    let leftover = std::io::Cursor::new(r.buffer().to_vec());
-    let rest = r.into_inner();
-    let mut body = std::io::BufReader::with_capacity(
-        1 << 16,
-        Hashing {
-            inner: leftover.chain(rest),
-            digest: Digesting::default(),
-        },
-    );
+    // Twice through the body, never all of it in memory: first only
+    // hashed (a damaged body is refused before anything is parsed), then
+    // parsed and hashed again (a file changed between the two is refused).
+    let head = line.len() as u64;
+    let body_len = size.saturating_sub(head);
+    let mut file = r.into_inner().into_inner();
+    let unreadable = |e: std::io::Error| format!("cannot read the cached listing: {e}");
+    let checked = |hashed: Digesting| -> Result<(), String> {
+        if head + hashed.len > MAX_CACHE_BYTES {
+            return Err(format!(
+                "the cached listing is larger than {MAX_CACHE_BYTES} bytes; refusing to read it"
+            ));
+        }
+        if hex(&hashed.sha.finalize()) != header.sha256 {
+            return Err("cached listing is damaged (digest mismatch)".into());
+        }
+        Ok(())
+    };
+    let mut first = cache_body(&mut file, head).map_err(unreadable)?;
+    std::io::copy(&mut first, &mut std::io::sink()).map_err(unreadable)?;
+    checked(first.digest)?;
     // A listed record takes about 100 bytes of JSON (at least 28): a
     // header that claims more than the body holds reserves at most about
     // twice the body (112 bytes a record for every 64 of the body), and
@@ -608,22 +630,19 @@ pub fn load_cache(
         ),
         limit: header.count as usize,
     };
-    let mut de = serde_json::Deserializer::from_reader(&mut body);
+    let mut second = std::io::BufReader::with_capacity(
+        1 << 16,
+        cache_body(&mut file, head).map_err(unreadable)?,
+    );
+    let mut de = serde_json::Deserializer::from_reader(&mut second);
     let parsed =
         serde::de::DeserializeSeed::deserialize(&mut list, &mut de).and_then(|()| de.end());
     drop(de);
-    let hashed = body.into_inner().digest;
-    if hashed.len > MAX_CACHE_BYTES {
-        return Err(format!(
-            "the cached listing is larger than {MAX_CACHE_BYTES} bytes; refusing to read it"
-        ));
-    }
-    // (A records line that does not parse stops the read part way: its
-    // digest is not known, and it is damaged either way.)
     parsed.map_err(|e| format!("cached listing is damaged ({e})"))?;
-    if hex(&hashed.sha.finalize()) != header.sha256 {
-        return Err("cached listing is damaged (digest mismatch)".into());
-    }
+    // Read to its end (the parse stops at the last non-blank byte).
+    let mut second = second.into_inner();
+    std::io::copy(&mut second, &mut std::io::sink()).map_err(unreadable)?;
+    checked(second.digest).map_err(|e| format!("{e} (the file changed while it was read)"))?;
     if list.records.len() as u64 != header.count {
         return Err("cached listing is damaged (count mismatch)".into());
     }
