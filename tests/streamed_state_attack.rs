@@ -126,7 +126,9 @@ fn entries(dir: &Path) -> Vec<String> {
 fn rec(i: usize) -> ZoneRecord {
     ZoneRecord {
         domain: format!("h{i}.mesos.example.com"),
-        rtype: if i % 3 == 0 { "SRV" } else { "A" }.to_string().into(),
+        rtype: if i.is_multiple_of(3) { "SRV" } else { "A" }
+            .to_string()
+            .into(),
         ttl: Some(60),
         answers: vec![format!("10.0.{}.{}", i / 256 % 256, i % 256)],
         tier: Some(1),
@@ -1104,7 +1106,7 @@ fn damaged_or_forged_caches_between_runs_never_delete_a_live_record() {
                             link: None,
                         })
                         .collect();
-                    for ((name, t), _) in &want {
+                    for (name, t) in want.keys() {
                         recs.push(ZoneRecord {
                             domain: name.clone(),
                             rtype: t.clone().into(),
@@ -1118,7 +1120,7 @@ fn damaged_or_forged_caches_between_runs_never_delete_a_live_record() {
                     state_dir::save_cache(
                         &tmp,
                         "example.com",
-                        &head["endpoint"].as_str().unwrap(),
+                        head["endpoint"].as_str().unwrap(),
                         env.ns1.serial(),
                         &recs,
                     )
