@@ -221,17 +221,37 @@ pub fn save_clocks(
     clocks: &Clocks,
     rebuilt: Option<f64>,
 ) -> Result<(), crate::store::StoreError> {
-    let bytes = holddown::encode(clocks, rebuilt)
+    let encoded = holddown::Encoded::of(clocks, rebuilt);
+    // Measured first, then streamed to the file: never built in memory.
+    let mut size = Counted(0);
+    encoded
+        .write(&mut size)
         .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
-    if bytes.len() as u64 > MAX_STATE_FILE {
+    if size.0 > MAX_STATE_FILE {
         return Err(crate::store::StoreError(format!(
             "the hold-down clocks take {} bytes, more than the {MAX_STATE_FILE} this tool reads back ({} records and {} answers absent)",
-            bytes.len(),
+            size.0,
             clocks.records.len(),
             clocks.answers.len()
         )));
     }
-    crate::store::write_atomic(dir, CLOCKS_FILE, &bytes)
+    crate::store::write_atomic_with(dir, CLOCKS_FILE, 0o600, |w| {
+        encoded.write(w).map_err(std::io::Error::other)
+    })
+}
+
+/// A writer that only counts the bytes written to it.
+struct Counted(u64);
+
+impl std::io::Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The memory and clocks as loaded for a run; a damaged file is never
@@ -426,7 +446,7 @@ impl Serialize for CachedSeq<'_> {
         s.collect_seq(self.0.iter().map(|r| {
             (
                 r.domain.as_str(),
-                r.rtype.as_str(),
+                &*r.rtype,
                 r.ttl,
                 r.tier,
                 r.answers.as_slice(),
@@ -468,7 +488,7 @@ impl<'de> serde::de::Visitor<'de> for &mut CachedList {
             answers.shrink_to_fit();
             self.records.push(ZoneRecord {
                 domain,
-                rtype,
+                rtype: crate::ns1::listed_type(rtype),
                 ttl,
                 answers,
                 tier,
@@ -478,6 +498,35 @@ impl<'de> serde::de::Visitor<'de> for &mut CachedList {
         Ok(())
     }
 }
+
+/// A reader that hashes and counts what is read through it.
+struct Hashing<R> {
+    inner: R,
+    digest: Digesting,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        std::io::Write::write_all(&mut self.digest, &buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// The cached listing's body (after its `head` bytes of header line),
+/// hashed as it is read, at most one byte past the file's bound.
+fn cache_body(file: &mut File, head: u64) -> std::io::Result<Hashing<std::io::Take<&mut File>>> {
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(head))?;
+    Ok(Hashing {
+        inner: file.take(MAX_CACHE_BYTES.saturating_sub(head).saturating_add(1)),
+        digest: Digesting::default(),
+    })
+}
+
+/// Longest header line of the cached listing read (it names the zone, the
+/// endpoint and the digest: well under a kilobyte).
+const MAX_CACHE_HEADER: u64 = 64 * 1024;
 
 /// A writer that only hashes and counts what goes through it.
 #[derive(Default)]
@@ -512,14 +561,23 @@ pub fn load_cache(
     if full_read_every.is_zero() {
         return Err("--full-read-every is 0".into());
     }
-    let data = store::read(dir, CACHE_FILE, MAX_CACHE_BYTES)
+    use std::io::{BufRead, Read};
+    let (file, size) = store::open_read(dir, CACHE_FILE, MAX_CACHE_BYTES)
         .map_err(|e| e.to_string())?
         .ok_or("no cached listing yet")?;
-    let nl = data
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or("cached listing is damaged (no header line)")?;
-    let header: CacheHeader = serde_json::from_slice(&data[..nl])
+    // Streamed: the header line first, then the records line parsed as it
+    // is read and hashed (never the whole file in memory); nothing read is
+    // used unless the digest matches at the end.
+    let mut r = std::io::BufReader::with_capacity(1 << 16, file.take(MAX_CACHE_BYTES + 1));
+    let mut line = Vec::new();
+    (&mut r)
+        .take(MAX_CACHE_HEADER)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read the cached listing: {e}"))?;
+    let Some(nl) = line.iter().position(|&b| b == b'\n') else {
+        return Err("cached listing is damaged (no header line)".into());
+    };
+    let header: CacheHeader = serde_json::from_slice(&line[..nl])
         .map_err(|e| format!("cached listing header is damaged ({e})"))?;
     if header.version != CACHE_VERSION {
         return Err(format!("cached listing version {}", header.version));
@@ -541,23 +599,50 @@ pub fn load_cache(
     if header.count > MAX_CACHE_RECORDS {
         return Err("cached listing claims too many records".into());
     }
-    let body = &data[nl + 1..];
-    if hex(&Sha256::digest(body)) != header.sha256 {
-        return Err("cached listing is damaged (digest mismatch)".into());
-    }
+    // Twice through the body, never all of it in memory: first only
+    // hashed (a damaged body is refused before anything is parsed), then
+    // parsed and hashed again (a file changed between the two is refused).
+    let head = line.len() as u64;
+    let body_len = size.saturating_sub(head);
+    let mut file = r.into_inner().into_inner();
+    let unreadable = |e: std::io::Error| format!("cannot read the cached listing: {e}");
+    let checked = |hashed: Digesting| -> Result<(), String> {
+        if head + hashed.len > MAX_CACHE_BYTES {
+            return Err(format!(
+                "the cached listing is larger than {MAX_CACHE_BYTES} bytes; refusing to read it"
+            ));
+        }
+        if hex(&hashed.sha.finalize()) != header.sha256 {
+            return Err("cached listing is damaged (digest mismatch)".into());
+        }
+        Ok(())
+    };
+    let mut first = cache_body(&mut file, head).map_err(unreadable)?;
+    std::io::copy(&mut first, &mut std::io::sink()).map_err(unreadable)?;
+    checked(first.digest)?;
     // A listed record takes about 100 bytes of JSON (at least 28): a
     // header that claims more than the body holds reserves at most about
     // twice the body (112 bytes a record for every 64 of the body), and
     // the list grows past that only as records are really read.
     let mut list = CachedList {
-        records: Vec::with_capacity((header.count as usize).min(body.len() / 64)),
+        records: Vec::with_capacity(
+            (header.count as usize).min(usize::try_from(body_len / 64).unwrap_or(0)),
+        ),
         limit: header.count as usize,
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde::de::DeserializeSeed::deserialize(&mut list, &mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| format!("cached listing is damaged ({e})"))?;
-    drop(data);
+    let mut second = std::io::BufReader::with_capacity(
+        1 << 16,
+        cache_body(&mut file, head).map_err(unreadable)?,
+    );
+    let mut de = serde_json::Deserializer::from_reader(&mut second);
+    let parsed =
+        serde::de::DeserializeSeed::deserialize(&mut list, &mut de).and_then(|()| de.end());
+    drop(de);
+    parsed.map_err(|e| format!("cached listing is damaged ({e})"))?;
+    // Read to its end (the parse stops at the last non-blank byte).
+    let mut second = second.into_inner();
+    std::io::copy(&mut second, &mut std::io::sink()).map_err(unreadable)?;
+    checked(second.digest).map_err(|e| format!("{e} (the file changed while it was read)"))?;
     if list.records.len() as u64 != header.count {
         return Err("cached listing is damaged (count mismatch)".into());
     }
@@ -856,7 +941,7 @@ mod tests {
     fn rec(d: &str, t: &str, a: &[&str]) -> ZoneRecord {
         ZoneRecord {
             domain: d.into(),
-            rtype: t.into(),
+            rtype: t.to_string().into(),
             ttl: Some(60),
             answers: a.iter().map(|s| s.to_string()).collect(),
             tier: Some(1),

@@ -127,6 +127,27 @@ pub fn read(dir: &Path, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, Sto
     Ok(Some(buf))
 }
 
+/// Opens STATE_DIR/name for reading as [`read`] does (O_NOFOLLOW, a
+/// regular file of the running user), to be streamed: the file and its
+/// size now; None when it does not exist; an error when it is larger than
+/// `max_len` (the caller still reads at most `max_len` + 1 bytes: a file
+/// may grow while it is read).
+pub fn open_read(dir: &Path, name: &str, max_len: u64) -> Result<Option<(File, u64)>, StoreError> {
+    check_name(name)?;
+    let path = dir.join(name);
+    let Some(file) = open_checked(&path, OpenOptions::new().read(true))? else {
+        return Ok(None);
+    };
+    let size = file.metadata().map_or(0, |m| m.len());
+    if size > max_len {
+        return Err(StoreError(format!(
+            "{} is larger than {max_len} bytes; refusing to read it",
+            path.display()
+        )));
+    }
+    Ok(Some((file, size)))
+}
+
 /// An unpredictable 64-bit value: std's per-process random hash keys over
 /// the time, the process id and a counter.
 fn random_u64() -> u64 {

@@ -284,7 +284,7 @@ fn arb_zone_record() -> impl Strategy<Value = ZoneRecord> {
     )
         .prop_map(|(name, dot, rtype, ttl, answers, tier, link)| ZoneRecord {
             domain: if dot { format!("{name}.") } else { name },
-            rtype: rtype.to_string(),
+            rtype: rtype.to_string().into(),
             ttl,
             answers,
             tier,
@@ -381,7 +381,7 @@ proptest! {
 fn borrowed_plan_table() {
     let zr = |d: &str, t: &str, a: &[&str], tier: Option<u32>, link: Option<&str>| ZoneRecord {
         domain: d.into(),
-        rtype: t.into(),
+        rtype: t.to_string().into(),
         ttl: Some(60),
         answers: a.iter().map(|s| s.to_string()).collect(),
         tier,
@@ -560,7 +560,7 @@ fn a_saved_cache_reads_back_exactly_with_awkward_strings() {
     });
     recs.push(ZoneRecord {
         domain: String::new(),
-        rtype: String::new(),
+        rtype: String::new().into(),
         ttl: Some(u32::MAX),
         answers: vec![],
         tier: Some(0),

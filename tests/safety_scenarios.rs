@@ -635,7 +635,9 @@ fn the_hold_down_clock_survives_a_crash_and_a_damaged_file_refuses_removals() {
     let (saved, _) =
         mesos2ns1::state_dir::holddown::decode(&std::fs::read(&clocks).unwrap()).unwrap();
     assert_eq!(
-        saved.records.get(&format!("app3.marathon.{DOMAIN} A")),
+        saved
+            .records
+            .get(format!("app3.marathon.{DOMAIN} A").as_str()),
         Some(&gone_at),
         "{saved:?}"
     );

@@ -46,7 +46,7 @@ fn all_moved(tasks: usize) -> Clocks {
             format!("{c_label}.{fw}.slave.{DOMAIN} A"),
         ];
         for k in &keys {
-            c.records.insert(k.clone(), t);
+            c.records.insert(k.as_str().into(), t);
         }
         for port in [31000 + (i % 30000), 31001 + (i % 30000)] {
             for proto in ["_tcp", "_udp"] {
@@ -61,10 +61,10 @@ fn all_moved(tasks: usize) -> Clocks {
             keys.push(format!("{n}.{fw}.{under}{DOMAIN} A {ip}"));
         }
         for k in &keys[2..] {
-            c.answers.insert(k.clone(), t);
+            c.answers.insert(k.as_str().into(), t);
         }
         for k in keys {
-            c.held.insert(k, "mass-removal".into());
+            c.held.insert(k.into(), "mass-removal".into());
         }
     }
     c

@@ -84,9 +84,15 @@ pub fn read_options(cfg: &Config) -> ReadOptions<'_> {
 
 /// Prints a plan's changes, one line each, then its figures.
 pub fn print_plan(plan: &crate::plan::Plan) {
+    use std::io::Write;
+    // Buffered: a plan of a million changes is not a million writes.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for change in &plan.changes {
         // Names come from the state: one change, one line.
-        println!("{}", crate::text::escape_control(&change.to_string()));
+        if writeln!(out, "{}", crate::text::escape_control(&change.to_string())).is_err() {
+            return;
+        }
     }
-    println!("plan: {plan}");
+    let _ = writeln!(out, "plan: {plan}");
+    let _ = out.flush();
 }

@@ -106,7 +106,7 @@ pub fn carried_keys(ctx: &PassContext<'_>, clocks: &Clocks) -> Clocks {
         cfg.remove_after as f64,
         cfg.settle.map(|s| s as f64),
     );
-    let listed = |k: &String| cfg.reverse_zones.iter().any(|z| in_zone(k, z.name()));
+    let listed = |k: &crate::plan::Key| cfg.reverse_zones.iter().any(|z| in_zone(k, z.name()));
     c.records.retain(|k, _| listed(k));
     c.answers.retain(|k, _| listed(k));
     c.held.retain(|k, _| listed(k));
@@ -431,7 +431,12 @@ fn write(
     };
     print_held(&decision);
     let plan = &decision.plan;
-    let applied = zone.apply_other(name, cfg.ttl, plan, ctx.deadline);
+    let applied = zone.apply_other(
+        name,
+        cfg.ttl,
+        plan,
+        ctx.write_deadline(std::time::Duration::ZERO),
+    );
     if ledger_ok && let Err(e) = save(&ledger_after(ledger, plan, &applied.not_done)) {
         log::warn!("{e}");
     }

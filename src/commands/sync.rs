@@ -117,6 +117,22 @@ pub struct PassContext<'a> {
     pub deadline: Instant,
 }
 
+impl PassContext<'_> {
+    /// When the pass starts its last change: the deadline less a reserve
+    /// for what comes after the writes (saving the ledger and the state,
+    /// the summary, giving back the run's memory), so that the run itself
+    /// ends within the deadline: 3% of `--deadline` (at most 3 s), or as
+    /// long as the pass took from its plan to its first write (deciding and
+    /// saving the same records), if longer, up to 10% of the deadline.
+    pub fn write_deadline(&self, prepared: std::time::Duration) -> Instant {
+        let d = self.cfg.deadline.as_secs_f64();
+        let reserve = (d * 0.03).min(3.0).max(prepared.as_secs_f64().min(d * 0.1));
+        self.deadline
+            .checked_sub(std::time::Duration::from_secs_f64(reserve))
+            .unwrap_or(self.deadline)
+    }
+}
+
 /// The steps of one run, each a call into the module named after it.
 fn pipeline(
     cfg: &Config,
@@ -323,7 +339,7 @@ pub fn pass(
         view = fresh;
         imported = n;
     }
-    let (survey, mut raw) = match fresh_survey(ctx, &mut snapshot, view, zone, safety, summary)? {
+    let (survey, raw) = match fresh_survey(ctx, &mut snapshot, view, zone, safety, summary)? {
         Ok(v) => v,
         Err(why) => {
             log::error!("{why}");
@@ -331,6 +347,7 @@ pub fn pass(
             return Ok(Exit::Claimed);
         }
     };
+    let planned = Instant::now();
     claim_step(ctx, &survey, zone, safety, summary)?;
     let now_counts = snapshot.figures();
     summary.note_plan(&raw);
@@ -348,11 +365,16 @@ pub fn pass(
         domain,
         filling,
     );
-    let raw_copy = (ctx.mode == Mode::Sync).then(|| removals_copy(&mut raw));
-    let decision = plan::decide(
+    // Past a plan, the pass replaces the clocks with the decision's (see
+    // `remember`): they are moved in, not copied.
+    let clocks = match ctx.mode {
+        Mode::Plan => safety.clocks.clone(),
+        _ => std::mem::take(&mut safety.clocks),
+    };
+    let decision = plan::decide_owned(
         raw,
         &snapshot.explained,
-        &safety.clocks,
+        clocks,
         &safety.memory.samples,
         &policy,
     );
@@ -374,16 +396,7 @@ pub fn pass(
         ));
     }
     let keep = prior.as_ref().map(|p| super::reverse::carried_keys(ctx, p));
-    let (decision, save_failed) = remember(
-        ctx,
-        decision,
-        raw_copy,
-        &snapshot.explained,
-        &policy,
-        safety,
-        now_counts,
-        keep.as_ref(),
-    );
+    let (decision, save_failed) = remember(ctx, decision, safety, now_counts, keep.as_ref());
     let ledger = claim::ledger_before(&survey, &decision.plan);
     let (decision, ledger_failed) = save_ledger_before(cfg, &ledger, decision);
     summary.note_decision(&decision);
@@ -396,7 +409,13 @@ pub fn pass(
     }
     print_held(&decision);
     let plan = &decision.plan;
-    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, plan, ctx.deadline);
+    let applied = zone.apply(
+        &cfg.zone,
+        &cfg.domain,
+        cfg.ttl,
+        plan,
+        ctx.write_deadline(planned.elapsed()),
+    );
     summary.note_stats(&zone.close());
     if ledger_failed.is_none() {
         let after = claim::ledger_after(ledger, plan, &applied.not_done);
@@ -714,13 +733,9 @@ fn report_plan(
 /// since the next would not know what it did, but still makes every
 /// addition, and exits 3 saying why. Returns the decision to carry out and
 /// whether the save failed.
-#[allow(clippy::too_many_arguments)]
 fn remember(
     ctx: &PassContext<'_>,
     mut decision: Decision,
-    raw_copy: Option<Plan>,
-    explained: &Explained,
-    policy: &Policy,
     safety: &mut Safety,
     now_counts: Baseline,
     keep: Option<&plan::Clocks>,
@@ -740,40 +755,9 @@ fn remember(
     };
     let why = format!("cannot save the safety state: {e}; every removal is held");
     log::error!("{why}");
-    let mut held_policy = policy.clone();
-    held_policy.damaged = Some(why.clone());
-    if let Some(mut raw) = raw_copy {
-        // The raw plan again: its creates, which the decision kept as they
-        // were and in order (every addition goes), then the rest.
-        let creates = std::mem::take(&mut decision.plan.changes)
-            .into_iter()
-            .filter(|c| c.action == plan::Action::Create);
-        raw.changes = creates.chain(raw.changes).collect();
-        decision = plan::decide(
-            raw,
-            explained,
-            &safety.clocks,
-            &safety.memory.samples,
-            &held_policy,
-        );
-    }
+    let decision = plan::hold_every_removal(decision, &safety.clocks, why.clone(), ctx.now);
     safety.damaged = Some(why);
     (decision, true)
-}
-
-/// The raw plan without its creates (`compute` puts them first): enough,
-/// with the creates the decision keeps, to decide again should the safety
-/// state not be saved, at a fraction of a full copy's memory.
-fn removals_copy(raw: &mut Plan) -> Plan {
-    let changes = std::mem::take(&mut raw.changes);
-    let mut copy = raw.clone();
-    copy.changes = changes
-        .iter()
-        .filter(|c| c.action != plan::Action::Create)
-        .cloned()
-        .collect();
-    raw.changes = changes;
-    copy
 }
 
 /// `--create-zone`: one zone-file import of every desired record and
@@ -917,7 +901,14 @@ fn take_back_undone(
 
 /// Prints the held removals, one line each.
 pub fn print_held(d: &Decision) {
+    use std::io::Write;
+    // Buffered: a run that holds 200,000 removals prints them in a few
+    // writes, not one each (which took most of a second).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for h in &d.held {
-        println!("{h}");
+        if writeln!(out, "{h}").is_err() {
+            return;
+        }
     }
+    let _ = out.flush();
 }

@@ -139,7 +139,7 @@ pub struct ZoneRecord {
     /// FQDN as listed (NS1 lists names without trailing dot).
     pub domain: String,
     /// Record type, e.g. `A`, `SRV`, `NS`.
-    pub rtype: String,
+    pub rtype: std::borrow::Cow<'static, str>,
     pub ttl: Option<u32>,
     /// The `short_answers` strings exactly as given (SRV:
     /// `"10 50 31000 node1.example.com."`). See
@@ -149,6 +149,18 @@ pub struct ZoneRecord {
     pub tier: Option<u32>,
     /// The record this one links to (`link`), for linked records.
     pub link: Option<String>,
+}
+
+/// A listed record's type as kept in the listing: the common types are
+/// static text, not an allocation per record (12 MB at 400,000 records).
+pub fn listed_type(rtype: String) -> std::borrow::Cow<'static, str> {
+    const KNOWN: [&str; 12] = [
+        "A", "AAAA", "SRV", "PTR", "NS", "SOA", "CNAME", "TXT", "MX", "CAA", "ALIAS", "SPF",
+    ];
+    match KNOWN.iter().find(|k| **k == rtype) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(rtype),
+    }
 }
 
 /// A whole zone listing.

@@ -51,7 +51,7 @@ impl Client {
             .get_record(&zone, &domain, &rtype)?
             .map(|found| super::ZoneRecord {
                 domain,
-                rtype,
+                rtype: super::listed_type(rtype),
                 ttl: None,
                 answers: found.answers,
                 tier: found.tier,

@@ -5,6 +5,13 @@
 
 use super::recovery::RecoveryMarks;
 use crate::records::{Record, RecordType};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A clock's key (`"name TYPE"` or `"name TYPE answer"`), shared: one
+/// allocation per key, however many maps, candidates and held lists name
+/// it (a run that moves every task has a few hundred thousand of them).
+pub type Key = Arc<str>;
 
 /// The hold-down clocks (`holddown.json`): since when each owned record,
 /// and each answer of a record that stays, has been absent from the
@@ -16,16 +23,16 @@ pub struct Clocks {
     pub observed: Option<f64>,
     /// `"name TYPE"` → absent since.
     #[serde(default)]
-    pub records: std::collections::BTreeMap<String, f64>,
+    pub records: BTreeMap<Key, f64>,
     /// `"name TYPE answer"` → absent since.
     #[serde(default)]
-    pub answers: std::collections::BTreeMap<String, f64>,
+    pub answers: BTreeMap<Key, f64>,
     /// Keys (of `records` or `answers`) a check has held → the check. A
     /// held removal stays held until it is released (`--settle`, `--force`)
     /// or comes back, even once the check passes again: a failover's
     /// partial states that shrink back below the share release nothing.
     #[serde(default)]
-    pub held: std::collections::BTreeMap<String, String>,
+    pub held: BTreeMap<Key, Key>,
     /// The last gaps between observing runs (the cadence, at most 8).
     #[serde(default)]
     pub intervals: Vec<f64>,
@@ -35,8 +42,8 @@ pub struct Clocks {
     /// forward clock step counts as the runs that saw it, not as the time
     /// it spans). A held removal is released once this reaches `--settle`.
     /// Absent in files of 0.2.0 (then the wall-clock absence counts).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub seen: std::collections::BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seen: BTreeMap<Key, f64>,
     /// The runs' memory of a failover recovery.
     #[serde(default, skip_serializing_if = "is_default_marks")]
     pub recovery: RecoveryMarks,
@@ -58,12 +65,29 @@ const DEFAULT_CADENCE: f64 = 60.0;
 /// Gaps kept in [`Clocks::intervals`].
 const MAX_INTERVALS: usize = 8;
 
-pub fn record_key(name: &str, rtype: RecordType) -> String {
-    format!("{name} {rtype}")
+pub fn record_key(name: &str, rtype: RecordType) -> Key {
+    joined(&[name, rtype.as_str()])
 }
 
-pub fn answer_key(name: &str, rtype: RecordType, answer: &str) -> String {
-    format!("{name} {rtype} {answer}")
+pub fn answer_key(name: &str, rtype: RecordType, answer: &str) -> Key {
+    joined(&[name, rtype.as_str(), answer])
+}
+
+/// `parts` joined by spaces, allocated once at its exact size.
+fn joined(parts: &[&str]) -> Key {
+    let len = parts
+        .iter()
+        .map(|p| p.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    let mut s = String::with_capacity(len);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(p);
+    }
+    Key::from(s)
 }
 
 impl Clocks {
@@ -88,23 +112,41 @@ impl Clocks {
     /// What checks held stays held across such a restart (with its seen
     /// absence starting over): a gap or a clock step never releases.
     pub fn carried(&self, now: f64, remove_after: f64, settle: Option<f64>) -> Clocks {
-        let valid = self.valid_at(now, self.max_gap(remove_after, settle));
-        let mut c = if valid {
-            self.clone()
+        if self.valid_at(now, self.max_gap(remove_after, settle)) {
+            self.clone().into_carried(now, remove_after, settle)
         } else {
             Clocks {
+                observed: self.observed,
                 intervals: self.intervals.clone(),
                 held: self.held.clone(),
+                recovery: self.recovery,
+                ..Clocks::default()
+            }
+            .into_carried(now, remove_after, settle)
+        }
+    }
+
+    /// [`Clocks::carried`], consuming these clocks (no copy of the maps).
+    pub fn into_carried(self, now: f64, remove_after: f64, settle: Option<f64>) -> Clocks {
+        let valid = self.valid_at(now, self.max_gap(remove_after, settle));
+        let observed = self.observed;
+        let cadence = self.cadence();
+        let mut c = if valid {
+            self
+        } else {
+            Clocks {
+                intervals: self.intervals,
+                held: self.held,
                 recovery: self.recovery.clamped(now),
                 ..Clocks::default()
             }
         };
         c.credit = 0.0;
-        if let Some(t) = self.observed
+        if let Some(t) = observed
             && now >= t
         {
             if valid {
-                c.credit = (now - t).min(CREDIT_CADENCES * self.cadence());
+                c.credit = (now - t).min(CREDIT_CADENCES * cadence);
             }
             c.intervals.push(now - t);
             if c.intervals.len() > MAX_INTERVALS {
@@ -126,7 +168,7 @@ impl Clocks {
     /// The time since which `key` (absent since `since`) counts as seen
     /// absent: `since`, or later when the runs saw less of the absence than
     /// the wall clock says. Records the key's seen absence in `into`.
-    pub fn seen_since(&self, key: &str, since: f64, now: f64, into: &mut Clocks) -> f64 {
+    pub fn seen_since(&self, key: &Key, since: f64, now: f64, into: &mut Clocks) -> f64 {
         let wall = (now - since).max(0.0);
         let seen = match self.seen.get(key) {
             Some(s) if s.is_finite() => (s.max(0.0) + self.credit).min(wall),
@@ -134,7 +176,7 @@ impl Clocks {
             // A 0.2.0 file, or a new key (then since is now).
             None => wall,
         };
-        into.seen.insert(key.to_string(), seen);
+        into.seen.insert(key.clone(), seen);
         now - seen
     }
 
@@ -147,7 +189,7 @@ impl Clocks {
         remove_after: f64,
         settle: Option<f64>,
     ) {
-        *self = self.carried(now, remove_after, settle);
+        *self = std::mem::take(self).into_carried(now, remove_after, settle);
         let mut keys = std::collections::HashSet::new();
         let mut answer_keys = std::collections::HashSet::new();
         for r in desired {

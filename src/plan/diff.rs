@@ -46,13 +46,24 @@ impl Change {
     /// The answers an update drops: those of `old` that `new` lacks (none
     /// unless the change has both sides, as an update does).
     pub fn removed_answers(&self) -> Vec<&String> {
+        let old = self.old.as_ref().map_or(&[][..], |o| &o.answers[..]);
+        self.removed_positions()
+            .into_iter()
+            .filter_map(|i| old.get(i))
+            .collect()
+    }
+
+    /// [`Change::removed_answers`] as places in `old`'s answers.
+    pub fn removed_positions(&self) -> Vec<usize> {
         let (Some(o), Some(n)) = (&self.old, &self.new) else {
             return Vec::new();
         };
         let new: std::collections::HashSet<&str> = n.answers.iter().map(String::as_str).collect();
         o.answers
             .iter()
-            .filter(|a| !new.contains(a.as_str()))
+            .enumerate()
+            .filter(|(_, a)| !new.contains(a.as_str()))
+            .map(|(i, _)| i)
             .collect()
     }
 }
@@ -153,6 +164,24 @@ fn normalized(rtype: RecordType, answers: &[String]) -> Vec<String> {
     v
 }
 
+/// [`normalized`], reusing the listing's strings that are already in
+/// normal form (most are) instead of copying them.
+fn normalized_owned(rtype: RecordType, answers: Vec<String>) -> Vec<String> {
+    let mut v: Vec<String> = answers
+        .into_iter()
+        .map(|a| reuse(a, |a| normalize_short_answer(rtype.as_str(), a)))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `s` in the form `normal` gives, `s` itself when it is in that form.
+fn reuse(s: String, normal: impl Fn(&str) -> String) -> String {
+    let n = normal(&s);
+    if n == s { s } else { n }
+}
+
 /// One zone record's data into the map: the same (name, type) listed
 /// twice is merged.
 fn merge(data: &mut RecordData, answers: Vec<String>) {
@@ -236,20 +265,36 @@ pub fn compute_borrowed(
     )
 }
 
-fn compute_from<'a>(
-    desired: impl Iterator<Item = Cow<'a, Record>>,
-    desired_len: usize,
-    zone: Vec<ZoneRecord>,
-    own: &Ownership,
-    ttl: u32,
-) -> Plan {
-    let mut current: HashMap<(String, RecordType), RecordData> = HashMap::with_capacity(zone.len());
-    let mut never: std::collections::HashSet<(String, RecordType)> = Default::default();
+/// Key of a record set: normalized name and type.
+type SetKey = (String, RecordType);
+
+/// The zone listing sorted out: the owned records (merged per name and
+/// type), the never-owned keys, the in-scope records the tool did not
+/// publish, and how many records are not the tool's.
+struct Listed {
+    current: HashMap<SetKey, RecordData>,
+    never: std::collections::HashSet<SetKey>,
+    unowned: std::collections::BTreeMap<SetKey, RecordData>,
+    foreign: usize,
+}
+
+fn listed(zone: Vec<ZoneRecord>, own: &Ownership) -> Listed {
+    // Not sized for the whole listing up front: the map grows as the
+    // listing it is made of is given back (see below), not beside all of it.
+    let mut current: HashMap<SetKey, RecordData> = HashMap::new();
+    let mut never: std::collections::HashSet<SetKey> = Default::default();
     let mut foreign = 0;
     // In scope but not published by the tool: (name, type) → its data.
-    let mut unowned: std::collections::BTreeMap<(String, RecordType), RecordData> =
-        Default::default();
-    for rec in zone {
+    let mut unowned: std::collections::BTreeMap<SetKey, RecordData> = Default::default();
+    // Consumed in order from its end (reversed first), its room given back
+    // as it goes: the listing and the map made of it are not both held in
+    // full.
+    let mut zone = zone;
+    zone.reverse();
+    while let Some(rec) = zone.pop() {
+        if zone.capacity() > 4096 && zone.len() < zone.capacity() / 2 {
+            zone.shrink_to_fit();
+        }
         if !own.owns(&rec) {
             foreign += 1;
             if own.in_scope(&rec)
@@ -271,15 +316,36 @@ fn compute_from<'a>(
             continue;
         }
         let rtype = RecordType::parse_any(&rec.rtype.to_ascii_uppercase()).unwrap_or(RecordType::A);
-        let answers = normalized(rtype, &rec.answers);
+        let answers = normalized_owned(rtype, rec.answers);
         let data = current
-            .entry((normalize_name(&rec.domain), rtype))
+            .entry((reuse(rec.domain, normalize_name), rtype))
             .or_insert(RecordData {
                 ttl: rec.ttl,
                 answers: Vec::new(),
             });
         merge(data, answers);
     }
+    Listed {
+        current,
+        never,
+        unowned,
+        foreign,
+    }
+}
+
+fn compute_from<'a>(
+    desired: impl Iterator<Item = Cow<'a, Record>>,
+    desired_len: usize,
+    zone: Vec<ZoneRecord>,
+    own: &Ownership,
+    ttl: u32,
+) -> Plan {
+    let Listed {
+        mut current,
+        never,
+        mut unowned,
+        foreign,
+    } = listed(zone, own);
     let owned = current.len();
     let mut plan = Plan {
         desired: desired_len,
@@ -353,18 +419,29 @@ fn compute_from<'a>(
             plan.blocked - 10
         );
     }
-    let deletes = current.into_iter().map(|((name, rtype), old)| Change {
-        action: Action::Delete,
-        name,
-        rtype,
-        old: Some(old),
-        new: None,
-    });
+    // Sorted by action (creates, updates, deletes), then name and type:
+    // each group on its own, the deletes in place (their keys are unique,
+    // being a map's, so no stable sort's copy of half of them is needed).
+    let by_name = |a: &Change, b: &Change| (&a.name, a.rtype).cmp(&(&b.name, b.rtype));
+    creates.sort_by(by_name);
+    updates.sort_by(by_name);
+    let mut deletes: Vec<Change> = current
+        .into_iter()
+        .map(|((name, rtype), old)| Change {
+            action: Action::Delete,
+            name,
+            rtype,
+            old: Some(old),
+            new: None,
+        })
+        .collect();
+    deletes.sort_unstable_by(by_name);
     plan.unowned = unowned.into_keys().collect();
+    // Sized exactly: a plan that moves every task holds a million
+    // changes, and doubling would leave room for as many again.
+    creates.reserve_exact(updates.len() + deletes.len());
     plan.changes = creates;
-    plan.changes.extend(updates);
-    plan.changes.extend(deletes);
-    plan.changes
-        .sort_by(|a, b| (a.action, &a.name, a.rtype).cmp(&(b.action, &b.name, b.rtype)));
+    plan.changes.append(&mut updates);
+    plan.changes.append(&mut deletes);
     plan
 }

@@ -3,13 +3,13 @@
 //! removal) and the decision over them, with the words an operator reads
 //! about each hold.
 
-use super::clocks::{Clocks, answer_key, record_key};
+use super::clocks::{Clocks, Key, answer_key, record_key};
 use super::diff::{Action, Plan};
+use super::held::{Check, Held};
 use super::history::{Baseline, Sample, baseline, implausible, in_window};
 use super::recovery::{Recovering, RecoveryFacts, assess};
 use crate::records::RecordType;
 use crate::text::format_time;
-use std::fmt;
 
 /// Smallest baseline of owned records at which the mass-removal check
 /// applies.
@@ -18,42 +18,6 @@ pub const MASS_CHANGE_MIN_RECORDS: usize = 10;
 /// Answers the state explains: those its terminal tasks and completed
 /// frameworks would produce, by (name, type) (made by [`crate::records::explained`]).
 pub use crate::records::Explained;
-
-/// What holds a removal back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Check {
-    /// The domain is not claimed (no marker record).
-    FirstContact,
-    /// The hold-down clocks or the baseline could not be read.
-    StateFile,
-    /// The state lists no agents, or fewer than half the agents or running
-    /// tasks of the window's median.
-    ImplausibleState,
-    /// Unexplained removals over the window exceed the share of the
-    /// window's median of owned records.
-    MassRemoval,
-}
-
-impl Check {
-    fn parse(s: &str) -> Option<Check> {
-        match s {
-            "implausible-state" => Some(Check::ImplausibleState),
-            "mass-removal" => Some(Check::MassRemoval),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Check::FirstContact => "first-contact",
-            Check::StateFile => "state-file",
-            Check::ImplausibleState => "implausible-state",
-            Check::MassRemoval => "mass-removal",
-        })
-    }
-}
 
 /// The settings and facts of one run that the decision needs.
 #[derive(Debug, Clone)]
@@ -87,46 +51,6 @@ pub struct Policy {
     /// `--create-zone`, not finished yet): the baseline then counts what
     /// the zone will hold (`Plan::desired`), not the half-written zone.
     pub filling: bool,
-}
-
-/// One removal held back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Held {
-    /// Delete (the whole record) or Update (answers dropped).
-    pub action: Action,
-    pub name: String,
-    pub rtype: RecordType,
-    /// The answers that stay in the zone because of the hold.
-    pub answers: Vec<String>,
-    pub check: Check,
-    /// Absent from the desired set since (Unix time).
-    pub since: f64,
-    /// When it will be released if it stays absent (None: never by itself).
-    pub release_at: Option<f64>,
-}
-
-impl fmt::Display for Held {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.action {
-            Action::Delete => "delete",
-            _ => "remove answers from",
-        };
-        write!(
-            f,
-            "held ({}): {what} {} {} [{}]; release: {}",
-            self.check,
-            self.name,
-            self.rtype,
-            self.answers.join(", "),
-            match self.release_at {
-                Some(t) => format!("{} if still absent", format_time(t)),
-                None if self.check == Check::FirstContact => {
-                    "never by itself (exclude it, or run `mesos2ns1 adopt`)".to_string()
-                }
-                None => "only with --force (--settle never)".to_string(),
-            }
-        )
-    }
 }
 
 /// The outcome of the safety decision over a raw plan.
@@ -298,14 +222,33 @@ struct Candidate {
     /// Index in the raw plan's changes.
     index: usize,
     /// The removed answers, each with its clock and whether it is explained.
-    answers: Vec<(String, f64, bool)>,
+    answers: Vec<Removed>,
     /// Absent since (whole record), or the latest of the answers' clocks.
     since: f64,
     explained: bool,
-    /// The clock keys of its unexplained removals.
-    keys: Vec<String>,
+    /// A whole record's clock key (deletes; an update's are its answers').
+    key: Option<Key>,
     /// The check that held it in an earlier run, if any.
     was_held: Option<Check>,
+}
+
+/// One answer a candidate removes: where it is in the change's old
+/// answers (not a copy of it), its clock key (an update's answers), since
+/// when it counts as absent, and whether the state explains it.
+struct Removed {
+    at: usize,
+    key: Option<Key>,
+    since: f64,
+    explained: bool,
+}
+
+/// The text of a removed answer of the raw plan's change `index`.
+fn answer_text<'a>(raw: &'a Plan, index: usize, r: &Removed) -> &'a str {
+    raw.changes[index]
+        .old
+        .as_ref()
+        .and_then(|o| o.answers.get(r.at))
+        .map_or("", String::as_str)
 }
 
 /// Applies the hold-down, the window and the checks to a raw plan from
@@ -321,6 +264,29 @@ pub fn decide(
     p: &Policy,
 ) -> Decision {
     let old = clocks.carried(p.now, p.remove_after, p.settle);
+    decide_carried(raw, explained, old, samples, p)
+}
+
+/// [`decide`] consuming the clocks: a run that replaces them with the
+/// decision's (as `sync` does) saves a copy of every key.
+pub fn decide_owned(
+    raw: Plan,
+    explained: &Explained,
+    clocks: Clocks,
+    samples: &[Sample],
+    p: &Policy,
+) -> Decision {
+    let old = clocks.into_carried(p.now, p.remove_after, p.settle);
+    decide_carried(raw, explained, old, samples, p)
+}
+
+fn decide_carried(
+    raw: Plan,
+    explained: &Explained,
+    old: Clocks,
+    samples: &[Sample],
+    p: &Policy,
+) -> Decision {
     let (recovery, marks) = assess(p.recovery, old.recovery, p.now);
     // The master stopped listing agents since the last run: what waited
     // for them starts its hold-down now.
@@ -348,6 +314,9 @@ pub fn decide(
     let found = candidates(&raw, explained, &old, p, &mut d);
     let judged = judge(&raw, &found, &old, samples, p, &mut d);
     give_reasons(&found, &judged, p, &mut d);
+    // The old clocks are read for the last time above: given back before
+    // the plan is trimmed (the run's peak when every task moves).
+    drop(old);
     trim(raw, &found, &judged, p, &mut d);
     d
 }
@@ -394,7 +363,7 @@ fn candidates(
         match c.action {
             Action::Create => {}
             Action::Update => {
-                let removed = c.removed_answers();
+                let removed = c.removed_positions();
                 if removed.is_empty() {
                     continue;
                 }
@@ -415,6 +384,8 @@ fn candidates(
             }
         }
     }
+    // Grown by doubling: given back its spare room (kept through the run).
+    found.list.shrink_to_fit();
     found
 }
 
@@ -424,7 +395,7 @@ fn candidates(
 fn update_candidate(
     index: usize,
     c: &super::diff::Change,
-    removed: Vec<&String>,
+    removed: Vec<usize>,
     is_explained: &dyn Fn(&str, RecordType, &str) -> bool,
     waits: bool,
     old: &Clocks,
@@ -433,13 +404,15 @@ fn update_candidate(
     found: &mut Candidates,
 ) {
     let now = p.now;
-    let mut answers = Vec::new();
+    let mut answers = Vec::with_capacity(removed.len());
     let mut since = f64::MIN;
-    let mut keys = Vec::new();
-    let mut all_keys = Vec::new();
     let mut was_held = None;
     let mut kept = Vec::new();
-    for a in removed {
+    let old_answers = c.old.as_ref().map_or(&[][..], |o| &o.answers[..]);
+    for at in removed {
+        let Some(a) = old_answers.get(at) else {
+            continue;
+        };
         let key = answer_key(&c.name, c.rtype, a);
         let ex = is_explained(&c.name, c.rtype, a);
         let mut t = old.answers.get(&key).copied().unwrap_or(now).min(now);
@@ -459,14 +432,17 @@ fn update_candidate(
             continue;
         }
         let eff = old.seen_since(&key, t, now, &mut d.clocks);
-        all_keys.push(key.clone());
         if !ex {
             since = since.max(eff);
             was_held = was_held.or(old.held.get(&key).and_then(|c| Check::parse(c)));
-            keys.push(key.clone());
         }
-        d.clocks.answers.insert(key, t);
-        answers.push((a.clone(), eff, ex));
+        d.clocks.answers.insert(key.clone(), t);
+        answers.push(Removed {
+            at,
+            key: Some(key),
+            since: eff,
+            explained: ex,
+        });
     }
     if !kept.is_empty() {
         d.recovering += 1;
@@ -475,17 +451,16 @@ fn update_candidate(
     if answers.is_empty() {
         return;
     }
-    let explained = answers.iter().all(|a| a.2);
+    let explained = answers.iter().all(|a| a.explained);
     if explained {
-        since = answers.iter().map(|a| a.1).fold(f64::MIN, f64::max);
-        keys = all_keys;
+        since = answers.iter().map(|a| a.since).fold(f64::MIN, f64::max);
     }
     found.list.push(Candidate {
         index,
         answers,
         since,
         explained,
-        keys,
+        key: None,
         was_held,
     });
 }
@@ -545,23 +520,29 @@ fn delete_candidate(
         }
         return;
     }
-    let answers: Vec<(String, f64, bool)> = c
+    let answers: Vec<Removed> = c
         .old
         .as_ref()
         .map(|o| {
             o.answers
                 .iter()
-                .map(|a| (a.clone(), eff, is_explained(&c.name, c.rtype, a)))
+                .enumerate()
+                .map(|(at, a)| Removed {
+                    at,
+                    key: None,
+                    since: eff,
+                    explained: is_explained(&c.name, c.rtype, a),
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let explained = !answers.is_empty() && answers.iter().all(|a| a.2);
+    let explained = !answers.is_empty() && answers.iter().all(|a| a.explained);
     found.list.push(Candidate {
         index,
         answers,
         since: eff,
         explained,
-        keys: vec![key],
+        key: Some(key),
         was_held,
     });
 }
@@ -570,8 +551,9 @@ fn delete_candidate(
 /// answers a hold keeps, and the figures the checks judged with.
 struct Judged {
     holds: Vec<Option<Check>>,
-    /// For answer removals, the answers a hold keeps (with their clocks).
-    held_sets: Vec<Option<Vec<(String, f64)>>>,
+    /// For answer removals, the answers a hold keeps (their places in the
+    /// candidate's `answers`).
+    held_sets: Vec<Option<Vec<usize>>>,
     /// Removals counted in this run's sample.
     counted: usize,
     implausible: Option<String>,
@@ -624,7 +606,7 @@ fn judge(
     // For answer removals, the answers a hold keeps: each answer settles
     // on its own clock, and under the share only answers held earlier stay
     // held (a record whose tasks churn never keeps dead answers forever).
-    let mut held_sets: Vec<Option<Vec<(String, f64)>>> = Vec::with_capacity(candidates.len());
+    let mut held_sets: Vec<Option<Vec<usize>>> = Vec::with_capacity(candidates.len());
     let mut counted = 0;
     for c in candidates {
         let change = &raw.changes[c.index];
@@ -654,24 +636,22 @@ fn judge(
                     c.was_held
                 };
                 if change.action == Action::Update {
-                    let keep: Vec<(String, f64)> = c
+                    // Places in `c.answers`, ascending.
+                    let keep: Vec<usize> = c
                         .answers
                         .iter()
-                        .filter(|a| {
-                            (c.explained || !a.2)
-                                && !settled(a.1)
+                        .enumerate()
+                        .filter(|(_, a)| {
+                            (c.explained || !a.explained)
+                                && !settled(a.since)
                                 && (implausible.is_some()
                                     || mass
-                                    || old.held.contains_key(&answer_key(
-                                        &change.name,
-                                        change.rtype,
-                                        &a.0,
-                                    )))
+                                    || a.key.as_ref().is_some_and(|k| old.held.contains_key(k)))
                         })
-                        .map(|a| (a.0.clone(), a.1))
+                        .map(|(i, _)| i)
                         .collect();
                     if keep.is_empty() {
-                        if c.answers.iter().any(|a| settled(a.1)) {
+                        if c.answers.iter().any(|a| settled(a.since)) {
                             d.released += 1;
                         } else {
                             counted += 1;
@@ -681,15 +661,14 @@ fn judge(
                         held_sets.push(None);
                         continue;
                     }
-                    if c.answers.iter().any(|a| !a.2 && settled(a.1)) {
+                    if c.answers.iter().any(|a| !a.explained && settled(a.since)) {
                         d.released += 1;
                     }
                     // Unexplained answers dropped now that no check held
                     // count in the window.
-                    if c.answers
-                        .iter()
-                        .any(|a| !a.2 && !settled(a.1) && !keep.iter().any(|k| k.0 == a.0))
-                    {
+                    if c.answers.iter().enumerate().any(|(i, a)| {
+                        !a.explained && !settled(a.since) && keep.binary_search(&i).is_err()
+                    }) {
                         counted += 1;
                         d.counted.push((change.name.clone(), change.rtype));
                     }
@@ -806,17 +785,18 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
     }
     for ((cand, hold), held_set) in candidates.iter().zip(holds).zip(held_sets) {
         let Some(check) = *hold else { continue };
-        let change = &mut raw.changes[cand.index];
         let since = held_set.as_ref().map_or(cand.since, |set| {
-            set.iter().map(|a| a.1).fold(f64::MIN, f64::max)
+            set.iter()
+                .map(|&i| cand.answers[i].since)
+                .fold(f64::MIN, f64::max)
         });
         let release_at = match check {
             Check::FirstContact | Check::StateFile => None,
             Check::ImplausibleState if no_agents => None,
             _ => p.settle.map(|s| since + s),
         };
-        let held_answers: Vec<String> = match held_set {
-            Some(set) => set.iter().map(|a| a.0.clone()).collect(),
+        let held: Vec<&Removed> = match held_set {
+            Some(set) => set.iter().map(|&i| &cand.answers[i]).collect(),
             None => cand
                 .answers
                 .iter()
@@ -824,24 +804,26 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
                     check == Check::FirstContact
                         || check == Check::StateFile
                         || cand.explained
-                        || !a.2
+                        || !a.explained
                 })
-                .map(|a| a.0.clone())
                 .collect(),
         };
+        let held_answers: Vec<String> = held
+            .iter()
+            .map(|a| answer_text(&raw, cand.index, a).to_string())
+            .collect();
         if matches!(check, Check::ImplausibleState | Check::MassRemoval) {
-            if held_set.is_some() {
-                for a in &held_answers {
-                    d.clocks
-                        .held
-                        .insert(answer_key(&change.name, change.rtype, a), check.to_string());
-                }
-            } else {
-                for k in &cand.keys {
-                    d.clocks.held.insert(k.clone(), check.to_string());
-                }
+            let label = Key::from(check.to_string());
+            // An update's held answers, or the whole record's key.
+            let keys = match held_set {
+                Some(_) => held.iter().filter_map(|a| a.key.as_ref()).collect(),
+                None => cand.key.iter().collect::<Vec<_>>(),
+            };
+            for k in keys {
+                d.clocks.held.insert(k.clone(), label.clone());
             }
         }
+        let change = &mut raw.changes[cand.index];
         d.held.push(Held {
             action: change.action,
             name: change.name.clone(),
@@ -882,10 +864,11 @@ fn trim(raw: Plan, found: &Candidates, j: &Judged, p: &Policy, d: &mut Decision)
 
 /// Adds `answers` to an update's new answers (the union is published);
 /// false when the update is left with nothing to change.
-fn union(change: &mut super::diff::Change, answers: Vec<String>) -> bool {
+pub(super) fn union(change: &mut super::diff::Change, answers: Vec<String>) -> bool {
     let (Some(o), Some(n)) = (&change.old, &mut change.new) else {
         return true;
     };
+    n.answers.reserve_exact(answers.len());
     n.answers.extend(answers);
     n.answers.sort();
     n.answers.dedup();

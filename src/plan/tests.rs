@@ -5,7 +5,7 @@ use crate::records::{Record, RecordType};
 fn zr(domain: &str, rtype: &str, ttl: u32, answers: &[&str]) -> ZoneRecord {
     ZoneRecord {
         domain: domain.into(),
-        rtype: rtype.into(),
+        rtype: rtype.to_string().into(),
         ttl: Some(ttl),
         answers: answers.iter().map(|s| s.to_string()).collect(),
         tier: Some(1),

@@ -20,7 +20,7 @@
 //! `rebuilt` is the time new clocks were started over an unreadable file
 //! (see [`super::load_safety`]), kept for one settle period.
 
-use crate::plan::Clocks;
+use crate::plan::{Clocks, Key};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -57,7 +57,7 @@ struct File {
 
 /// [`File`] as written: borrowed from the clocks, no key copied.
 #[derive(Serialize)]
-struct FileOut<'a> {
+pub struct FileOut<'a> {
     format: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     observed: Option<f64>,
@@ -69,20 +69,20 @@ struct FileOut<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     odd_answers: BTreeMap<&'a str, f64>,
     held: BTreeMap<&'a str, &'a str>,
-    seen: &'a BTreeMap<String, f64>,
+    seen: &'a BTreeMap<Key, f64>,
     recovery: &'a crate::plan::RecoveryMarks,
 }
 
 /// `(since, check)` groups of `map`, oldest first, each key taken from
 /// `held` when it is there.
 fn groups<'a>(
-    map: &'a BTreeMap<String, f64>,
+    map: &'a BTreeMap<Key, f64>,
     held: &mut BTreeMap<&'a str, &'a str>,
 ) -> Vec<(f64, &'a str, Vec<&'a str>)> {
     let mut by: HashMap<(u64, &str), Vec<&str>> = HashMap::new();
     for (key, since) in map {
-        let check = held.remove(key.as_str()).unwrap_or("");
-        by.entry((since.to_bits(), check)).or_default().push(key);
+        let check = held.remove(&**key).unwrap_or("");
+        by.entry((since.to_bits(), check)).or_default().push(&**key);
     }
     let mut out: Vec<_> = by
         .into_iter()
@@ -94,11 +94,32 @@ fn groups<'a>(
 
 /// `clocks` (and the rebuild time, if any) in format 2.
 pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u8>> {
-    let mut held: BTreeMap<&str, &str> = clocks
-        .held
-        .iter()
-        .map(|(k, c)| (k.as_str(), c.as_str()))
-        .collect();
+    serde_json::to_vec(&Encoded::of(clocks, rebuilt))
+}
+
+/// The clocks arranged for writing in format 2 (borrowed from them), to
+/// serialize into any writer: a file is streamed, not built in memory
+/// first (with every task moved, the file is a few hundred megabytes).
+pub struct Encoded<'a>(FileOut<'a>);
+
+impl<'a> Encoded<'a> {
+    pub fn of(clocks: &'a Clocks, rebuilt: Option<f64>) -> Encoded<'a> {
+        Encoded(file_out(clocks, rebuilt))
+    }
+
+    pub fn write(&self, w: &mut dyn std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer(w, &self.0)
+    }
+}
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+fn file_out(clocks: &Clocks, rebuilt: Option<f64>) -> FileOut<'_> {
+    let mut held: BTreeMap<&str, &str> = clocks.held.iter().map(|(k, c)| (&**k, &**c)).collect();
     let records = groups(&clocks.records, &mut held)
         .into_iter()
         .map(|(t, c, keys)| (t, c.to_string(), keys))
@@ -128,7 +149,7 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
         }
         answers.push((t, c.to_string(), per_record));
     }
-    serde_json::to_vec(&FileOut {
+    FileOut {
         format: FORMAT,
         observed: clocks.observed,
         intervals: &clocks.intervals,
@@ -139,7 +160,7 @@ pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u
         held,
         seen: &clocks.seen,
         recovery: &clocks.recovery,
-    })
+    }
 }
 
 /// Reads either form: the clocks, and the rebuild time (format 2 only).
@@ -162,13 +183,23 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
     let mut clocks = Clocks {
         observed: file.observed,
         intervals: file.intervals,
-        held: file.held,
-        seen: file.seen,
         recovery: file.recovery,
         ..Clocks::default()
     };
+    // The checks' names, one allocation each however many keys they hold.
+    let mut labels: std::collections::BTreeSet<Key> = Default::default();
+    let mut label = |check: String| -> Key {
+        if let Some(l) = labels.get(check.as_str()) {
+            return l.clone();
+        }
+        let l = Key::from(check);
+        labels.insert(l.clone());
+        l
+    };
     for (t, check, keys) in file.records {
+        let check = label(check);
         for key in keys {
+            let key = Key::from(key);
             if !check.is_empty() {
                 clocks.held.insert(key.clone(), check.clone());
             }
@@ -176,9 +207,10 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
         }
     }
     for (t, check, per_record) in file.answers {
+        let check = label(check);
         for (record, answers) in per_record {
             for answer in answers {
-                let key = format!("{record} {answer}");
+                let key = Key::from(format!("{record} {answer}"));
                 if !check.is_empty() {
                     clocks.held.insert(key.clone(), check.clone());
                 }
@@ -186,7 +218,26 @@ pub fn decode(bytes: &[u8]) -> serde_json::Result<(Clocks, Option<f64>)> {
             }
         }
     }
-    clocks.answers.extend(file.odd_answers);
+    clocks
+        .answers
+        .extend(file.odd_answers.into_iter().map(|(k, t)| (Key::from(k), t)));
+    // `held` and `seen` as written, their keys shared with the clocks'
+    // (a group's check wins over `held`'s, as it always has).
+    let shared = |clocks: &Clocks, k: String| -> Key {
+        clocks
+            .records
+            .get_key_value(k.as_str())
+            .or_else(|| clocks.answers.get_key_value(k.as_str()))
+            .map_or_else(|| Key::from(k), |(key, _)| key.clone())
+    };
+    for (k, check) in file.held {
+        let k = shared(&clocks, k);
+        clocks.held.entry(k).or_insert_with(|| label(check));
+    }
+    for (k, seen) in file.seen {
+        let k = shared(&clocks, k);
+        clocks.seen.insert(k, seen);
+    }
     Ok((clocks, file.rebuilt))
 }
 
@@ -230,7 +281,7 @@ mod tests {
         let text = r#"{"observed":1.0,"records":{"x.d A":0.5},"answers":{},"held":{"x.d A":"mass-removal"},"intervals":[]}"#;
         let (c, r) = decode(text.as_bytes()).unwrap();
         assert_eq!(
-            (c.records["x.d A"], c.held["x.d A"].as_str(), r),
+            (c.records["x.d A"], &*c.held["x.d A"], r),
             (0.5, "mass-removal", None)
         );
         assert!(decode(b"{\"format\": 3}").is_err());

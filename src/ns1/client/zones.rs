@@ -39,7 +39,7 @@ impl From<super::RecordSummary> for ZoneRecord {
         answers.shrink_to_fit(); // the parser's room for 4: 45 MB at 400k records
         ZoneRecord {
             domain: r.domain,
-            rtype: r.rtype,
+            rtype: super::super::listed_type(r.rtype),
             ttl: r.ttl,
             answers,
             tier: r.tier,
