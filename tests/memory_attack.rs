@@ -2,6 +2,8 @@
 //! the borrowed plan against the pre-change plan, and hostile or damaged
 //! listing caches (never a panic, never trusted, memory bounded).
 
+mod support;
+
 use mesos2ns1::ns1::{ZoneRecord, normalize_name, normalize_short_answer};
 use mesos2ns1::plan::{
     self, Action, Change, Ledger, Ownership, Plan, RecordData, ledger_key, never_owned,
@@ -11,60 +13,18 @@ use mesos2ns1::state_dir::{self, CACHE_FILE, MAX_CACHE_RECORDS};
 use mesos2ns1::store;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 // ---------------------------------------------------------------------
 // A counting allocator: live and peak bytes (for the memory bounds).
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Tests that measure the peak run one at a time.
-static MEASURE: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, l, new) };
-        if !q.is_null() {
-            if new > l.size() {
-                let now = LIVE.fetch_add(new - l.size(), Ordering::Relaxed) + new - l.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(l.size() - new, Ordering::Relaxed);
-            }
-        }
-        q
-    }
-}
+use support::counting::{Counting, MEASURE, peak_of};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// The peak of bytes allocated above the level before `f` (other test
-/// threads may add noise: callers hold `MEASURE` and keep margins wide).
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
-}
 
 // ---------------------------------------------------------------------
 // (a) The plan: the pre-change `compute` (a4d0e31, verbatim but for the
