@@ -153,13 +153,8 @@ pub fn adopt(
     }
     claim::remember_claim(cfg, &mut safety.owned, &cluster, ctx.now);
     state_dir::remove_adopt_preview(&cfg.state_dir);
-    let applied = zone.apply(
-        &cfg.zone,
-        &cfg.domain,
-        cfg.ttl,
-        &removals,
-        ctx.write_deadline(std::time::Duration::ZERO),
-    );
+    let until = ctx.write_deadline(Default::default());
+    let applied = zone.apply(&cfg.zone, &cfg.domain, cfg.ttl, &removals, until);
     summary.note_stats(&zone.close());
     let after = claim::ledger_after(new_ledger, &removals, &applied.not_done);
     if let Err(e) = claim::save_ledger(cfg, &after) {
