@@ -221,11 +221,10 @@ pub fn save_clocks(
     clocks: &Clocks,
     rebuilt: Option<f64>,
 ) -> Result<(), crate::store::StoreError> {
-    let encoded = holddown::Encoded::of(clocks, rebuilt);
+    let encoded = holddown::encoded(clocks, rebuilt);
     // Measured first, then streamed to the file: never built in memory.
     let mut size = Counted(0);
-    encoded
-        .write(&mut size)
+    serde_json::to_writer(&mut size, &encoded)
         .map_err(|e| crate::store::StoreError(format!("cannot encode clocks: {e}")))?;
     if size.0 > MAX_STATE_FILE {
         return Err(crate::store::StoreError(format!(
@@ -236,7 +235,7 @@ pub fn save_clocks(
         )));
     }
     crate::store::write_atomic_with(dir, CLOCKS_FILE, 0o600, |w| {
-        encoded.write(w).map_err(std::io::Error::other)
+        serde_json::to_writer(w, &encoded).map_err(std::io::Error::other)
     })
 }
 
@@ -565,9 +564,8 @@ pub fn load_cache(
     let (file, size) = store::open_read(dir, CACHE_FILE, MAX_CACHE_BYTES)
         .map_err(|e| e.to_string())?
         .ok_or("no cached listing yet")?;
-    // Streamed: the header line first, then the records line parsed as it
-    // is read and hashed (never the whole file in memory); nothing read is
-    // used unless the digest matches at the end.
+    // Streamed, never the whole file in memory: the header line first,
+    // then the records line (see below).
     let mut r = std::io::BufReader::with_capacity(1 << 16, file.take(MAX_CACHE_BYTES + 1));
     let mut line = Vec::new();
     (&mut r)

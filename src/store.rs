@@ -105,14 +105,12 @@ pub fn check_file(path: &Path, file: &File) -> Result<(), StoreError> {
 /// Reads STATE_DIR/name: None when it does not exist. Opened with O_NOFOLLOW, must be a regular file owned by the
 /// running user, at most max_len bytes (else error).
 pub fn read(dir: &Path, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, StoreError> {
-    check_name(name)?;
     let path = dir.join(name);
-    let Some(file) = open_checked(&path, OpenOptions::new().read(true))? else {
+    let Some((file, size)) = open_read(dir, name, max_len)? else {
         return Ok(None);
     };
     // Room for the file as it is now (a file that grows while it is read
     // still stops at the bound): no doubling past twice a large file.
-    let size = file.metadata().map_or(0, |m| m.len()).min(max_len);
     let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     // One byte more than allowed tells a file that is too long.
     file.take(max_len.saturating_add(1))
@@ -127,8 +125,8 @@ pub fn read(dir: &Path, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, Sto
     Ok(Some(buf))
 }
 
-/// Opens STATE_DIR/name for reading as [`read`] does (O_NOFOLLOW, a
-/// regular file of the running user), to be streamed: the file and its
+/// Opens STATE_DIR/name for reading (O_NOFOLLOW, a regular file of the
+/// running user), to be streamed (or read whole by [`read`]): the file and its
 /// size now; None when it does not exist; an error when it is larger than
 /// `max_len` (the caller still reads at most `max_len` + 1 bytes: a file
 /// may grow while it is read).

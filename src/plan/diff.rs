@@ -155,17 +155,11 @@ impl fmt::Display for Plan {
 /// Answers compared by meaning: numbers as numbers, no trailing dots,
 /// canonical IP text, no order.
 fn normalized(rtype: RecordType, answers: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = answers
-        .iter()
-        .map(|a| normalize_short_answer(rtype.as_str(), a))
-        .collect();
-    v.sort();
-    v.dedup();
-    v
+    normalized_owned(rtype, answers.to_vec())
 }
 
-/// [`normalized`], reusing the listing's strings that are already in
-/// normal form (most are) instead of copying them.
+/// [`normalized`] of owned answers: the strings already in normal form
+/// (most of a listing's) are kept, not copied.
 fn normalized_owned(rtype: RecordType, answers: Vec<String>) -> Vec<String> {
     let mut v: Vec<String> = answers
         .into_iter()

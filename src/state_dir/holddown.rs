@@ -94,31 +94,13 @@ fn groups<'a>(
 
 /// `clocks` (and the rebuild time, if any) in format 2.
 pub fn encode(clocks: &Clocks, rebuilt: Option<f64>) -> serde_json::Result<Vec<u8>> {
-    serde_json::to_vec(&Encoded::of(clocks, rebuilt))
+    serde_json::to_vec(&encoded(clocks, rebuilt))
 }
 
 /// The clocks arranged for writing in format 2 (borrowed from them), to
 /// serialize into any writer: a file is streamed, not built in memory
 /// first (with every task moved, the file is a few hundred megabytes).
-pub struct Encoded<'a>(FileOut<'a>);
-
-impl<'a> Encoded<'a> {
-    pub fn of(clocks: &'a Clocks, rebuilt: Option<f64>) -> Encoded<'a> {
-        Encoded(file_out(clocks, rebuilt))
-    }
-
-    pub fn write(&self, w: &mut dyn std::io::Write) -> serde_json::Result<()> {
-        serde_json::to_writer(w, &self.0)
-    }
-}
-
-impl Serialize for Encoded<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-fn file_out(clocks: &Clocks, rebuilt: Option<f64>) -> FileOut<'_> {
+pub fn encoded(clocks: &Clocks, rebuilt: Option<f64>) -> FileOut<'_> {
     let mut held: BTreeMap<&str, &str> = clocks.held.iter().map(|(k, c)| (&**k, &**c)).collect();
     let records = groups(&clocks.records, &mut held)
         .into_iter()
